@@ -1,0 +1,147 @@
+package interpreter
+
+import "time"
+
+// Names shared by the API, the worker and the interpreter. They are part of
+// the recorded histories and of what operators type into the CLI: treat them
+// as append-only.
+const (
+	// WorkflowName is the one workflow type that interprets every graph.
+	WorkflowName = "interpreter"
+	// NodesQuery returns the per-node state ([]NodeState) of an execution.
+	NodesQuery = "nodes"
+
+	// DefaultTaskQueue serves the workflow, local activities and pure nodes
+	// moved to "execution": "remote".
+	DefaultTaskQueue = "workflow-backend"
+	// IOTaskQueueSuffix names the queue of the I/O node types (TASK_QUEUE + suffix),
+	// served only by the dedicated workers that hold the secrets.
+	IOTaskQueueSuffix = "-io"
+
+	// Search attributes set on every execution (Keyword).
+	SearchAttrDefinitionID      = "DefinitionId"
+	SearchAttrDefinitionVersion = "DefinitionVersion"
+
+	// Activities the interpreter schedules that are not node types. They run
+	// as local activities: the workflow never evaluates CEL itself.
+	EdgesActivity  = "edges"  // decides which edges fire after an error or a wait
+	UntilActivity  = "until"  // evaluates a wait node's `until` timestamp
+	OutputActivity = "output" // evaluates the definition's output mapping
+)
+
+// Error types: the Type of the temporal.ApplicationError a node or the
+// execution fails with. They cross process boundaries; never rename one.
+const (
+	ErrValidation    = "ValidationError"    // a validation node rejected the input; never retried
+	ErrBusiness      = "BusinessError"      // a fail node ended the execution (HTTP status + code)
+	ErrExpression    = "ExpressionError"    // a CEL expression failed at run time; never retried
+	ErrConfiguration = "ConfigurationError" // a node's config is unusable; never retried
+	ErrPayloadTooBig = "PayloadTooLarge"    // a node output over the size cap; never retried
+	ErrNodeFailed    = "NodeFailed"         // the execution failed because a node failed with no error edge
+	ErrWaitTimeout   = "WaitTimeout"        // a signal wait timed out with no timeout edge
+)
+
+// ExecutionInput is the workflow's input: the definition is a pinned snapshot,
+// so a replay of an old history sees the graph it ran with.
+type ExecutionInput struct {
+	Definition Definition `json:"definition"`
+	Input      any        `json:"input"`
+}
+
+// ExecutionInfo is the `execution` variable of expressions.
+type ExecutionInfo struct {
+	ID           string    `json:"id"`
+	DefinitionID string    `json:"definitionId"`
+	Version      string    `json:"version"`
+	StartedAt    time.Time `json:"startedAt"`
+}
+
+// Scope holds the variables an expression sees.
+type Scope struct {
+	Input     any            `json:"input"`
+	Nodes     map[string]any `json:"nodes"`  // node id -> output of a completed node
+	Errors    map[string]any `json:"errors"` // node id -> error of a failed node
+	Execution ExecutionInfo  `json:"execution"`
+}
+
+// NodeRequest is the input of a node type's activity.
+type NodeRequest struct {
+	Node  Node   `json:"node"`
+	Edges []Edge `json:"edges"` // the node's outgoing edges, in definition order
+	Scope Scope  `json:"scope"`
+}
+
+// NodeResult is what a node's activity returns: its output, its outcome and
+// which of its outgoing edges fire (ids, definition order).
+type NodeResult struct {
+	Output  any      `json:"output"`
+	Outcome string   `json:"outcome"`
+	Fired   []string `json:"fired"`
+	Attempt int32    `json:"attempt"`
+}
+
+// EdgesRequest asks the edges activity which of Edges fire for Outcome.
+// Scope already holds the node's output or error.
+type EdgesRequest struct {
+	Outcome string `json:"outcome"`
+	Edges   []Edge `json:"edges"`
+	Scope   Scope  `json:"scope"`
+}
+
+// UntilRequest asks the until activity to evaluate a timestamp expression.
+type UntilRequest struct {
+	Expression string `json:"expression"`
+	Scope      Scope  `json:"scope"`
+}
+
+// OutputRequest asks the output activity to build the execution result.
+type OutputRequest struct {
+	Mapping map[string]string `json:"mapping"`
+	Scope   Scope             `json:"scope"`
+}
+
+// FieldError is one failed validation rule.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// BusinessFailure is the detail of an ErrBusiness error.
+type BusinessFailure struct {
+	Status  int    `json:"status"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ExecutionError is the detail of the application error an execution fails
+// with. The API turns it into the HTTP error.
+type ExecutionError struct {
+	Type     string       `json:"type"`             // one of the Err* constants
+	NodeID   string       `json:"nodeId,omitempty"` // the node that failed
+	NodeType string       `json:"nodeType,omitempty"`
+	Status   int          `json:"status,omitempty"` // HTTP status a fail node declared
+	Code     string       `json:"code,omitempty"`   // machine code, e.g. email_exists
+	Message  string       `json:"message"`
+	Fields   []FieldError `json:"fields,omitempty"` // validation failures
+}
+
+// Node states reported by the NodesQuery.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusWaiting   = "waiting"
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+)
+
+// NodeState is one node's progress, as the API shows it.
+type NodeState struct {
+	ID         string     `json:"id"`
+	Type       string     `json:"type"`
+	Status     string     `json:"status"`
+	Attempts   int32      `json:"attempts"`
+	StartedAt  *time.Time `json:"startedAt,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	Error      string     `json:"error,omitempty"`
+}

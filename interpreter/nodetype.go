@@ -1,0 +1,91 @@
+package interpreter
+
+import "encoding/json"
+
+// Kind says where a node type runs.
+type Kind int
+
+const (
+	// KindPure node types are deterministic and cheap: they run as local
+	// activities unless a node asks for "execution": "remote".
+	KindPure Kind = iota
+	// KindIO node types do I/O: regular activities on the I/O task queue.
+	KindIO
+	// KindWorkflow node types are carried out by the workflow itself (wait).
+	KindWorkflow
+)
+
+// Problem is one thing wrong with a definition. Code is stable; Path points
+// into the document ("nodes[2].config.rules[0].operator").
+type Problem struct {
+	Path    string `json:"path"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Problem codes. Clients match on them: append only.
+const (
+	CodeInvalidJSON       = "invalid_json"
+	CodeRequired          = "required"
+	CodeInvalidID         = "invalid_id"
+	CodeReservedID        = "reserved_id"
+	CodeUnknownNodeType   = "unknown_node_type"
+	CodeDuplicateID       = "duplicate_id"
+	CodeMissingStartNode  = "missing_start_node"
+	CodeUnknownNode       = "unknown_node"
+	CodeUnreachableNode   = "unreachable_node"
+	CodeCycle             = "cycle"
+	CodeInvalidConfig     = "invalid_config"
+	CodeInvalidDuration   = "invalid_duration"
+	CodeInvalidExpression = "invalid_expression"
+	CodeInvalidOutcome    = "invalid_outcome"
+	CodeInvalidExecution  = "invalid_execution"
+	CodeInvalidRetry      = "invalid_retry"
+	CodeInvalidSchema     = "invalid_schema"
+)
+
+// ExprChecker compiles a CEL expression without running it.
+type ExprChecker interface {
+	Check(src string) error
+}
+
+// NodeType tells the validator and the scheduler about one node type.
+type NodeType struct {
+	Name string
+	Kind Kind
+	// Outcomes its outgoing edges may name besides success and error.
+	Outcomes []string
+	// CheckConfig validates a node's config and compiles its expressions.
+	// Paths in the problems are relative to the config ("rules[0].operator").
+	CheckConfig func(config json.RawMessage, exprs ExprChecker) []Problem
+}
+
+// Registry is the set of node types a worker and the API agree on.
+type Registry struct {
+	types []NodeType
+}
+
+// NewRegistry returns a registry with the given types and the types the
+// interpreter implements itself (wait).
+func NewRegistry(types ...NodeType) *Registry {
+	return &Registry{types: append([]NodeType{waitNodeType()}, types...)}
+}
+
+// Lookup finds a node type by name.
+func (r *Registry) Lookup(name string) (NodeType, bool) {
+	for _, t := range r.types {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return NodeType{}, false
+}
+
+// Names lists the registered node types in registration order.
+func (r *Registry) Names() []string {
+	names := make([]string, len(r.types))
+	for i, t := range r.types {
+		names[i] = t.Name
+	}
+	return names
+}

@@ -1,0 +1,427 @@
+package interpreter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+var (
+	definitionIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	versionPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	nodeIDPattern       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// Limits on the size of a definition, so one graph cannot exhaust a
+// workflow's history (DESIGN §6).
+const (
+	maxIDLength = 64
+	maxNodes    = 500
+	maxEdges    = 2000
+)
+
+// reservedIDs are definition ids that collide with API routes.
+var reservedIDs = []string{"statistics"}
+
+// Parse decodes a definition document strictly, derives missing edge ids and
+// validates the graph. It returns every problem found, not just the first;
+// the definition is usable only when the problem list is empty.
+func Parse(data []byte, reg *Registry, exprs ExprChecker) (Definition, []Problem) {
+	var def Definition
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&def); err != nil {
+		return def, []Problem{{Path: "", Code: CodeInvalidJSON, Message: decodeMessage(err)}}
+	}
+	if dec.More() {
+		return def, []Problem{{Path: "", Code: CodeInvalidJSON, Message: "unexpected data after the definition object"}}
+	}
+	deriveEdgeIDs(&def)
+	v := validator{def: &def, reg: reg, exprs: exprs}
+	v.validate()
+	return def, v.problems
+}
+
+// Canonical returns the definition as compact JSON with sorted object keys,
+// so two documents that mean the same thing compare equal byte for byte.
+func Canonical(def Definition) ([]byte, error) {
+	raw, err := json.Marshal(def)
+	if err != nil {
+		return nil, err
+	}
+	var generic any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // keep numbers exactly as written
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	return json.Marshal(generic)
+}
+
+// deriveEdgeIDs names edges that have no id "source->target", adding "#2",
+// "#3"... when two edges join the same pair of nodes.
+func deriveEdgeIDs(def *Definition) {
+	taken := make(map[string]bool, len(def.Edges))
+	for _, e := range def.Edges {
+		if e.ID != "" {
+			taken[e.ID] = true
+		}
+	}
+	for i := range def.Edges {
+		e := &def.Edges[i]
+		if e.ID != "" {
+			continue
+		}
+		base := e.Source + "->" + e.Target
+		id := base
+		for n := 2; taken[id]; n++ {
+			id = fmt.Sprintf("%s#%d", base, n)
+		}
+		e.ID = id
+		taken[id] = true
+	}
+}
+
+type validator struct {
+	def      *Definition
+	reg      *Registry
+	exprs    ExprChecker
+	problems []Problem
+}
+
+func (v *validator) add(path, code, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Path: path, Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) validate() {
+	v.checkHeader()
+	nodeIndex := v.checkNodes()
+	v.checkEdges(nodeIndex)
+	if v.def.StartNode != "" {
+		if _, ok := nodeIndex[v.def.StartNode]; !ok {
+			v.add("startNode", CodeMissingStartNode, "startNode %q is not a node of this definition", v.def.StartNode)
+		} else {
+			v.checkGraph(nodeIndex)
+		}
+	}
+	v.checkOutput()
+	if len(v.def.InputSchema) > 0 {
+		if _, err := CompileSchema(v.def.InputSchema); err != nil {
+			v.add("inputSchema", CodeInvalidSchema, "inputSchema is not a valid JSON Schema: %v", err)
+		}
+	}
+}
+
+func (v *validator) checkHeader() {
+	d := v.def
+	switch {
+	case d.ID == "":
+		v.add("id", CodeRequired, "id is required")
+	case len(d.ID) > maxIDLength || !definitionIDPattern.MatchString(d.ID):
+		v.add("id", CodeInvalidID, "id must be lower-case letters, digits, '-' or '_', start with a letter or digit, and be at most %d characters", maxIDLength)
+	case slices.Contains(reservedIDs, d.ID):
+		v.add("id", CodeReservedID, "id %q is reserved", d.ID)
+	}
+	switch {
+	case d.Version == "":
+		v.add("version", CodeRequired, "version is required")
+	case len(d.Version) > maxIDLength || !versionPattern.MatchString(d.Version):
+		v.add("version", CodeInvalidID, "version must be letters, digits, '.', '_', '+' or '-' (at most %d characters)", maxIDLength)
+	}
+	if d.StartNode == "" {
+		v.add("startNode", CodeRequired, "startNode is required")
+	}
+	if len(d.Nodes) == 0 {
+		v.add("nodes", CodeRequired, "a definition needs at least one node")
+	}
+	if len(d.Nodes) > maxNodes {
+		v.add("nodes", CodeInvalidConfig, "a definition may have at most %d nodes", maxNodes)
+	}
+	if len(d.Edges) > maxEdges {
+		v.add("edges", CodeInvalidConfig, "a definition may have at most %d edges", maxEdges)
+	}
+}
+
+// checkNodes validates each node and returns node id -> index of the first
+// node with that id.
+func (v *validator) checkNodes() map[string]int {
+	index := make(map[string]int, len(v.def.Nodes))
+	for i, n := range v.def.Nodes {
+		path := fmt.Sprintf("nodes[%d]", i)
+		switch {
+		case n.ID == "":
+			v.add(path+".id", CodeRequired, "node id is required")
+		case len(n.ID) > maxIDLength || !nodeIDPattern.MatchString(n.ID):
+			v.add(path+".id", CodeInvalidID, "node id %q must be a letter or '_' followed by letters, digits or '_' (it is used as nodes.%s in expressions)", n.ID, n.ID)
+		}
+		if n.ID != "" {
+			if first, dup := index[n.ID]; dup {
+				v.add(path+".id", CodeDuplicateID, "node id %q is already used by nodes[%d]", n.ID, first)
+			} else {
+				index[n.ID] = i
+			}
+		}
+		if n.Type == "" {
+			v.add(path+".type", CodeRequired, "node type is required")
+			continue
+		}
+		nt, ok := v.reg.Lookup(n.Type)
+		if !ok {
+			v.add(path+".type", CodeUnknownNodeType, "unknown node type %q (known: %s)", n.Type, strings.Join(v.reg.Names(), ", "))
+			continue
+		}
+		v.checkExecution(path, n, nt)
+		v.checkTimeouts(path, n, nt)
+		if nt.CheckConfig != nil {
+			for _, p := range nt.CheckConfig(n.Config, v.exprs) {
+				p.Path = joinPath(path+".config", p.Path)
+				v.problems = append(v.problems, p)
+			}
+		}
+	}
+	return index
+}
+
+func (v *validator) checkExecution(path string, n Node, nt NodeType) {
+	switch n.Execution {
+	case "":
+	case ExecutionLocal:
+		if nt.Kind != KindPure {
+			v.add(path+".execution", CodeInvalidExecution, "%s nodes cannot run as local activities: they do I/O, and a local activity is re-run from the start after a worker crash and cannot heartbeat", n.Type)
+		}
+	case ExecutionRemote:
+		if nt.Kind == KindWorkflow {
+			v.add(path+".execution", CodeInvalidExecution, "%s nodes run inside the workflow; execution does not apply", n.Type)
+		}
+	default:
+		v.add(path+".execution", CodeInvalidExecution, "execution must be %q or %q", ExecutionLocal, ExecutionRemote)
+	}
+}
+
+func (v *validator) checkTimeouts(path string, n Node, nt NodeType) {
+	if nt.Kind == KindWorkflow && (n.Timeout != "" || n.Retry != nil) {
+		v.add(path, CodeInvalidConfig, "%s nodes are not activities: use the config's timeout instead of timeout/retry", n.Type)
+		return
+	}
+	if n.Timeout != "" {
+		checkDuration(v, path+".timeout", n.Timeout)
+	}
+	if r := n.Retry; r != nil {
+		if r.MaximumAttempts < 0 {
+			v.add(path+".retry.maximumAttempts", CodeInvalidRetry, "maximumAttempts must be at least 1 (omit it for the default)")
+		}
+		if r.BackoffCoefficient != 0 && r.BackoffCoefficient < 1 {
+			v.add(path+".retry.backoffCoefficient", CodeInvalidRetry, "backoffCoefficient must be at least 1")
+		}
+		if r.InitialInterval != "" {
+			checkDuration(v, path+".retry.initialInterval", r.InitialInterval)
+		}
+		if r.MaximumInterval != "" {
+			checkDuration(v, path+".retry.maximumInterval", r.MaximumInterval)
+		}
+	}
+}
+
+// checkDuration reports a duration that does not parse or is not positive.
+func checkDuration(v *validator, path, s string) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		v.add(path, CodeInvalidDuration, "%q is not a duration (use Go durations such as 500ms, 10s, 5m, 24h)", s)
+	} else if d <= 0 {
+		v.add(path, CodeInvalidDuration, "%q must be positive", s)
+	}
+}
+
+func (v *validator) checkEdges(nodeIndex map[string]int) {
+	seen := make(map[string]int, len(v.def.Edges))
+	for i, e := range v.def.Edges {
+		path := fmt.Sprintf("edges[%d]", i)
+		if first, dup := seen[e.ID]; dup {
+			v.add(path+".id", CodeDuplicateID, "edge id %q is already used by edges[%d]", e.ID, first)
+		} else {
+			seen[e.ID] = i
+		}
+		var sourceType string
+		if e.Source == "" {
+			v.add(path+".source", CodeRequired, "edge source is required")
+		} else if si, ok := nodeIndex[e.Source]; !ok {
+			v.add(path+".source", CodeUnknownNode, "edge source %q is not a node of this definition", e.Source)
+		} else {
+			sourceType = v.def.Nodes[si].Type
+		}
+		if e.Target == "" {
+			v.add(path+".target", CodeRequired, "edge target is required")
+		} else if _, ok := nodeIndex[e.Target]; !ok {
+			v.add(path+".target", CodeUnknownNode, "edge target %q is not a node of this definition", e.Target)
+		}
+		if sourceType != "" {
+			v.checkOutcome(path, e, sourceType)
+		}
+		if e.Condition != "" {
+			v.checkExpr(path+".condition", e.Condition)
+		}
+	}
+}
+
+func (v *validator) checkOutcome(path string, e Edge, sourceType string) {
+	nt, ok := v.reg.Lookup(sourceType)
+	if !ok {
+		return // already reported on the node
+	}
+	allowed := append([]string{OutcomeSuccess, OutcomeError}, nt.Outcomes...)
+	if e.On == "" && slices.Contains(nt.Outcomes, OutcomeTrue) {
+		v.add(path+".on", CodeInvalidOutcome, "edges leaving a %s node need on: \"true\" or \"false\" (or \"error\")", sourceType)
+		return
+	}
+	if !slices.Contains(allowed, e.EdgeOn()) {
+		v.add(path+".on", CodeInvalidOutcome, "on %q is not an outcome of a %s node (allowed: %s)", e.On, sourceType, strings.Join(allowed, ", "))
+	}
+}
+
+func (v *validator) checkExpr(path, src string) {
+	if v.exprs == nil {
+		return
+	}
+	if err := v.exprs.Check(src); err != nil {
+		v.add(path, CodeInvalidExpression, "%v", err)
+	}
+}
+
+func (v *validator) checkOutput() {
+	keys := make([]string, 0, len(v.def.Output))
+	for k := range v.def.Output {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v.checkExpr("output."+k, v.def.Output[k])
+	}
+}
+
+// checkGraph reports nodes that cannot be reached from the start node and
+// cycles. Both walks go over slices in definition order, so the problems
+// come out in the same order every time.
+func (v *validator) checkGraph(nodeIndex map[string]int) {
+	n := len(v.def.Nodes)
+	out := make([][]int, n)
+	for _, e := range v.def.Edges {
+		s, okS := nodeIndex[e.Source]
+		t, okT := nodeIndex[e.Target]
+		if okS && okT {
+			out[s] = append(out[s], t)
+		}
+	}
+	start := nodeIndex[v.def.StartNode]
+
+	reached := make([]bool, n)
+	queue := []int{start}
+	reached[start] = true
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		for _, next := range out[cur] {
+			if !reached[next] {
+				reached[next] = true
+				queue = append(queue, next)
+			}
+		}
+	}
+	for i, node := range v.def.Nodes {
+		if !reached[i] && node.ID != "" {
+			if first, ok := nodeIndex[node.ID]; ok && first == i {
+				v.add(fmt.Sprintf("nodes[%d]", i), CodeUnreachableNode, "node %q cannot be reached from startNode %q", node.ID, v.def.StartNode)
+			}
+		}
+	}
+
+	// Depth-first search with colours: meeting a node that is still on the
+	// stack closes a cycle.
+	const (
+		white = iota
+		grey
+		black
+	)
+	colour := make([]int, n)
+	var stack []int
+	var visit func(int)
+	visit = func(i int) {
+		colour[i] = grey
+		stack = append(stack, i)
+		for _, next := range out[i] {
+			switch colour[next] {
+			case grey:
+				at := slices.Index(stack, next)
+				ids := make([]string, 0, len(stack)-at+1)
+				for _, j := range stack[at:] {
+					ids = append(ids, v.def.Nodes[j].ID)
+				}
+				ids = append(ids, v.def.Nodes[next].ID)
+				v.add(fmt.Sprintf("nodes[%d]", next), CodeCycle, "cycle %s: loops are not supported yet", strings.Join(ids, " -> "))
+			case white:
+				visit(next)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		colour[i] = black
+	}
+	for i := range v.def.Nodes {
+		if colour[i] == white {
+			visit(i)
+		}
+	}
+}
+
+func joinPath(prefix, rel string) string {
+	switch {
+	case rel == "":
+		return prefix
+	case strings.HasPrefix(rel, "["):
+		return prefix + rel
+	default:
+		return prefix + "." + rel
+	}
+}
+
+// decodeMessage turns encoding/json's errors into a message a client can act
+// on, without Go type names.
+func decodeMessage(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("malformed JSON at byte %d: %v", syntax.Offset, syntax)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "the document"
+		}
+		return fmt.Sprintf("%s must be %s, not a JSON %s", field, jsonKind(typ.Type.Kind()), typ.Value)
+	default:
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+}
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "a number"
+	default:
+		return "a different JSON type"
+	}
+}

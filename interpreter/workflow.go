@@ -1,0 +1,441 @@
+package interpreter
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Interpreter is the one workflow type that runs every definition. It only
+// schedules: node logic and every expression run in activities.
+type Interpreter struct {
+	registry *Registry
+}
+
+// New returns the interpreter for the node types in registry.
+func New(registry *Registry) *Interpreter {
+	return &Interpreter{registry: registry}
+}
+
+// WorkflowRegistry is the part of worker.Worker the interpreter needs.
+type WorkflowRegistry interface {
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+}
+
+// Register registers the workflow under WorkflowName.
+func (i *Interpreter) Register(r WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(i.Run, workflow.RegisterOptions{Name: WorkflowName})
+}
+
+// Run executes the definition carried in the input.
+func (i *Interpreter) Run(ctx workflow.Context, in ExecutionInput) (any, error) {
+	r := newRun(ctx, i.registry, in)
+	if err := workflow.SetQueryHandler(ctx, NodesQuery, r.states); err != nil {
+		return nil, err
+	}
+	return r.execute(ctx)
+}
+
+// completion is what a node's coroutine reports to the scheduler.
+type completion struct {
+	Node   int
+	Result NodeResult
+	Err    error
+}
+
+// run is the state of one execution.
+type run struct {
+	g        *graph
+	registry *Registry
+	input    any
+	info     ExecutionInfo
+	nodes    []nodeRun
+	edges    []int
+	running  int
+	done     workflow.Channel
+	// canceled is set once the execution is canceled: from then on only
+	// compensation (error edges of interrupted nodes) runs, in compCtx.
+	canceled bool
+	compCtx  workflow.Context
+}
+
+func newRun(ctx workflow.Context, registry *Registry, in ExecutionInput) *run {
+	def := in.Definition
+	wfInfo := workflow.GetInfo(ctx)
+	r := &run{
+		g:        newGraph(&def),
+		registry: registry,
+		input:    in.Input,
+		info: ExecutionInfo{
+			ID:           wfInfo.WorkflowExecution.ID,
+			DefinitionID: def.ID,
+			Version:      def.Version,
+			StartedAt:    wfInfo.WorkflowStartTime,
+		},
+		nodes: make([]nodeRun, len(def.Nodes)),
+		edges: make([]int, len(def.Edges)),
+		// Each node sends at most one completion, so sends never block.
+		done: workflow.NewBufferedChannel(ctx, len(def.Nodes)),
+	}
+	for i, n := range def.Nodes {
+		r.nodes[i].ID, r.nodes[i].Type, r.nodes[i].Status = n.ID, n.Type, StatusPending
+	}
+	return r
+}
+
+func (r *run) execute(ctx workflow.Context) (any, error) {
+	start, ok := r.g.index[r.g.def.StartNode]
+	if !ok {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("startNode %q is not a node of the definition", r.g.def.StartNode), ErrConfiguration, nil)
+	}
+	r.startNode(ctx, start)
+	for r.running > 0 {
+		var c completion
+		r.done.Receive(ctx, &c)
+		if ctx.Err() != nil && !r.canceled {
+			r.canceled = true
+			r.compCtx, _ = workflow.NewDisconnectedContext(ctx)
+		}
+		if err := r.complete(ctx, c); err != nil {
+			r.skipUndecided(ctx)
+			return nil, err
+		}
+		r.propagate(ctx)
+	}
+	r.skipUndecided(ctx)
+	if r.canceled || ctx.Err() != nil {
+		return nil, temporal.NewCanceledError("execution canceled")
+	}
+	return r.output(ctx)
+}
+
+// startNode runs node i in its own coroutine; the coroutine reports through
+// r.done. Coroutines are scheduled deterministically by the SDK, so several
+// nodes started in one workflow task (parallel branches) begin together.
+func (r *run) startNode(ctx workflow.Context, i int) {
+	n := r.g.def.Nodes[i]
+	st := &r.nodes[i]
+	st.Status = StatusRunning
+	st.StartedAt = timePtr(workflow.Now(ctx))
+	req := NodeRequest{Node: n, Edges: r.g.outgoingEdges(i), Scope: r.scope()}
+	nt, known := r.registry.Lookup(n.Type)
+	r.running++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		c := completion{Node: i}
+		switch {
+		case !known:
+			c.Err = temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("node %s: node type %q is not registered on this worker", n.ID, n.Type), ErrConfiguration, nil)
+		case nt.Kind == KindWorkflow:
+			c.Result, c.Err = r.wait(ctx, i, req)
+		default:
+			c.Err = nodeActivity(ctx, n, nt.Kind, req).Get(ctx, &c.Result)
+		}
+		if c.Err != nil {
+			req.Scope.Errors[n.ID] = errorValue(c.Err)
+			c.Result.Fired, c.Err = r.errorEdges(ctx, req, c.Err)
+		}
+		r.done.Send(ctx, c)
+	})
+}
+
+// errorEdges decides which error edges of a failed node fire. After a cancel
+// this runs in a disconnected context, so compensation still happens. It
+// returns the node's error unchanged, or the error of evaluating the edges.
+func (r *run) errorEdges(ctx workflow.Context, req NodeRequest, nodeErr error) ([]string, error) {
+	if ctx.Err() != nil {
+		ctx, _ = workflow.NewDisconnectedContext(ctx)
+	}
+	fired, err := decideEdges(ctx, req.Node.ID, OutcomeError, req.Edges, req.Scope)
+	if err != nil {
+		return nil, err
+	}
+	return fired, nodeErr
+}
+
+// decideEdges returns the ids of edges whose On matches outcome and whose
+// condition holds. Conditions are CEL, so they are evaluated by a local
+// activity; edges without conditions are decided here.
+func decideEdges(ctx workflow.Context, nodeID, outcome string, edges []Edge, scope Scope) ([]string, error) {
+	var matching []Edge
+	conditional := false
+	for _, e := range edges {
+		if e.EdgeOn() == outcome {
+			matching = append(matching, e)
+			conditional = conditional || e.Condition != ""
+		}
+	}
+	if !conditional {
+		ids := make([]string, len(matching))
+		for i, e := range matching {
+			ids[i] = e.ID
+		}
+		return ids, nil
+	}
+	var fired []string
+	err := helperActivity(ctx, EdgesActivity, nodeID+": edges on "+outcome,
+		EdgesRequest{Outcome: outcome, Edges: matching, Scope: scope}).Get(ctx, &fired)
+	return fired, err
+}
+
+// complete records a node's completion and decides its outgoing edges. It
+// returns an error when the execution must fail: a node failed and none of
+// its error edges fired.
+func (r *run) complete(ctx workflow.Context, c completion) error {
+	r.running--
+	n := r.g.def.Nodes[c.Node]
+	st := &r.nodes[c.Node]
+	st.FinishedAt = timePtr(workflow.Now(ctx))
+	st.Attempts = max(c.Result.Attempt, 1)
+	if c.Err == nil {
+		st.Status = StatusCompleted
+		st.output = c.Result.Output
+	} else {
+		st.Status = StatusFailed
+		st.errInfo = errorValue(c.Err)
+		st.Error = rootMessage(c.Err)
+	}
+	interrupted := c.Err != nil && r.canceled
+	for _, ei := range r.g.outgoing[c.Node] {
+		if !contains(c.Result.Fired, r.g.def.Edges[ei].ID) {
+			r.edges[ei] = edgeDead
+			continue
+		}
+		r.edges[ei] = edgeFired
+		st.fired = true
+		if interrupted || st.compensating {
+			r.nodes[r.g.index[r.g.def.Edges[ei].Target]].compensating = true
+		}
+	}
+	if c.Err != nil && !st.fired && !r.canceled {
+		return executionError(n, c.Err)
+	}
+	return nil
+}
+
+// propagate starts every node whose incoming edges are all decided and at
+// least one fired, and skips nodes whose incoming edges are all dead, which
+// kills their outgoing edges in turn (dead-path elimination). It repeats
+// until nothing changes, walking nodes in definition order.
+func (r *run) propagate(ctx workflow.Context) {
+	for changed := true; changed; {
+		changed = false
+		for i := range r.nodes {
+			st := &r.nodes[i]
+			if st.Status != StatusPending {
+				continue
+			}
+			decided, fired := true, false
+			for _, ei := range r.g.incoming[i] {
+				switch r.edges[ei] {
+				case edgeUndecided:
+					decided = false
+				case edgeFired:
+					fired = true
+				}
+			}
+			if !decided {
+				continue
+			}
+			changed = true
+			switch {
+			case fired && !r.canceled:
+				r.startNode(ctx, i)
+			case fired && st.compensating:
+				r.startNode(r.compCtx, i)
+			default:
+				r.skip(ctx, i)
+			}
+		}
+	}
+}
+
+func (r *run) skip(ctx workflow.Context, i int) {
+	r.nodes[i].Status = StatusSkipped
+	r.nodes[i].FinishedAt = timePtr(workflow.Now(ctx))
+	for _, ei := range r.g.outgoing[i] {
+		r.edges[ei] = edgeDead
+	}
+}
+
+// skipUndecided marks the nodes a finished run never reached as skipped.
+func (r *run) skipUndecided(ctx workflow.Context) {
+	for i := range r.nodes {
+		if r.nodes[i].Status == StatusPending {
+			r.skip(ctx, i)
+		}
+	}
+}
+
+// scope builds the expression variables from the nodes that have finished,
+// as fresh maps: each request owns its copy.
+func (r *run) scope() Scope {
+	s := Scope{Input: r.input, Nodes: map[string]any{}, Errors: map[string]any{}, Execution: r.info}
+	for _, st := range r.nodes {
+		switch st.Status {
+		case StatusCompleted:
+			s.Nodes[st.ID] = st.output
+		case StatusFailed:
+			s.Errors[st.ID] = st.errInfo
+		}
+	}
+	return s
+}
+
+// output builds the execution result: the definition's output mapping, or
+// by default the outputs of the leaves of the run (completed nodes none of
+// whose outgoing edges fired), keyed by node id.
+func (r *run) output(ctx workflow.Context) (any, error) {
+	if len(r.g.def.Output) > 0 {
+		var out map[string]any
+		err := helperActivity(ctx, OutputActivity, "output", OutputRequest{Mapping: r.g.def.Output, Scope: r.scope()}).Get(ctx, &out)
+		if err != nil {
+			return nil, temporal.NewNonRetryableApplicationError("building the output failed: "+rootMessage(err), ErrExpression, nil,
+				ExecutionError{Type: ErrExpression, Code: "output_failed", Message: rootMessage(err)})
+		}
+		return out, nil
+	}
+	out := map[string]any{}
+	for _, st := range r.nodes {
+		if st.Status == StatusCompleted && !st.fired {
+			out[st.ID] = st.output
+		}
+	}
+	return out, nil
+}
+
+// states answers the NodesQuery.
+func (r *run) states() ([]NodeState, error) {
+	out := make([]NodeState, len(r.nodes))
+	for i, st := range r.nodes {
+		out[i] = st.NodeState
+	}
+	return out, nil
+}
+
+// executionError is the error an execution fails with when node n failed
+// with no error edge: validation and business failures keep their type so
+// the API can answer 400 or the fail node's status.
+func executionError(n Node, err error) error {
+	e := ExecutionError{Type: ErrNodeFailed, NodeID: n.ID, NodeType: n.Type, Code: "node_failed", Message: rootMessage(err)}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		switch appErr.Type() {
+		case ErrValidation:
+			e.Type, e.Code = ErrValidation, "validation_failed"
+			if appErr.HasDetails() {
+				_ = appErr.Details(&e.Fields)
+			}
+		case ErrBusiness:
+			var b BusinessFailure
+			if appErr.HasDetails() && appErr.Details(&b) == nil {
+				e.Type, e.Status, e.Code, e.Message = ErrBusiness, b.Status, b.Code, b.Message
+			}
+		}
+	}
+	msg := fmt.Sprintf("node %s (%s) failed: %s", n.ID, n.Type, e.Message)
+	if e.Type == ErrBusiness {
+		msg = e.Message
+	}
+	return temporal.NewNonRetryableApplicationError(msg, e.Type, nil, e)
+}
+
+func contains(ids []string, id string) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// wait carries out a wait node in the workflow: a durable timer, or a
+// signal with an optional timeout. It never sleeps in an activity.
+func (r *run) wait(ctx workflow.Context, i int, req NodeRequest) (NodeResult, error) {
+	n := req.Node
+	cfg, err := decodeWaitConfig(n.Config)
+	if err != nil {
+		return NodeResult{}, temporal.NewNonRetryableApplicationError("wait config: "+err.Error(), ErrConfiguration, nil)
+	}
+	timerOpts := workflow.TimerOptions{Summary: n.ID}
+	result := NodeResult{Outcome: OutcomeSuccess}
+	switch {
+	case cfg.Duration != "":
+		d, _ := time.ParseDuration(cfg.Duration)
+		if err := workflow.NewTimerWithOptions(ctx, d, timerOpts).Get(ctx, nil); err != nil {
+			return result, err
+		}
+		result.Output = map[string]any{"waited": cfg.Duration}
+	case cfg.Until != "":
+		until, err := time.Parse(time.RFC3339, cfg.Until)
+		if err != nil {
+			err = helperActivity(ctx, UntilActivity, n.ID+": until", UntilRequest{Expression: cfg.Until, Scope: req.Scope}).Get(ctx, &until)
+			if err != nil {
+				return result, err
+			}
+		}
+		if d := until.Sub(workflow.Now(ctx)); d > 0 {
+			if err := workflow.NewTimerWithOptions(ctx, d, timerOpts).Get(ctx, nil); err != nil {
+				return result, err
+			}
+		}
+		result.Output = map[string]any{"until": until.UTC().Format(time.RFC3339Nano)}
+	default:
+		r.nodes[i].Status = StatusWaiting
+		payload, timedOut, err := receiveSignal(ctx, cfg, timerOpts)
+		if err != nil {
+			return result, err
+		}
+		r.nodes[i].Status = StatusRunning
+		if timedOut {
+			if !hasOutcome(req.Edges, OutcomeTimeout) {
+				return result, temporal.NewNonRetryableApplicationError(
+					fmt.Sprintf("no %q signal within %s", cfg.Signal, cfg.Timeout), ErrWaitTimeout, nil)
+			}
+			result.Outcome = OutcomeTimeout
+		} else {
+			result.Output = payload
+		}
+	}
+	req.Scope.Nodes[n.ID] = result.Output
+	result.Fired, err = decideEdges(ctx, n.ID, result.Outcome, req.Edges, req.Scope)
+	return result, err
+}
+
+// receiveSignal waits for the named signal, its timeout, or cancellation.
+// A signal sent before the wait began is buffered by Temporal and taken here.
+func receiveSignal(ctx workflow.Context, cfg WaitConfig, timerOpts workflow.TimerOptions) (payload any, timedOut bool, err error) {
+	sel := workflow.NewSelector(ctx)
+	received := false
+	sel.AddReceive(workflow.GetSignalChannel(ctx, cfg.Signal), func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, &payload)
+		received = true
+	})
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	if cfg.Timeout != "" {
+		d, _ := time.ParseDuration(cfg.Timeout)
+		sel.AddFuture(workflow.NewTimerWithOptions(timerCtx, d, timerOpts), func(f workflow.Future) {
+			timedOut = f.Get(timerCtx, nil) == nil
+		})
+	}
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	sel.Select(ctx)
+	if !received && !timedOut {
+		return nil, false, temporal.NewCanceledError("wait canceled")
+	}
+	return payload, timedOut, nil
+}
+
+func hasOutcome(edges []Edge, outcome string) bool {
+	for _, e := range edges {
+		if e.EdgeOn() == outcome {
+			return true
+		}
+	}
+	return false
+}
