@@ -1,0 +1,208 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Sentinel errors of the definition store. Compare with errors.Is.
+var (
+	// ErrNotFound: no definition (or no such version) is registered.
+	ErrNotFound = errors.New("store: definition not found")
+	// ErrConflict: the (id, version) pair is registered with other content.
+	ErrConflict = errors.New("store: definition version already registered with different content")
+	// ErrInvalid: the definition lacks an id or version, or its document is
+	// not a single JSON value. The interpreter's validation runs before the
+	// store, so this signals a caller bug.
+	ErrInvalid = errors.New("store: invalid definition")
+)
+
+// Definition is one registered (id, version) of a graph definition.
+type Definition struct {
+	ID          string
+	Version     string
+	Name        string
+	Description string
+	// Document is the whole definition as canonical JSON (object keys
+	// sorted, no insignificant whitespace, numbers as written).
+	Document json.RawMessage
+	// Hash is the lower-case hex SHA-256 of Document. Register computes it.
+	Hash string
+	// CreatedAt is when the pair was first registered (UTC, microseconds).
+	CreatedAt time.Time
+}
+
+type definitionRow struct {
+	Seq         int64     `db:"seq"`
+	ID          string    `db:"id"`
+	Version     string    `db:"version"`
+	Name        string    `db:"name"`
+	Description string    `db:"description"`
+	Document    string    `db:"document"`
+	Hash        string    `db:"hash"`
+	CreatedAt   time.Time `db:"created_at"`
+}
+
+func (r definitionRow) definition() Definition {
+	return Definition{
+		ID:          r.ID,
+		Version:     r.Version,
+		Name:        r.Name,
+		Description: r.Description,
+		Document:    json.RawMessage(r.Document),
+		Hash:        r.Hash,
+		CreatedAt:   r.CreatedAt.UTC(),
+	}
+}
+
+const definitionColumns = `seq, id, version, name, description, document, hash, created_at`
+
+// CanonicalJSON returns doc re-encoded canonically: object keys sorted, no
+// insignificant whitespace, no HTML escaping, numbers kept as written. Two
+// documents that differ only in formatting or key order canonicalise to the
+// same bytes.
+func CanonicalJSON(doc []byte) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%w: document is not JSON: %v", ErrInvalid, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: document has data after the JSON value", ErrInvalid)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return json.RawMessage(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}
+
+// HashDocument returns the lower-case hex SHA-256 of a canonical document.
+func HashDocument(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:])
+}
+
+// Register stores d unless its (ID, Version) is already registered. The
+// document is canonicalised and hashed first (d.Hash is ignored); a zero
+// CreatedAt is set to now.
+//
+// It returns created=true when this call inserted the row, (false, nil) when
+// the pair already holds the same document, and ErrConflict when it holds a
+// different one. Concurrent calls for the same pair are safe: exactly one of
+// them creates it.
+func (s *Store) Register(ctx context.Context, d Definition) (created bool, err error) {
+	if d.ID == "" || d.Version == "" {
+		return false, fmt.Errorf("%w: id and version are required", ErrInvalid)
+	}
+	doc, err := CanonicalJSON(d.Document)
+	if err != nil {
+		return false, err
+	}
+	hash := HashDocument(doc)
+	createdAt := d.CreatedAt
+	if createdAt.IsZero() {
+		createdAt = time.Now()
+	}
+	createdAt = createdAt.UTC().Truncate(time.Microsecond)
+
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`
+		INSERT INTO definitions (id, version, name, description, document, hash, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id, version) DO NOTHING`),
+		d.ID, d.Version, d.Name, d.Description, string(doc), hash, createdAt)
+	if err != nil {
+		return false, fmt.Errorf("store: insert definition %s@%s: %w", d.ID, d.Version, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: insert definition %s@%s: %w", d.ID, d.Version, err)
+	}
+	if n == 1 {
+		return true, nil
+	}
+
+	var existing string
+	err = s.db.GetContext(ctx, &existing, s.db.Rebind(
+		`SELECT hash FROM definitions WHERE id = ? AND version = ?`), d.ID, d.Version)
+	if err != nil {
+		return false, fmt.Errorf("store: read definition %s@%s after conflict: %w", d.ID, d.Version, err)
+	}
+	if existing != hash {
+		return false, ErrConflict
+	}
+	return false, nil
+}
+
+// Get returns one version of definition id; version "" means the latest
+// registered one. It returns ErrNotFound if there is none.
+func (s *Store) Get(ctx context.Context, id, version string) (Definition, error) {
+	var (
+		row definitionRow
+		err error
+	)
+	if version == "" {
+		err = s.db.GetContext(ctx, &row, s.db.Rebind(`
+			SELECT `+definitionColumns+` FROM definitions
+			WHERE id = ? ORDER BY seq DESC LIMIT 1`), id)
+	} else {
+		err = s.db.GetContext(ctx, &row, s.db.Rebind(`
+			SELECT `+definitionColumns+` FROM definitions
+			WHERE id = ? AND version = ?`), id, version)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return Definition{}, ErrNotFound
+	}
+	if err != nil {
+		return Definition{}, fmt.Errorf("store: get definition %s@%s: %w", id, version, err)
+	}
+	return row.definition(), nil
+}
+
+// List returns the latest version of every definition, ordered by id.
+func (s *Store) List(ctx context.Context) ([]Definition, error) {
+	var rows []definitionRow
+	err := s.db.SelectContext(ctx, &rows, `
+		SELECT `+definitionColumns+` FROM definitions d
+		WHERE d.seq = (SELECT MAX(l.seq) FROM definitions l WHERE l.id = d.id)
+		ORDER BY d.id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list definitions: %w", err)
+	}
+	return definitions(rows), nil
+}
+
+// Versions returns every registered version of definition id, oldest first.
+// It returns ErrNotFound if there is none.
+func (s *Store) Versions(ctx context.Context, id string) ([]Definition, error) {
+	var rows []definitionRow
+	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`
+		SELECT `+definitionColumns+` FROM definitions
+		WHERE id = ? ORDER BY seq`), id)
+	if err != nil {
+		return nil, fmt.Errorf("store: list versions of %s: %w", id, err)
+	}
+	if len(rows) == 0 {
+		return nil, ErrNotFound
+	}
+	return definitions(rows), nil
+}
+
+func definitions(rows []definitionRow) []Definition {
+	out := make([]Definition, len(rows))
+	for i, r := range rows {
+		out[i] = r.definition()
+	}
+	return out
+}

@@ -1,0 +1,369 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// backend opens fresh, isolated stores of one dialect.
+type backend struct {
+	name string
+	// url returns a database URL for a new, empty database.
+	url func(t *testing.T) string
+}
+
+// backends returns SQLite always and Postgres when TEST_DATABASE_URL is set.
+// Every Postgres URL points at its own schema (search_path), dropped when the
+// test ends.
+func backends(t *testing.T) []backend {
+	t.Helper()
+	bs := []backend{{
+		name: "sqlite",
+		url: func(t *testing.T) string {
+			return filepath.Join(t.TempDir(), "app.db")
+		},
+	}}
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		t.Log("TEST_DATABASE_URL not set: skipping Postgres")
+		return bs
+	}
+	bs = append(bs, backend{
+		name: "postgres",
+		url: func(t *testing.T) string {
+			return postgresSchemaURL(t, base)
+		},
+	})
+	return bs
+}
+
+func postgresSchemaURL(t *testing.T, base string) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := sqlx.Open("postgres", base)
+	if err != nil {
+		t.Fatalf("open admin connection: %v", err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "store_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse TEST_DATABASE_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func openStore(t *testing.T, dsn string) *Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func def(id, version, doc string) Definition {
+	return Definition{ID: id, Version: version, Name: id + " name", Description: "d", Document: json.RawMessage(doc)}
+}
+
+func mustRegister(t *testing.T, s *Store, d Definition) {
+	t.Helper()
+	created, err := s.Register(context.Background(), d)
+	if err != nil || !created {
+		t.Fatalf("Register(%s@%s) = %v, %v; want true, nil", d.ID, d.Version, created, err)
+	}
+}
+
+func TestStore(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			t.Run("OpenAndPing", func(t *testing.T) {
+				s := openStore(t, b.url(t))
+				if s.Dialect() != b.name {
+					t.Errorf("Dialect() = %q, want %q", s.Dialect(), b.name)
+				}
+				if err := s.Ping(context.Background()); err != nil {
+					t.Errorf("Ping: %v", err)
+				}
+				if s.DB() == nil {
+					t.Error("DB() is nil")
+				}
+			})
+			t.Run("Register", func(t *testing.T) { testRegister(t, openStore(t, b.url(t))) })
+			t.Run("Get", func(t *testing.T) { testGet(t, openStore(t, b.url(t))) })
+			t.Run("ListAndVersions", func(t *testing.T) { testListAndVersions(t, openStore(t, b.url(t))) })
+			t.Run("ConcurrentRegister", func(t *testing.T) { testConcurrentRegister(t, openStore(t, b.url(t))) })
+			t.Run("ReopenKeepsData", func(t *testing.T) { testReopen(t, b.url(t)) })
+			t.Run("ConcurrentOpen", func(t *testing.T) { testConcurrentOpen(t, b.url(t)) })
+		})
+	}
+}
+
+func testRegister(t *testing.T, s *Store) {
+	ctx := context.Background()
+	d := def("flow", "1.0.0", `{"id":"flow","version":"1.0.0","nodes":[{"id":"a","type":"fail"}]}`)
+	created, err := s.Register(ctx, d)
+	if err != nil || !created {
+		t.Fatalf("first Register = %v, %v; want true, nil", created, err)
+	}
+
+	// Same content, other formatting and key order: identical.
+	same := def("flow", "1.0.0", "{ \"version\": \"1.0.0\",\n \"nodes\": [ {\"type\":\"fail\", \"id\":\"a\"} ], \"id\": \"flow\" }")
+	created, err = s.Register(ctx, same)
+	if err != nil || created {
+		t.Fatalf("identical Register = %v, %v; want false, nil", created, err)
+	}
+
+	// Different content under the same pair: conflict.
+	changed := def("flow", "1.0.0", `{"id":"flow","version":"1.0.0","nodes":[{"id":"b","type":"fail"}]}`)
+	created, err = s.Register(ctx, changed)
+	if !errors.Is(err, ErrConflict) || created {
+		t.Fatalf("changed Register = %v, %v; want false, ErrConflict", created, err)
+	}
+
+	// The stored document is canonical and hashed.
+	got, err := s.Get(ctx, "flow", "1.0.0")
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	want := `{"id":"flow","nodes":[{"id":"a","type":"fail"}],"version":"1.0.0"}`
+	if string(got.Document) != want {
+		t.Errorf("Document = %s, want %s", got.Document, want)
+	}
+	if got.Hash != HashDocument([]byte(want)) || len(got.Hash) != 64 {
+		t.Errorf("Hash = %q", got.Hash)
+	}
+
+	for name, bad := range map[string]Definition{
+		"no id":      def("", "1", `{}`),
+		"no version": def("x", "", `{}`),
+		"not json":   def("x", "1", `{"a":`),
+		"two values": def("x", "1", `{} {}`),
+	} {
+		if _, err := s.Register(ctx, bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Register(%s) error = %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func testGet(t *testing.T, s *Store) {
+	ctx := context.Background()
+	at := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.FixedZone("X", 3600))
+	d := def("flow", "1.0.0", `{"n":1}`)
+	d.CreatedAt = at
+	mustRegister(t, s, d)
+	mustRegister(t, s, def("flow", "0.9.0", `{"n":0.9}`)) // registered later: it is the latest
+	mustRegister(t, s, def("other", "1", `{"html":"<a&b>","big":12345678901234567890}`))
+
+	got, err := s.Get(ctx, "flow", "1.0.0")
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if got.ID != "flow" || got.Version != "1.0.0" || got.Name != "flow name" || got.Description != "d" {
+		t.Errorf("Get = %+v", got)
+	}
+	if !got.CreatedAt.Equal(at.Truncate(time.Microsecond)) || got.CreatedAt.Location() != time.UTC {
+		t.Errorf("CreatedAt = %v, want %v in UTC", got.CreatedAt, at.Truncate(time.Microsecond))
+	}
+
+	latest, err := s.Get(ctx, "flow", "")
+	if err != nil || latest.Version != "0.9.0" {
+		t.Errorf("Get latest = %v, %v; want 0.9.0", latest.Version, err)
+	}
+	if time.Since(latest.CreatedAt) > time.Minute {
+		t.Errorf("default CreatedAt = %v, want about now", latest.CreatedAt)
+	}
+
+	other, err := s.Get(ctx, "other", "1")
+	if err != nil || string(other.Document) != `{"big":12345678901234567890,"html":"<a&b>"}` {
+		t.Errorf("Get other = %s, %v", other.Document, err)
+	}
+
+	for _, c := range [][2]string{{"flow", "2.0.0"}, {"missing", ""}, {"missing", "1"}} {
+		if _, err := s.Get(ctx, c[0], c[1]); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get(%q, %q) error = %v, want ErrNotFound", c[0], c[1], err)
+		}
+	}
+}
+
+func testListAndVersions(t *testing.T, s *Store) {
+	ctx := context.Background()
+	list, err := s.List(ctx)
+	if err != nil || len(list) != 0 {
+		t.Fatalf("List on empty store = %v, %v", list, err)
+	}
+	mustRegister(t, s, def("b-flow", "1", `{"v":1}`))
+	mustRegister(t, s, def("a-flow", "1", `{"v":1}`))
+	mustRegister(t, s, def("b-flow", "2", `{"v":2}`))
+	mustRegister(t, s, def("b-flow", "1.5", `{"v":1.5}`))
+
+	list, err = s.List(ctx)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	var got []string
+	for _, d := range list {
+		got = append(got, d.ID+"@"+d.Version)
+	}
+	if strings.Join(got, ",") != "a-flow@1,b-flow@1.5" {
+		t.Errorf("List = %v, want [a-flow@1 b-flow@1.5]", got)
+	}
+
+	versions, err := s.Versions(ctx, "b-flow")
+	if err != nil {
+		t.Fatalf("Versions: %v", err)
+	}
+	got = got[:0]
+	for _, d := range versions {
+		got = append(got, d.Version)
+	}
+	if strings.Join(got, ",") != "1,2,1.5" {
+		t.Errorf("Versions = %v, want [1 2 1.5]", got)
+	}
+	if _, err := s.Versions(ctx, "missing"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Versions(missing) error = %v, want ErrNotFound", err)
+	}
+}
+
+func testConcurrentRegister(t *testing.T, s *Store) {
+	const n = 16
+	for round := range 3 {
+		id := "race-" + string(rune('a'+round))
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			created int
+			errs    []error
+		)
+		start := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				<-start
+				ok, err := s.Register(context.Background(), def(id, "1", `{"same":true}`))
+				mu.Lock()
+				defer mu.Unlock()
+				if ok {
+					created++
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if created != 1 || len(errs) != 0 {
+			t.Errorf("round %d: created %d times, errors %v; want exactly one creation and no error", round, created, errs)
+		}
+	}
+}
+
+func testReopen(t *testing.T, dsn string) {
+	s := openStore(t, dsn)
+	mustRegister(t, s, def("kept", "1", `{}`))
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	s2 := openStore(t, dsn) // migrations already applied: a no-op
+	if _, err := s2.Get(context.Background(), "kept", "1"); err != nil {
+		t.Errorf("Get after reopen: %v", err)
+	}
+}
+
+func testConcurrentOpen(t *testing.T, dsn string) {
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	stores := make([]*Store, n)
+	for i := range n {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			stores[i], errs[i] = Open(ctx, dsn)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open #%d: %v", i, err)
+			continue
+		}
+		_ = stores[i].Close()
+	}
+}
+
+func TestSQLiteDSN(t *testing.T) {
+	for _, c := range []struct {
+		in, path string
+		memory   bool
+		has      []string
+		hasNot   []string
+	}{
+		{in: "data/app.db", path: "data/app.db",
+			has: []string{"_pragma=journal_mode%28WAL%29", "_pragma=busy_timeout%285000%29", "_pragma=foreign_keys%281%29", "_pragma=synchronous%28NORMAL%29", "_txlock=immediate"}},
+		{in: "sqlite://./x.db", path: "./x.db"},
+		{in: "sqlite:/abs/x.db", path: "/abs/x.db"},
+		{in: "file:x.db?_pragma=journal_mode(DELETE)", path: "x.db",
+			has: []string{"journal_mode%28DELETE%29"}, hasNot: []string{"journal_mode%28WAL%29"}},
+		{in: ":memory:", path: ":memory:", memory: true},
+		{in: "file:x?mode=memory&cache=shared", path: "x", memory: true},
+	} {
+		path, query, memory, err := sqliteDSN(c.in)
+		if err != nil {
+			t.Errorf("sqliteDSN(%q): %v", c.in, err)
+			continue
+		}
+		if path != c.path || memory != c.memory {
+			t.Errorf("sqliteDSN(%q) = %q, memory %v; want %q, %v", c.in, path, memory, c.path, c.memory)
+		}
+		for _, h := range c.has {
+			if !strings.Contains(query, h) {
+				t.Errorf("sqliteDSN(%q) query %q lacks %q", c.in, query, h)
+			}
+		}
+		for _, h := range c.hasNot {
+			if strings.Contains(query, h) {
+				t.Errorf("sqliteDSN(%q) query %q has %q", c.in, query, h)
+			}
+		}
+	}
+	if _, _, _, err := sqliteDSN("sqlite://"); err == nil {
+		t.Error("sqliteDSN(sqlite://) succeeded, want error")
+	}
+}
+
+func TestOpenMemory(t *testing.T) {
+	s := openStore(t, ":memory:")
+	mustRegister(t, s, def("m", "1", `{}`))
+	if _, err := s.Get(context.Background(), "m", ""); err != nil {
+		t.Errorf("Get: %v", err)
+	}
+}
