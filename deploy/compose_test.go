@@ -1,0 +1,122 @@
+package deploy_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/workflow-backend/workflow-backend/internal/config"
+)
+
+// compose is the part of docker-compose.yml the test checks. Docker is not
+// available in CI, so this test is what keeps the file honest: every service
+// of the production topology is there, the files it mounts and builds exist,
+// and every variable it sets is one the binaries read.
+type compose struct {
+	Services map[string]struct {
+		Image       string            `yaml:"image"`
+		Entrypoint  []string          `yaml:"entrypoint"`
+		Environment map[string]string `yaml:"environment"`
+		Volumes     []string          `yaml:"volumes"`
+		DependsOn   yaml.Node         `yaml:"depends_on"`
+		Build       struct {
+			Context    string `yaml:"context"`
+			Dockerfile string `yaml:"dockerfile"`
+		} `yaml:"build"`
+		Deploy struct {
+			Replicas int `yaml:"replicas"`
+		} `yaml:"deploy"`
+	} `yaml:"services"`
+}
+
+func readCompose(t *testing.T) compose {
+	t.Helper()
+	raw, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c compose
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return c
+}
+
+func TestComposeTopology(t *testing.T) {
+	c := readCompose(t)
+	for _, name := range []string{"postgres", "temporal", "temporal-setup", "temporal-ui", "api", "worker"} {
+		if _, ok := c.Services[name]; !ok {
+			t.Errorf("service %q missing", name)
+		}
+	}
+	if r := c.Services["worker"].Deploy.Replicas; r < 2 {
+		t.Errorf("worker replicas = %d, want at least 2 (workers scale horizontally)", r)
+	}
+	api := c.Services["api"]
+	if api.Build.Dockerfile == "" {
+		t.Fatal("api has no build.dockerfile")
+	}
+	if _, err := os.Stat(filepath.Join("..", api.Build.Context, api.Build.Dockerfile)); err != nil {
+		t.Errorf("api build: %v", err)
+	}
+	if c.Services["worker"].Image != api.Image {
+		t.Errorf("worker image %q is not the api's image %q", c.Services["worker"].Image, api.Image)
+	}
+	if !reflect.DeepEqual(api.Entrypoint, []string{"/usr/local/bin/api"}) ||
+		!reflect.DeepEqual(c.Services["worker"].Entrypoint, []string{"/usr/local/bin/worker"}) {
+		t.Errorf("entrypoints: api %v, worker %v", api.Entrypoint, c.Services["worker"].Entrypoint)
+	}
+}
+
+// The Temporal server mounts the same dynamic config dev mode embeds.
+func TestComposeMountsDynamicConfig(t *testing.T) {
+	tmp := readCompose(t).Services["temporal"]
+	path := tmp.Environment["DYNAMIC_CONFIG_FILE_PATH"]
+	if path == "" {
+		t.Fatal("temporal service sets no DYNAMIC_CONFIG_FILE_PATH")
+	}
+	file := filepath.Base(path)
+	found := false
+	for _, v := range tmp.Volumes {
+		host, container, _ := strings.Cut(strings.TrimSuffix(v, ":ro"), ":")
+		if container == "/etc/temporal/"+filepath.Dir(path) {
+			found = true
+			if _, err := os.Stat(filepath.Join("..", host, file)); err != nil {
+				t.Errorf("mounted dynamic config: %v", err)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no volume mounts the directory of %s", path)
+	}
+}
+
+// Every variable set on the api and worker is one internal/config reads, so a
+// renamed variable cannot silently fall back to its default in production.
+func TestComposeEnvironmentIsKnown(t *testing.T) {
+	known := config.Variables()
+	comp := readCompose(t)
+	for _, name := range []string{"api", "worker"} {
+		env := comp.Services[name].Environment
+		if len(env) == 0 {
+			t.Errorf("%s: no environment", name)
+		}
+		for key := range env {
+			if !slices.Contains(known, key) {
+				t.Errorf("%s sets %s, which no process reads", name, key)
+			}
+		}
+		if !strings.HasPrefix(env["DATABASE_URL"], "postgres://") {
+			t.Errorf("%s: DATABASE_URL %q is not Postgres", name, env["DATABASE_URL"])
+		}
+		if env["TEMPORAL_ADDRESS"] != "temporal:7233" {
+			t.Errorf("%s: TEMPORAL_ADDRESS = %q", name, env["TEMPORAL_ADDRESS"])
+		}
+	}
+}
+

@@ -1,0 +1,642 @@
+// Package devserver runs a complete Temporal server (frontend, history,
+// matching and worker services on SQLite), and optionally the Temporal Web UI,
+// inside the calling process. Dev mode and tests use it; production binaries
+// must not import it (it links go.temporal.io/server).
+//
+// The wiring follows the temporal CLI's `server start-dev`: SQLite persistence
+// with one history shard, static membership on loopback ports, the namespace
+// created directly in the database before the server starts. On top of that,
+// Start makes sure at every start that the namespace has the requested search
+// attributes and retention (a namespace that already exists in a database file
+// is not touched by the schema setup), and applies the tuned dynamic config of
+// deploy/temporal/dynamicconfig.yaml.
+package devserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	sdkclient "go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/membership/static"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"gopkg.in/yaml.v3"
+
+	"github.com/workflow-backend/workflow-backend/deploy"
+)
+
+// Defaults of Options.
+const (
+	DefaultFrontendIP = "127.0.0.1"
+	DefaultNamespace  = "default"
+	DefaultRetention  = 7 * 24 * time.Hour
+)
+
+const (
+	clusterName = "active"
+	// namespaceRefresh is the server's default system.namespaceCacheRefreshInterval:
+	// how long every service may take to see a namespace change.
+	namespaceRefresh = 2 * time.Second
+	// setupTimeout bounds each wait of Start when ctx has no earlier deadline.
+	setupTimeout = 30 * time.Second
+)
+
+// Options configures Start. The zero value is an in-memory server on a free
+// loopback port, without UI, with the "default" namespace.
+type Options struct {
+	// FrontendIP is the IP address every server service listens on.
+	// Optional; default 127.0.0.1. "localhost" means 127.0.0.1. With an
+	// unspecified address (0.0.0.0 or ::) FrontendAddress and UIAddress
+	// report the loopback address.
+	FrontendIP string
+	// FrontendPort is the frontend's gRPC port. Optional; 0 picks a free port.
+	// The other services (and the frontend's HTTP API) always use free ports.
+	FrontendPort int
+	// UIPort is the port of the Temporal Web UI on FrontendIP. Optional;
+	// 0 means no UI.
+	UIPort int
+	// UICodecEndpoint is the remote codec server the UI calls to decode
+	// payloads, e.g. "http://localhost:3000/codec". Optional; "" means none.
+	UICodecEndpoint string
+	// DatabaseFile is the SQLite file that keeps the server's state across
+	// restarts; its directory is created if missing and its schema when the
+	// file is new. Optional; "" keeps everything in memory for the life of
+	// the process.
+	DatabaseFile string
+	// Namespace is created if missing. Optional; default "default".
+	Namespace string
+	// Retention is how long closed executions of Namespace are kept; set at
+	// every start (the server's own default for a new namespace is one day).
+	// Optional; default 7 days. The server rejects less than one hour unless
+	// system.namespaceMinRetentionLocal is lowered in DynamicConfig.
+	Retention time.Duration
+	// SearchAttributes are custom search attributes of Namespace; the missing
+	// ones are added at every start. An attribute that exists with another
+	// type is an error. Optional.
+	SearchAttributes map[string]enumspb.IndexedValueType
+	// DynamicConfig holds server dynamic config values by key (keys are
+	// case-insensitive), merged over the built-in defaults, which are the
+	// values of deploy/temporal/dynamicconfig.yaml. Values are what the YAML
+	// file would hold (int, bool, string, float, lists, maps; durations as
+	// strings such as "1s"). Unknown keys and values of the wrong type make
+	// Start fail. Optional.
+	DynamicConfig map[string]any
+	// Logger receives the server's logs. Optional; default a text logger on
+	// stderr.
+	Logger *slog.Logger
+	// LogLevel is the minimum level of the server's logs, applied on top of
+	// Logger's own. Optional; default slog.LevelWarn (the server is very
+	// chatty at info).
+	LogLevel slog.Leveler
+}
+
+// Server is a running embedded Temporal server.
+type Server struct {
+	frontendAddr string
+	uiAddr       string
+	namespace    string
+	logger       *slog.Logger
+
+	server temporal.Server
+	ui     *uiserver.Server
+
+	// stopping silences the server's logs during Stop, which routinely
+	// reports canceled polls and transactions as errors.
+	stopping *atomic.Bool
+	stopOnce sync.Once
+}
+
+// FrontendAddress returns the host:port clients dial (gRPC).
+func (s *Server) FrontendAddress() string { return s.frontendAddr }
+
+// UIAddress returns the Web UI's base URL, e.g. "http://127.0.0.1:8233", or
+// "" when the UI is not running.
+func (s *Server) UIAddress() string { return s.uiAddr }
+
+// Namespace returns the namespace Start prepared.
+func (s *Server) Namespace() string { return s.namespace }
+
+// Stop stops the UI and the server. It is safe to call more than once.
+//
+// The server's SQLite plugin keeps its database connections open for the life
+// of the process (by design, so in-memory databases survive), so the
+// database file stays open after Stop and a later Start on the same file in
+// the same process reuses the connection.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() {
+		s.stopping.Store(true)
+		if s.ui != nil {
+			s.ui.Stop()
+		}
+		_ = s.server.Stop() // it always returns nil
+	})
+}
+
+// Start boots the server and, if o.UIPort is set, the Web UI, and returns
+// once the namespace is ready: it exists, has every search attribute of
+// o.SearchAttributes and the retention o.Retention, and every service sees
+// that. ctx bounds the start-up only; the server runs until Stop.
+//
+// The UI server exits the process if it cannot listen, so Start checks that
+// o.UIPort is free first; a port taken between that check and the UI's bind
+// is still fatal.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	dialIP := o.FrontendIP
+	if ip := net.ParseIP(o.FrontendIP); ip.IsUnspecified() {
+		dialIP = loopbackFor(ip)
+	}
+	ports, err := pickPorts(o)
+	if err != nil {
+		return nil, err
+	}
+	if o.UIPort != 0 {
+		if err := checkPortFree(o.FrontendIP, o.UIPort); err != nil {
+			return nil, fmt.Errorf("devserver: UI port %d: %w", o.UIPort, err)
+		}
+	}
+	dc, err := dynamicConfigClient(o.DynamicConfig)
+	if err != nil {
+		return nil, err
+	}
+	sqlConf, err := prepareDatabase(o)
+	if err != nil {
+		return nil, err
+	}
+
+	stopping := new(atomic.Bool)
+	logger := slog.New(leveledHandler{min: stopLeveler{base: o.LogLevel, stopping: stopping}, h: o.Logger.Handler()})
+	conf := serverConfig(o, dialIP, ports, sqlConf)
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, serverLogger{l: logger})
+	if err != nil {
+		return nil, fmt.Errorf("devserver: claim mapper: %w", err)
+	}
+	hostPort := func(port int) static.Hosts {
+		return static.SingleLocalHost(net.JoinHostPort(dialIP, strconv.Itoa(port)))
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(conf),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(map[primitives.ServiceName]static.Hosts{
+			primitives.FrontendService: hostPort(ports.frontend),
+			primitives.HistoryService:  hostPort(ports.history),
+			primitives.MatchingService: hostPort(ports.matching),
+			primitives.WorkerService:   hostPort(ports.worker),
+		}),
+		temporal.WithLogger(serverLogger{l: logger}),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dc),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: build server: %w", err)
+	}
+
+	var ui *uiserver.Server
+	if o.UIPort != 0 {
+		if ui, err = newUI(o, dialIP, ports.frontend); err != nil {
+			return nil, err
+		}
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("devserver: start server: %w", err)
+	}
+	s := &Server{
+		frontendAddr: net.JoinHostPort(dialIP, strconv.Itoa(ports.frontend)),
+		namespace:    o.Namespace,
+		logger:       logger,
+		server:       srv,
+		stopping:     stopping,
+	}
+	if ui != nil {
+		s.ui = ui
+		s.uiAddr = "http://" + net.JoinHostPort(dialIP, strconv.Itoa(o.UIPort))
+		go func() {
+			if err := ui.Start(); err != nil {
+				logger.Error("temporal UI server stopped", "error", err)
+			}
+		}()
+		if err := waitHTTP(ctx, s.uiAddr+"/healthz"); err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("devserver: UI did not come up: %w", err)
+		}
+	}
+	if err := s.prepareNamespace(ctx, o); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.FrontendIP == "" || strings.EqualFold(o.FrontendIP, "localhost") {
+		o.FrontendIP = DefaultFrontendIP
+	}
+	if net.ParseIP(o.FrontendIP) == nil {
+		return o, fmt.Errorf("devserver: FrontendIP %q is not an IP address", o.FrontendIP)
+	}
+	if o.FrontendPort < 0 || o.FrontendPort > 65535 || o.UIPort < 0 || o.UIPort > 65535 {
+		return o, errors.New("devserver: port out of range")
+	}
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	if o.Retention == 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.Retention < 0 {
+		return o, errors.New("devserver: negative Retention")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if o.LogLevel == nil {
+		o.LogLevel = slog.LevelWarn
+	}
+	return o, nil
+}
+
+type servicePorts struct {
+	frontend, frontendHTTP, history, matching, worker int
+}
+
+func pickPorts(o Options) (servicePorts, error) {
+	p := servicePorts{frontend: o.FrontendPort}
+	for _, port := range []*int{&p.frontend, &p.frontendHTTP, &p.history, &p.matching, &p.worker} {
+		if *port != 0 {
+			if err := checkPortFree(o.FrontendIP, *port); err != nil {
+				return p, fmt.Errorf("devserver: frontend port %d: %w", *port, err)
+			}
+			continue
+		}
+		free, err := GetFreePort(o.FrontendIP)
+		if err != nil {
+			return p, err
+		}
+		*port = free
+	}
+	return p, nil
+}
+
+// dynamicConfigClient merges overrides over deploy's dynamic config and loads
+// the result through the server's own YAML loader, so that unknown keys and
+// mistyped values are caught here rather than silently ignored.
+func dynamicConfigClient(overrides map[string]any) (dynamicconfig.StaticClient, error) {
+	defaults, err := deploy.DynamicConfig()
+	if err != nil {
+		return nil, fmt.Errorf("devserver: %w", err)
+	}
+	values := make(map[string]any, len(defaults)+len(overrides))
+	for k, v := range defaults {
+		values[strings.ToLower(k)] = v
+	}
+	// Sorted, so that two spellings of one key resolve the same way each run.
+	for _, k := range slices.Sorted(maps.Keys(overrides)) {
+		values[strings.ToLower(k)] = overrides[k]
+	}
+	file := make(map[string][]map[string]any, len(values))
+	for k, v := range values {
+		file[k] = []map[string]any{{"value": v}}
+	}
+	data, err := yaml.Marshal(file)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: dynamic config: %w", err)
+	}
+	loaded := dynamicconfig.LoadYamlFile(data)
+	if err := errors.Join(append(loaded.Errors, loaded.Warnings...)...); err != nil {
+		return nil, fmt.Errorf("devserver: dynamic config: %w", err)
+	}
+	client := make(dynamicconfig.StaticClient, len(loaded.Map))
+	for k, cvs := range loaded.Map {
+		client[k] = cvs
+	}
+	return client, nil
+}
+
+// prepareDatabase returns the SQLite persistence config, after creating the
+// schema of a new database file and the namespace if it is missing.
+func prepareDatabase(o Options) (*config.SQL, error) {
+	conf := &config.SQL{PluginName: sqliteplugin.PluginName}
+	if o.DatabaseFile == "" {
+		// A unique name: several servers can run in one process (tests).
+		conf.DatabaseName = "devserver-" + randomHex(8)
+		conf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
+	} else {
+		path, err := filepath.Abs(o.DatabaseFile)
+		if err != nil {
+			return nil, fmt.Errorf("devserver: database file: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("devserver: database directory: %w", err)
+		}
+		conf.DatabaseName = path
+		conf.ConnectAttributes = map[string]string{
+			"mode": "rwc",
+			// Without these a file-backed server costs ~66 ms per activity
+			// (DESIGN.md §3); WAL with synchronous=normal is as fast as memory.
+			"journal_mode": "wal",
+			"synchronous":  "normal",
+			"busy_timeout": "5000",
+		}
+		_, err = os.Stat(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			if err := sqliteschema.SetupSchema(conf); err != nil {
+				return nil, fmt.Errorf("devserver: create schema in %s: %w", path, err)
+			}
+		case err != nil:
+			return nil, fmt.Errorf("devserver: database file: %w", err)
+		}
+	}
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, o.Namespace, false, o.SearchAttributes)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: namespace %s: %w", o.Namespace, err)
+	}
+	// Only used if the namespace is new; prepareNamespace handles the rest.
+	ns.Detail.Config.Retention = durationpb.New(o.Retention)
+	if err := sqliteschema.CreateNamespaces(conf, ns); err != nil {
+		return nil, fmt.Errorf("devserver: create namespace %s: %w", o.Namespace, err)
+	}
+	return conf, nil
+}
+
+func serverConfig(o Options, dialIP string, ports servicePorts, sqlConf *config.SQL) *config.Config {
+	frontendAddr := net.JoinHostPort(dialIP, strconv.Itoa(ports.frontend))
+	service := func(grpcPort, httpPort int) config.Service {
+		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, HTTPPort: httpPort, BindOnIP: o.FrontendIP}}
+	}
+	var conf config.Config
+	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
+	conf.Global.Membership.BroadcastAddress = dialIP
+	conf.Persistence.DefaultStore = "sqlite-default"
+	conf.Persistence.VisibilityStore = "sqlite-default"
+	conf.Persistence.NumHistoryShards = 1
+	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}}
+	conf.ClusterMetadata = &cluster.Config{
+		EnableGlobalNamespace:    false,
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        clusterName,
+		CurrentClusterName:       clusterName,
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			clusterName: {
+				Enabled:                true,
+				InitialFailoverVersion: 1,
+				RPCAddress:             frontendAddr,
+				HTTPAddress:            net.JoinHostPort(dialIP, strconv.Itoa(ports.frontendHTTP)),
+				ClusterID:              randomUUID(),
+			},
+		},
+	}
+	conf.DCRedirectionPolicy.Policy = "noop"
+	conf.Services = map[string]config.Service{
+		string(primitives.FrontendService): service(ports.frontend, ports.frontendHTTP),
+		string(primitives.HistoryService):  service(ports.history, 0),
+		string(primitives.MatchingService): service(ports.matching, 0),
+		string(primitives.WorkerService):   service(ports.worker, 0),
+	}
+	conf.Archival.History.State = "disabled"
+	conf.Archival.Visibility.State = "disabled"
+	conf.NamespaceDefaults.Archival.History.State = "disabled"
+	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	conf.PublicClient.HostPort = frontendAddr
+	return &conf
+}
+
+func newUI(o Options, dialIP string, frontendPort int) (ui *uiserver.Server, err error) {
+	// NewServer panics on a configuration it cannot use.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("devserver: UI server: %v", r)
+		}
+	}()
+	return uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+		Host:                o.FrontendIP,
+		Port:                o.UIPort,
+		TemporalGRPCAddress: net.JoinHostPort(dialIP, strconv.Itoa(frontendPort)),
+		EnableUI:            true,
+		DefaultNamespace:    o.Namespace,
+		Codec:               uiconfig.Codec{Endpoint: o.UICodecEndpoint},
+		CORS:                uiconfig.CORS{CookieInsecure: true},
+		HideLogs:            true,
+		DisableNewsFetch:    true,
+	})), nil
+}
+
+// prepareNamespace adds missing search attributes and sets the retention,
+// then waits until the server's namespace caches hold the change.
+func (s *Server) prepareNamespace(ctx context.Context, o Options) error {
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
+	c, err := sdkclient.DialContext(ctx, sdkclient.Options{
+		HostPort:  s.frontendAddr,
+		Namespace: o.Namespace,
+		Logger:    sdklog.NewStructuredLogger(s.logger),
+	})
+	if err != nil {
+		return fmt.Errorf("devserver: dial %s: %w", s.frontendAddr, err)
+	}
+	defer c.Close()
+	ops, wf := c.OperatorService(), c.WorkflowService()
+
+	var missing map[string]enumspb.IndexedValueType
+	err = retryUnavailable(ctx, func() error {
+		resp, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: o.Namespace})
+		if err != nil {
+			return err
+		}
+		missing = map[string]enumspb.IndexedValueType{}
+		for name, want := range o.SearchAttributes {
+			if have, ok := resp.GetCustomAttributes()[name]; ok {
+				if have != want {
+					return fmt.Errorf("search attribute %s exists with type %v, want %v", name, have, want)
+				}
+				continue
+			}
+			if _, ok := resp.GetSystemAttributes()[name]; ok {
+				return fmt.Errorf("search attribute %s is a system attribute", name)
+			}
+			missing[name] = want
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("devserver: list search attributes: %w", err)
+	}
+	if len(missing) > 0 {
+		err = retryUnavailable(ctx, func() error {
+			_, err := ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+				Namespace:        o.Namespace,
+				SearchAttributes: missing,
+			})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("devserver: add search attributes: %w", err)
+		}
+	}
+
+	var retention time.Duration
+	err = retryUnavailable(ctx, func() error {
+		resp, err := wf.DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: o.Namespace})
+		retention = resp.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("devserver: describe namespace: %w", err)
+	}
+	retentionChanged := retention != o.Retention
+	if retentionChanged {
+		err = retryUnavailable(ctx, func() error {
+			_, err := wf.UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+				Namespace: o.Namespace,
+				Config:    &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(o.Retention)},
+			})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("devserver: set retention of %s to %v: %w", o.Namespace, o.Retention, err)
+		}
+	}
+	if len(missing) == 0 && !retentionChanged {
+		return nil
+	}
+
+	// Each service caches namespaces and refreshes every namespaceRefresh.
+	// Wait until the frontend's cache (weak consistency) shows the change,
+	// then one more interval for the other services.
+	for {
+		resp, err := wf.DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{
+			Namespace:       o.Namespace,
+			WeakConsistency: true,
+		})
+		if err == nil && namespaceReady(resp, o) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devserver: namespace %s not refreshed: %w", o.Namespace, errors.Join(err, ctx.Err()))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("devserver: namespace %s: %w", o.Namespace, ctx.Err())
+	case <-time.After(namespaceRefresh):
+	}
+	return nil
+}
+
+func namespaceReady(resp *workflowservice.DescribeNamespaceResponse, o Options) bool {
+	if resp.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() != o.Retention {
+		return false
+	}
+	aliases := map[string]bool{}
+	for _, alias := range resp.GetConfig().GetCustomSearchAttributeAliases() {
+		aliases[alias] = true
+	}
+	for name := range o.SearchAttributes {
+		if !aliases[name] {
+			return false
+		}
+	}
+	return true
+}
+
+// retryUnavailable runs f until it succeeds, fails with an error other than
+// Unavailable or NamespaceNotFound (both happen while a fresh server warms
+// up), or ctx ends.
+func retryUnavailable(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		var unavailable *serviceerror.Unavailable
+		var nsNotFound *serviceerror.NamespaceNotFound
+		if err == nil || !(errors.As(err, &unavailable) || errors.As(err, &nsNotFound)) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitHTTP polls url until it answers 200 or ctx ends (at most setupTimeout).
+func waitHTTP(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+// randomUUID returns a random (version 4) UUID string.
+func randomUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
