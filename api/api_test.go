@@ -1,0 +1,694 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/workflow-backend/workflow-backend/interpreter"
+)
+
+// node and edge build definition documents tersely.
+func node(id, typ string, config any) map[string]any {
+	return map[string]any{"id": id, "type": typ, "config": config}
+}
+
+func edge(source, target string, extra ...string) map[string]any {
+	e := map[string]any{"source": source, "target": target}
+	for i := 0; i+1 < len(extra); i += 2 {
+		e[extra[i]] = extra[i+1]
+	}
+	return e
+}
+
+func definition(id, version, start string, nodes []map[string]any, edges []map[string]any) map[string]any {
+	if edges == nil {
+		edges = []map[string]any{}
+	}
+	return map[string]any{"id": id, "name": id, "version": version, "startNode": start, "nodes": nodes, "edges": edges}
+}
+
+func transform(id string, mapping map[string]string) map[string]any {
+	return node(id, "transform", map[string]any{"mapping": mapping})
+}
+
+// Scenario 1: a sequence of transform nodes answers 200 with the output,
+// and the execution reads back with every node completed in definition
+// order.
+func TestExecuteSequence(t *testing.T) {
+	id := uniqueID("t-sequence")
+	register(t, definition(id, "1.0.0", "double", []map[string]any{
+		transform("double", map[string]string{"n": "input.n * 2"}),
+		transform("add", map[string]string{"n": "nodes.double.n + 1"}),
+		transform("label", map[string]string{"result": "'n=' + string(int(nodes.add.n))"}),
+	}, []map[string]any{edge("double", "add"), edge("add", "label")}), http.StatusCreated)
+
+	r := execute(t, id, "", map[string]any{"input": map[string]any{"n": 20}})
+	expect(t, r, http.StatusOK, "")
+	var res executeResponse
+	r.data(t, &res)
+	if res.Status != "completed" || !strings.HasPrefix(res.ExecutionID, id+"-") || res.RunID == "" {
+		t.Fatalf("unexpected result %+v", res)
+	}
+	jsonEqual(t, res.Output, map[string]any{"label": map[string]any{"result": "n=41"}})
+	wantUI := testUIBase + "/namespaces/" + testNamespace + "/workflows/" + res.ExecutionID + "/" + res.RunID + "/history"
+	if res.UIURL != wantUI {
+		t.Fatalf("uiUrl %q, want %q", res.UIURL, wantUI)
+	}
+
+	v := getExecution(t, res.ExecutionID)
+	if v.Status != "completed" || v.DefinitionID != id || v.Version != "1.0.0" || v.ClosedAt == nil || v.NodesError != "" {
+		t.Fatalf("unexpected execution %+v", v)
+	}
+	jsonEqual(t, v.Output, map[string]any{"label": map[string]any{"result": "n=41"}})
+	var ids []string
+	for _, n := range v.Nodes {
+		ids = append(ids, n.ID)
+		if n.Status != interpreter.StatusCompleted || n.Attempts < 1 || n.StartedAt == nil || n.FinishedAt == nil {
+			t.Fatalf("node %+v not completed", n)
+		}
+	}
+	if !slices.Equal(ids, []string{"double", "add", "label"}) {
+		t.Fatalf("nodes in order %v", ids)
+	}
+	recordHistory(t, "sequence", res.ExecutionID, res.RunID)
+}
+
+// Scenario 2: an if/else joined afterwards completes; the branch not taken
+// is skipped (dead-path elimination).
+func TestExecuteIfElseJoin(t *testing.T) {
+	id := uniqueID("t-if-else")
+	register(t, definition(id, "1", "check", []map[string]any{
+		node("check", "condition", map[string]any{"expression": "input.amount >= 100"}),
+		transform("big", map[string]string{"tier": "'big'"}),
+		transform("small", map[string]string{"tier": "'small'"}),
+		transform("join", map[string]string{"tier": "has(nodes.big) ? nodes.big.tier : nodes.small.tier"}),
+	}, []map[string]any{
+		edge("check", "big", "on", "true"),
+		edge("check", "small", "on", "false"),
+		edge("big", "join"),
+		edge("small", "join"),
+	}), http.StatusCreated)
+
+	r := execute(t, id, "", map[string]any{"input": map[string]any{"amount": 150}})
+	expect(t, r, http.StatusOK, "")
+	var res executeResponse
+	r.data(t, &res)
+	jsonEqual(t, res.Output, map[string]any{"join": map[string]any{"tier": "big"}})
+
+	v := getExecution(t, res.ExecutionID)
+	for id, want := range map[string]string{"check": "completed", "big": "completed", "small": "skipped", "join": "completed"} {
+		if got := nodeByID(t, v, id).Status; got != want {
+			t.Fatalf("node %s is %s, want %s", id, got, want)
+		}
+	}
+	recordHistory(t, "if-else-join", res.ExecutionID, res.RunID)
+}
+
+// Scenario 3: three waits after one node start in the same workflow task:
+// their TimerStarted events share one WorkflowTaskCompleted event.
+func TestParallelWaitsStartTogether(t *testing.T) {
+	id := uniqueID("t-parallel-waits")
+	wait := map[string]any{"duration": "1s"}
+	register(t, definition(id, "1", "start", []map[string]any{
+		transform("start", map[string]string{"ok": "true"}),
+		node("w1", "wait", wait),
+		node("w2", "wait", wait),
+		node("w3", "wait", wait),
+	}, []map[string]any{edge("start", "w1"), edge("start", "w2"), edge("start", "w3")}), http.StatusCreated)
+
+	r := execute(t, id, "", nil)
+	expect(t, r, http.StatusOK, "")
+	var res executeResponse
+	r.data(t, &res)
+
+	var completedIDs []int64
+	for _, ev := range history(t, res.ExecutionID, res.RunID).GetEvents() {
+		if ev.GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED {
+			completedIDs = append(completedIDs, ev.GetTimerStartedEventAttributes().GetWorkflowTaskCompletedEventId())
+		}
+	}
+	if len(completedIDs) != 3 || completedIDs[0] != completedIDs[1] || completedIDs[1] != completedIDs[2] {
+		t.Fatalf("TimerStarted events' WorkflowTaskCompleted ids %v: want three equal", completedIDs)
+	}
+	recordHistory(t, "parallel-waits", res.ExecutionID, res.RunID)
+}
+
+// Scenario 4: a failing validation node's error edge leads to a node that
+// reads errors.<id>; the execution completes.
+func TestErrorEdge(t *testing.T) {
+	id := uniqueID("t-error-edge")
+	register(t, definition(id, "1", "validate", []map[string]any{
+		node("validate", "validation", map[string]any{"rules": []map[string]any{
+			{"field": "email", "operator": "required", "message": "email is required"},
+		}}),
+		transform("ok", map[string]string{"valid": "true"}),
+		transform("handle", map[string]string{"errorType": "errors.validate.type"}),
+	}, []map[string]any{edge("validate", "ok"), edge("validate", "handle", "on", "error")}), http.StatusCreated)
+
+	r := execute(t, id, "", map[string]any{"input": map[string]any{}})
+	expect(t, r, http.StatusOK, "")
+	var res executeResponse
+	r.data(t, &res)
+	jsonEqual(t, res.Output, map[string]any{"handle": map[string]any{"errorType": interpreter.ErrValidation}})
+
+	v := getExecution(t, res.ExecutionID)
+	if n := nodeByID(t, v, "validate"); n.Status != interpreter.StatusFailed || n.Error == "" {
+		t.Fatalf("validate node %+v, want failed with an error", n)
+	}
+	if n := nodeByID(t, v, "ok"); n.Status != interpreter.StatusSkipped {
+		t.Fatalf("ok node %+v, want skipped", n)
+	}
+	recordHistory(t, "error-edge", res.ExecutionID, res.RunID)
+}
+
+// Scenario 5: a fail node sets the HTTP status and code.
+func TestFailNode(t *testing.T) {
+	id := uniqueID("t-fail-node")
+	register(t, definition(id, "1", "exists", []map[string]any{
+		node("exists", "fail", map[string]any{"status": 409, "code": "email_exists", "message": "This email is already registered"}),
+	}, nil), http.StatusCreated)
+
+	r := execute(t, id, "", map[string]any{"input": map[string]any{"email": "a@example.com"}})
+	expect(t, r, http.StatusConflict, "email_exists")
+	e := r.Body.Error
+	if e.Message != "This email is already registered" || !strings.HasPrefix(e.ExecutionID, id+"-") || e.RunID == "" || e.UIURL == "" {
+		t.Fatalf("error %+v", e)
+	}
+	v := getExecution(t, e.ExecutionID)
+	if v.Status != "failed" || v.Error == nil || v.Error.Code != "email_exists" || v.Error.HTTPStatus != http.StatusConflict {
+		t.Fatalf("execution %+v", v)
+	}
+	recordHistory(t, "fail-node", e.ExecutionID, e.RunID)
+}
+
+// A validation node that fails with no error edge answers 400 with each
+// field's message.
+func TestValidationFailure(t *testing.T) {
+	id := uniqueID("t-validation-failure")
+	register(t, definition(id, "1", "validate", []map[string]any{
+		node("validate", "validation", map[string]any{"rules": []map[string]any{
+			{"field": "email", "operator": "email", "message": "Invalid email"},
+			{"field": "age", "operator": "min", "value": 18, "message": "Too young"},
+		}}),
+	}, nil), http.StatusCreated)
+
+	r := execute(t, id, "", map[string]any{"input": map[string]any{"email": "nope", "age": 12}})
+	expect(t, r, http.StatusBadRequest, "validation_failed")
+	var fields []fieldError
+	if err := json.Unmarshal(r.Body.Error.Details, &fields); err != nil {
+		t.Fatal(err)
+	}
+	if len(fields) != 2 || r.Body.Error.ExecutionID == "" {
+		t.Fatalf("details %s, executionId %q", r.Body.Error.Details, r.Body.Error.ExecutionID)
+	}
+}
+
+// Scenario 6: a signal wait started asynchronously completes with the
+// signal's payload; a signal to the finished execution is 409.
+func TestSignalWait(t *testing.T) {
+	id := uniqueID("t-signal-wait")
+	register(t, definition(id, "1", "approval", []map[string]any{
+		node("approval", "wait", map[string]any{"signal": "approve"}),
+		transform("decide", map[string]string{"approvedBy": "nodes.approval.by", "amount": "nodes.approval.amount"}),
+	}, []map[string]any{edge("approval", "decide")}), http.StatusCreated)
+
+	r := execute(t, id, "", map[string]any{"input": nil}, "Prefer", "respond-async")
+	expect(t, r, http.StatusAccepted, "")
+	var res executeResponse
+	r.data(t, &res)
+	if res.Status != "running" || res.StatusURL != "/api/executions/"+res.ExecutionID || r.Header.Get("Location") != res.StatusURL {
+		t.Fatalf("async answer %+v, Location %q", res, r.Header.Get("Location"))
+	}
+
+	sig := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/approve", map[string]any{"by": "ann", "amount": 12.5})
+	expect(t, sig, http.StatusAccepted, "")
+
+	v := waitFor(t, res.ExecutionID, statusIs("completed"))
+	jsonEqual(t, v.Output, map[string]any{"decide": map[string]any{"approvedBy": "ann", "amount": 12.5}})
+	if n := nodeByID(t, v, "approval"); n.Status != interpreter.StatusCompleted {
+		t.Fatalf("approval node %+v", n)
+	}
+
+	again := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/approve", `{"by":"bob"}`)
+	expect(t, again, http.StatusConflict, "execution_finished")
+	if again.Body.Error.ExecutionID != res.ExecutionID {
+		t.Fatalf("409 without executionId: %s", again.Raw)
+	}
+	bad := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/not-a-name", nil)
+	expect(t, bad, http.StatusBadRequest, "invalid_signal")
+	recordHistory(t, "signal-wait", res.ExecutionID, res.RunID)
+}
+
+// Scenario 7: a wait longer than the budget answers 202 with Location, and
+// the execution completes later.
+func TestWaitBudgetFallback(t *testing.T) {
+	id := uniqueID("t-budget")
+	register(t, definition(id, "1", "slow", []map[string]any{
+		node("slow", "wait", map[string]any{"duration": "3s"}),
+	}, nil), http.StatusCreated)
+
+	r := execute(t, id, "?wait=1", nil)
+	expect(t, r, http.StatusAccepted, "")
+	var res executeResponse
+	r.data(t, &res)
+	if res.Status != "running" || r.Header.Get("Location") != "/api/executions/"+res.ExecutionID || res.UIURL == "" {
+		t.Fatalf("202 answer %+v, Location %q", res, r.Header.Get("Location"))
+	}
+	v := waitFor(t, res.ExecutionID, statusIs("completed"))
+	jsonEqual(t, v.Output, map[string]any{"slow": map[string]any{"waited": "3s"}})
+}
+
+// Scenario 8: the same Idempotency-Key attaches to the same execution; with
+// a different body it is 409.
+func TestIdempotentExecute(t *testing.T) {
+	id := uniqueID("t-idempotent")
+	register(t, definition(id, "1", "echo", []map[string]any{
+		transform("echo", map[string]string{"a": "input.a"}),
+	}, nil), http.StatusCreated)
+
+	first := execute(t, id, "", `{"input": {"a": 1, "b": [1, 2]}}`, "Idempotency-Key", "order-42")
+	expect(t, first, http.StatusOK, "")
+	var a executeResponse
+	first.data(t, &a)
+	if !strings.HasPrefix(a.ExecutionID, id+"-idem-") {
+		t.Fatalf("keyed execution id %q", a.ExecutionID)
+	}
+
+	// Same request, other formatting and key order: same execution.
+	second := execute(t, id, "", `{"input":{"b":[1,2],"a":1}}`, "Idempotency-Key", "order-42")
+	expect(t, second, http.StatusOK, "")
+	var b executeResponse
+	second.data(t, &b)
+	if b.ExecutionID != a.ExecutionID || b.RunID != a.RunID {
+		t.Fatalf("retry started %s/%s, want %s/%s", b.ExecutionID, b.RunID, a.ExecutionID, a.RunID)
+	}
+	jsonEqual(t, b.Output, map[string]any{"echo": map[string]any{"a": 1}})
+
+	conflict := execute(t, id, "", `{"input": {"a": 2}}`, "Idempotency-Key", "order-42")
+	expect(t, conflict, http.StatusConflict, "idempotency_key_reused")
+	if conflict.Body.Error.ExecutionID != a.ExecutionID {
+		t.Fatalf("409 names %q, want %q", conflict.Body.Error.ExecutionID, a.ExecutionID)
+	}
+
+	other := execute(t, id, "", `{"input": {"a": 2}}`, "Idempotency-Key", "order-43")
+	expect(t, other, http.StatusOK, "")
+	var c executeResponse
+	other.data(t, &c)
+	if c.ExecutionID == a.ExecutionID {
+		t.Fatal("another key attached to the same execution")
+	}
+}
+
+// An Idempotency-Key retried while the first execution still runs attaches
+// to the running execution.
+func TestIdempotentExecuteWhileRunning(t *testing.T) {
+	id := uniqueID("t-idempotent-running")
+	register(t, definition(id, "1", "approval", []map[string]any{
+		node("approval", "wait", map[string]any{"signal": "go"}),
+	}, nil), http.StatusCreated)
+	first := execute(t, id, "", nil, "Idempotency-Key", "k", "Prefer", "respond-async")
+	expect(t, first, http.StatusAccepted, "")
+	var a executeResponse
+	first.data(t, &a)
+	second := execute(t, id, "?wait=0", "", "Idempotency-Key", "k")
+	expect(t, second, http.StatusAccepted, "")
+	var b executeResponse
+	second.data(t, &b)
+	if a.ExecutionID != b.ExecutionID || a.RunID != b.RunID {
+		t.Fatalf("retry got %s/%s, want %s/%s", b.ExecutionID, b.RunID, a.ExecutionID, a.RunID)
+	}
+	expect(t, call(t, http.MethodPost, "/api/executions/"+a.ExecutionID+"/signals/go", nil), http.StatusAccepted, "")
+	waitFor(t, a.ExecutionID, statusIs("completed"))
+}
+
+// Scenario 9: registration reports every problem; identical
+// re-registration is 200, changed content 409, a new version 201 and runs.
+func TestRegistration(t *testing.T) {
+	id := uniqueID("t-registration")
+	broken := definition(id, "1", "start", []map[string]any{
+		transform("start", map[string]string{"x": "input.a +"}),     // invalid_expression
+		node("mystery", "teleport", map[string]any{}),               // unknown_node_type
+		transform("start", map[string]string{"y": "1"}),             // duplicate_id
+		transform("orphan", map[string]string{"z": "1"}),            // unreachable_node
+		transform("after", map[string]string{"w": "nodes.start.x"}), // fine
+	}, []map[string]any{
+		edge("start", "mystery"),
+		edge("start", "after"),
+		edge("start", "ghost"), // unknown_node
+	})
+	r := call(t, http.MethodPost, "/api/workflows", broken)
+	expect(t, r, http.StatusBadRequest, "invalid_definition")
+	var problems []interpreter.Problem
+	if err := json.Unmarshal(r.Body.Error.Details, &problems); err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]bool{}
+	for _, p := range problems {
+		if p.Path == "" || p.Message == "" {
+			t.Fatalf("problem without path or message: %+v", p)
+		}
+		codes[p.Code] = true
+	}
+	for _, want := range []string{
+		interpreter.CodeInvalidExpression, interpreter.CodeUnknownNodeType, interpreter.CodeDuplicateID,
+		interpreter.CodeUnknownNode, interpreter.CodeUnreachableNode,
+	} {
+		if !codes[want] {
+			t.Errorf("problem %s not reported in %s", want, r.Body.Error.Details)
+		}
+	}
+
+	v1 := definition(id, "1", "hello", []map[string]any{transform("hello", map[string]string{"v": "1"})}, nil)
+	v1["description"] = "first"
+	r = call(t, http.MethodPost, "/api/workflows", v1)
+	expect(t, r, http.StatusCreated, "")
+	var created struct {
+		ID         string          `json:"id"`
+		Version    string          `json:"version"`
+		CreatedAt  time.Time       `json:"createdAt"`
+		Definition json.RawMessage `json:"definition"`
+	}
+	r.data(t, &created)
+	if created.ID != id || created.Version != "1" || created.CreatedAt.IsZero() || len(created.Definition) == 0 {
+		t.Fatalf("created %+v", created)
+	}
+	// Identical (other key order and formatting do not matter).
+	expect(t, call(t, http.MethodPost, "/api/workflows", v1), http.StatusOK, "")
+	v1["description"] = "changed"
+	expect(t, call(t, http.MethodPost, "/api/workflows", v1), http.StatusConflict, "definition_conflict")
+
+	v2 := definition(id, "2", "hello", []map[string]any{transform("hello", map[string]string{"v": "2"})}, nil)
+	expect(t, call(t, http.MethodPost, "/api/workflows", v2), http.StatusCreated, "")
+
+	r = execute(t, id, "", nil)
+	expect(t, r, http.StatusOK, "")
+	var res executeResponse
+	r.data(t, &res)
+	jsonEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 2}})
+	if v := getExecution(t, res.ExecutionID); v.Version != "2" {
+		t.Fatalf("ran version %q, want 2", v.Version)
+	}
+	// A named version runs that version.
+	r = execute(t, id, "", map[string]any{"version": "1"})
+	expect(t, r, http.StatusOK, "")
+	r.data(t, &res)
+	jsonEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 1}})
+	expect(t, execute(t, id, "", map[string]any{"version": "9"}), http.StatusNotFound, "definition_not_found")
+
+	// Reading definitions.
+	r = call(t, http.MethodGet, "/api/workflows/"+id, nil)
+	expect(t, r, http.StatusOK, "")
+	var got struct {
+		Version  string `json:"version"`
+		Versions []struct {
+			Version string `json:"version"`
+		} `json:"versions"`
+	}
+	r.data(t, &got)
+	if got.Version != "2" || len(got.Versions) != 2 || got.Versions[0].Version != "1" {
+		t.Fatalf("GET definition %s", r.Body.Data)
+	}
+	r = call(t, http.MethodGet, "/api/workflows/"+id+"/versions/1", nil)
+	expect(t, r, http.StatusOK, "")
+	var one struct {
+		Description string `json:"description"`
+	}
+	r.data(t, &one)
+	if one.Description != "first" {
+		t.Fatalf("version 1: %s", r.Body.Data)
+	}
+	expect(t, call(t, http.MethodGet, "/api/workflows/"+id+"/versions/3", nil), http.StatusNotFound, "definition_not_found")
+
+	r = call(t, http.MethodGet, "/api/workflows", nil)
+	expect(t, r, http.StatusOK, "")
+	var list struct {
+		Workflows []struct {
+			ID      string `json:"id"`
+			Version string `json:"version"`
+		} `json:"workflows"`
+	}
+	r.data(t, &list)
+	found := false
+	for _, w := range list.Workflows {
+		if w.ID == id {
+			found = w.Version == "2"
+		}
+	}
+	if !found {
+		t.Fatalf("list does not show %s at version 2: %s", id, r.Body.Data)
+	}
+	// "statistics" is reserved for GET /api/workflows/statistics.
+	reserved := definition("statistics", "1", "a", []map[string]any{transform("a", map[string]string{"v": "1"})}, nil)
+	expect(t, call(t, http.MethodPost, "/api/workflows", reserved), http.StatusBadRequest, "invalid_definition")
+}
+
+// Scenario 10: client errors.
+func TestClientErrors(t *testing.T) {
+	id := uniqueID("t-client-errors")
+	def := definition(id, "1", "hello", []map[string]any{transform("hello", map[string]string{"email": "input.email"})}, nil)
+	def["inputSchema"] = map[string]any{
+		"type":     "object",
+		"required": []string{"email", "name"},
+		"properties": map[string]any{
+			"email": map[string]any{"type": "string", "format": "email"},
+			"age":   map[string]any{"type": "integer", "minimum": 0},
+		},
+	}
+	register(t, def, http.StatusCreated)
+
+	expect(t, execute(t, "t-no-such-definition", "", nil), http.StatusNotFound, "definition_not_found")
+	expect(t, execute(t, id, "", `{"input": `), http.StatusBadRequest, "invalid_json")
+	expect(t, execute(t, id, "", `{"input": {}, "extra": 1}`), http.StatusBadRequest, "invalid_request")
+	expect(t, execute(t, id, "", `[1]`), http.StatusBadRequest, "invalid_request")
+	expect(t, call(t, http.MethodPost, "/api/workflows", `{"id": `), http.StatusBadRequest, "invalid_json")
+	expect(t, call(t, http.MethodPost, "/api/workflows", `{"id": 5}`), http.StatusBadRequest, "invalid_definition")
+	expect(t, call(t, http.MethodGet, "/api/executions/no-such-execution", nil), http.StatusNotFound, "execution_not_found")
+	expect(t, call(t, http.MethodGet, "/api/executions/"+strings.Repeat("x", 300), nil), http.StatusNotFound, "execution_not_found")
+	expect(t, call(t, http.MethodPost, "/api/executions/no-such-execution/cancel", nil), http.StatusNotFound, "execution_not_found")
+	expect(t, call(t, http.MethodPost, "/api/executions/no-such-execution/signals/go", nil), http.StatusNotFound, "execution_not_found")
+	expect(t, execute(t, id, "?wait=abc", map[string]any{"input": map[string]any{"email": "a@b.c", "name": "n"}}), http.StatusBadRequest, "invalid_wait")
+	expect(t, execute(t, id, "?wait=-1s", nil), http.StatusBadRequest, "invalid_wait")
+	expect(t, call(t, http.MethodGet, "/api/nowhere", nil), http.StatusNotFound, "not_found")
+	expect(t, call(t, http.MethodDelete, "/api/workflows", nil), http.StatusMethodNotAllowed, "method_not_allowed")
+
+	big := `{"input": "` + strings.Repeat("a", int(env.bodyLimit)) + `"}`
+	expect(t, execute(t, id, "", big), http.StatusRequestEntityTooLarge, "payload_too_large")
+	expect(t, call(t, http.MethodPost, "/api/workflows", big), http.StatusRequestEntityTooLarge, "payload_too_large")
+
+	r := execute(t, id, "", map[string]any{"input": map[string]any{"email": "not-an-email", "age": -3}})
+	expect(t, r, http.StatusBadRequest, "invalid_input")
+	var fields []fieldError
+	if err := json.Unmarshal(r.Body.Error.Details, &fields); err != nil {
+		t.Fatal(err)
+	}
+	byField := map[string]bool{}
+	for _, f := range fields {
+		byField[f.Field] = true
+	}
+	if !byField["name"] || !byField["age"] {
+		t.Fatalf("invalid_input details %s: want name and age", r.Body.Error.Details)
+	}
+
+	r = execute(t, id, "?wait=5s", map[string]any{"input": map[string]any{"email": "a@example.com", "name": "n"}})
+	expect(t, r, http.StatusOK, "")
+}
+
+// Scenario 11: canceling a signal wait runs its error edge (compensation);
+// the execution ends canceled.
+func TestCancelCompensates(t *testing.T) {
+	id := uniqueID("t-cancel")
+	register(t, definition(id, "1", "approval", []map[string]any{
+		node("approval", "wait", map[string]any{"signal": "approve"}),
+		transform("proceed", map[string]string{"ok": "true"}),
+		transform("compensate", map[string]string{"undone": "errors.approval.type"}),
+	}, []map[string]any{edge("approval", "proceed"), edge("approval", "compensate", "on", "error")}), http.StatusCreated)
+
+	r := execute(t, id, "", nil, "Prefer", "respond-async")
+	expect(t, r, http.StatusAccepted, "")
+	var res executeResponse
+	r.data(t, &res)
+	waitFor(t, res.ExecutionID, func(v executionView) bool {
+		return len(v.Nodes) > 0 && nodeByID(t, v, "approval").Status == interpreter.StatusWaiting
+	})
+
+	c := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/cancel", nil)
+	expect(t, c, http.StatusAccepted, "")
+	var cancelData struct {
+		ExecutionID string `json:"executionId"`
+		Status      string `json:"status"`
+	}
+	c.data(t, &cancelData)
+	if cancelData.ExecutionID != res.ExecutionID || cancelData.Status != "canceling" {
+		t.Fatalf("cancel answer %s", c.Body.Data)
+	}
+
+	v := waitFor(t, res.ExecutionID, statusIs("canceled"))
+	if v.Error == nil || v.Error.Code != "execution_canceled" {
+		t.Fatalf("canceled execution error %+v", v.Error)
+	}
+	if n := nodeByID(t, v, "compensate"); n.Status != interpreter.StatusCompleted {
+		t.Fatalf("compensate node %+v, want completed", n)
+	}
+	if n := nodeByID(t, v, "proceed"); n.Status != interpreter.StatusSkipped {
+		t.Fatalf("proceed node %+v, want skipped", n)
+	}
+	expect(t, call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/cancel", nil), http.StatusConflict, "execution_finished")
+	recordHistory(t, "cancel-compensation", res.ExecutionID, res.RunID)
+}
+
+// Scenario 12: executions are listed from visibility by definition.
+func TestListExecutions(t *testing.T) {
+	id := uniqueID("t-list")
+	register(t, definition(id, "1", "hello", []map[string]any{transform("hello", map[string]string{"v": "1"})}, nil), http.StatusCreated)
+	started := map[string]bool{}
+	for range 3 {
+		r := execute(t, id, "", nil)
+		expect(t, r, http.StatusOK, "")
+		var res executeResponse
+		r.data(t, &res)
+		started[res.ExecutionID] = true
+	}
+
+	type item struct {
+		ExecutionID  string     `json:"executionId"`
+		RunID        string     `json:"runId"`
+		DefinitionID string     `json:"definitionId"`
+		Version      string     `json:"version"`
+		Status       string     `json:"status"`
+		StartedAt    time.Time  `json:"startedAt"`
+		ClosedAt     *time.Time `json:"closedAt"`
+		UIURL        string     `json:"uiUrl"`
+	}
+	var page struct {
+		Executions    []item `json:"executions"`
+		NextPageToken string `json:"nextPageToken"`
+	}
+	// Visibility is eventually consistent: poll with a deadline.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := call(t, http.MethodGet, "/api/executions?definitionId="+id+"&status=completed", nil)
+		expect(t, r, http.StatusOK, "")
+		r.data(t, &page)
+		if len(page.Executions) == len(started) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("listed %d executions, want %d: %s", len(page.Executions), len(started), r.Body.Data)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, e := range page.Executions {
+		if !started[e.ExecutionID] || e.DefinitionID != id || e.Version != "1" || e.Status != "completed" ||
+			e.ClosedAt == nil || e.StartedAt.IsZero() || e.UIURL == "" || e.RunID == "" {
+			t.Fatalf("unexpected item %+v", e)
+		}
+	}
+
+	// Pagination: two pages of 2 and 1.
+	r := call(t, http.MethodGet, "/api/executions?definitionId="+id+"&pageSize=2", nil)
+	expect(t, r, http.StatusOK, "")
+	r.data(t, &page)
+	if len(page.Executions) != 2 || page.NextPageToken == "" {
+		t.Fatalf("first page %s", r.Body.Data)
+	}
+	seen := map[string]bool{page.Executions[0].ExecutionID: true, page.Executions[1].ExecutionID: true}
+	r = call(t, http.MethodGet, "/api/executions?definitionId="+id+"&pageSize=2&pageToken="+page.NextPageToken, nil)
+	expect(t, r, http.StatusOK, "")
+	r.data(t, &page)
+	if len(page.Executions) != 1 || seen[page.Executions[0].ExecutionID] {
+		t.Fatalf("second page %s", r.Body.Data)
+	}
+
+	// Time filters.
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	r = call(t, http.MethodGet, "/api/executions?definitionId="+id+"&startedAfter="+future, nil)
+	expect(t, r, http.StatusOK, "")
+	r.data(t, &page)
+	if len(page.Executions) != 0 {
+		t.Fatalf("startedAfter the future listed %d", len(page.Executions))
+	}
+
+	// Every bad parameter is reported; nothing reaches the query.
+	r = call(t, http.MethodGet, "/api/executions?definitionId=x'%20OR%20'1'='1&status=done&startedAfter=yesterday&startedBefore=2025-13-01&pageSize=500&pageToken=***", nil)
+	expect(t, r, http.StatusBadRequest, "invalid_query")
+	var bad []fieldError
+	if err := json.Unmarshal(r.Body.Error.Details, &bad); err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) != 6 {
+		t.Fatalf("bad parameters reported: %s", r.Body.Error.Details)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	r := call(t, http.MethodGet, "/health", nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("health %d: %s", r.Status, r.Raw)
+	}
+	var h healthBody
+	if err := json.Unmarshal(r.Raw, &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Status != "ok" || h.Checks["temporal"] != "ok" || h.Checks["database"] != "ok" {
+		t.Fatalf("health %s", r.Raw)
+	}
+}
+
+// A request id comes back on every response, errors included.
+func TestRequestID(t *testing.T) {
+	r := call(t, http.MethodGet, "/api/nowhere", nil)
+	if r.Header.Get("X-Request-Id") == "" {
+		t.Fatal("no X-Request-Id")
+	}
+}
+
+// A terminated execution reads back as terminated, and a keyed retry that
+// attaches to it answers 409 execution_terminated with its id.
+func TestTerminatedExecution(t *testing.T) {
+	id := uniqueID("t-terminated")
+	register(t, definition(id, "1", "approval", []map[string]any{
+		node("approval", "wait", map[string]any{"signal": "approve"}),
+	}, nil), http.StatusCreated)
+
+	r := execute(t, id, "", nil, "Prefer", "respond-async", "Idempotency-Key", "term")
+	expect(t, r, http.StatusAccepted, "")
+	var res executeResponse
+	r.data(t, &res)
+	if err := env.client.TerminateWorkflow(t.Context(), res.ExecutionID, res.RunID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	v := waitFor(t, res.ExecutionID, statusIs("terminated"))
+	if v.Error == nil || v.Error.Code != "execution_terminated" || v.Error.HTTPStatus != http.StatusConflict {
+		t.Fatalf("terminated execution error %+v", v.Error)
+	}
+	retry := execute(t, id, "", nil, "Idempotency-Key", "term")
+	expect(t, retry, http.StatusConflict, "execution_terminated")
+	if retry.Body.Error.ExecutionID != res.ExecutionID || retry.Body.Error.RunID != res.RunID {
+		t.Fatalf("retry error %s", retry.Raw)
+	}
+	expect(t, call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/approve", nil), http.StatusConflict, "execution_finished")
+}
+
+// Executions of other workflow types are not this API's: 404.
+func TestOtherWorkflowTypeIsNotFound(t *testing.T) {
+	other := uniqueID("t-other-type")
+	run, err := env.client.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{
+		ID: other, TaskQueue: "api-test-nobody-polls",
+	}, "SomethingElse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.client.TerminateWorkflow(context.WithoutCancel(t.Context()), run.GetID(), run.GetRunID(), "test done")
+	})
+	expect(t, call(t, http.MethodGet, "/api/executions/"+other, nil), http.StatusNotFound, "execution_not_found")
+	expect(t, call(t, http.MethodPost, "/api/executions/"+other+"/cancel", nil), http.StatusNotFound, "execution_not_found")
+}

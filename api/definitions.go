@@ -1,0 +1,226 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/labstack/echo/v4"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/interpreter"
+)
+
+// definitionSummary is a definition without its document (GET /api/workflows).
+type definitionSummary struct {
+	ID          string    `json:"id"`
+	Version     string    `json:"version"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// definitionData is one registered (id, version) with its canonical document.
+type definitionData struct {
+	definitionSummary
+	Definition json.RawMessage `json:"definition"`
+}
+
+// definitionWithVersions is GET /api/workflows/{id}: the latest version and
+// the list of every version, oldest first.
+type definitionWithVersions struct {
+	definitionData
+	Versions []versionData `json:"versions"`
+}
+
+type versionData struct {
+	Version   string    `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func summaryOf(d store.Definition) definitionSummary {
+	return definitionSummary{ID: d.ID, Version: d.Version, Name: d.Name, Description: d.Description, CreatedAt: d.CreatedAt}
+}
+
+func dataOf(d store.Definition) definitionData {
+	return definitionData{definitionSummary: summaryOf(d), Definition: d.Document}
+}
+
+// registerDefinition is POST /api/workflows: 201 when created, 200 for an
+// identical re-registration, 400 with every problem, 409 when (id, version)
+// holds other content.
+func (s *Server) registerDefinition(c echo.Context) error {
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	if !json.Valid(body) {
+		return newError(http.StatusBadRequest, codeInvalidJSON, "the body is not well-formed JSON")
+	}
+	def, problems := interpreter.Parse(body, s.registry, s.exprs)
+	if len(problems) > 0 {
+		return newError(http.StatusBadRequest, codeInvalidDefinition,
+			fmt.Sprintf("the definition has %d problem(s)", len(problems))).withDetails(problems)
+	}
+	doc, err := interpreter.Canonical(def)
+	if err != nil {
+		return internalError(err, "canonical definition")
+	}
+	ctx := c.Request().Context()
+	d := store.Definition{ID: def.ID, Version: def.Version, Name: def.Name, Description: def.Description, Document: doc}
+	created, err := s.store.Register(ctx, d)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return newError(http.StatusConflict, codeDefinitionConflict,
+			fmt.Sprintf("version %q of %q is already registered with different content: register a new version", def.Version, def.ID))
+	case err != nil:
+		return storeError(err, "register definition")
+	}
+	stored, err := s.store.Get(ctx, def.ID, def.Version)
+	if err != nil {
+		return storeError(err, "read registered definition")
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return ok(c, status, dataOf(stored))
+}
+
+// listDefinitions is GET /api/workflows: the latest version of each
+// definition, ordered by id, without documents.
+func (s *Server) listDefinitions(c echo.Context) error {
+	defs, err := s.store.List(c.Request().Context())
+	if err != nil {
+		return storeError(err, "list definitions")
+	}
+	out := make([]definitionSummary, len(defs))
+	for i, d := range defs {
+		out[i] = summaryOf(d)
+	}
+	return ok(c, http.StatusOK, map[string]any{"workflows": out})
+}
+
+// getDefinition is GET /api/workflows/{id}: the latest version and the list
+// of versions.
+func (s *Server) getDefinition(c echo.Context) error {
+	id := c.Param("id")
+	versions, err := s.store.Versions(c.Request().Context(), id)
+	if err != nil {
+		return definitionLookupError(err, id, "")
+	}
+	out := definitionWithVersions{definitionData: dataOf(versions[len(versions)-1])}
+	out.Versions = make([]versionData, len(versions))
+	for i, v := range versions {
+		out.Versions[i] = versionData{Version: v.Version, CreatedAt: v.CreatedAt}
+	}
+	return ok(c, http.StatusOK, out)
+}
+
+// getDefinitionVersion is GET /api/workflows/{id}/versions/{version}.
+func (s *Server) getDefinitionVersion(c echo.Context) error {
+	id, version := c.Param("id"), c.Param("version")
+	d, err := s.store.Get(c.Request().Context(), id, version)
+	if err != nil {
+		return definitionLookupError(err, id, version)
+	}
+	return ok(c, http.StatusOK, dataOf(d))
+}
+
+func definitionLookupError(err error, id, version string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		if version != "" {
+			return newError(http.StatusNotFound, codeDefinitionNotFound, fmt.Sprintf("definition %q has no version %q", id, version))
+		}
+		return newError(http.StatusNotFound, codeDefinitionNotFound, fmt.Sprintf("no definition %q", id))
+	}
+	return storeError(err, "read definition")
+}
+
+// storeError maps a store failure: a request context that ended is not the
+// database's fault; anything else is internal.
+func storeError(err error, what string) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return unavailable(err, what)
+	}
+	return internalError(err, what)
+}
+
+// readBody reads the whole request body (bounded by the body limit).
+func readBody(c echo.Context) ([]byte, error) {
+	if c.Request().Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err // handleError: 413
+		}
+		return nil, newError(http.StatusBadRequest, codeBadRequest, "could not read the request body")
+	}
+	return body, nil
+}
+
+// loadedDefinition is a registered definition ready to execute. It is
+// immutable, so it is cached by (id, version).
+type loadedDefinition struct {
+	def    interpreter.Definition
+	schema *jsonschema.Schema // nil when the definition has no inputSchema
+}
+
+type definitionKey struct{ id, version string }
+
+// definitionCache keeps parsed definitions and compiled input schemas. An
+// (id, version) never changes once registered, so entries never go stale.
+type definitionCache struct {
+	lru *lru.Cache[definitionKey, *loadedDefinition]
+}
+
+func newDefinitionCache(size int) (*definitionCache, error) {
+	c, err := lru.New[definitionKey, *loadedDefinition](size)
+	if err != nil {
+		return nil, fmt.Errorf("api: definition cache: %w", err)
+	}
+	return &definitionCache{lru: c}, nil
+}
+
+// loadDefinition returns the definition id at version ("" = latest). The
+// latest version is always asked of the store (a new one may have been
+// registered); parsing and schema compilation happen once per (id, version).
+func (s *Server) loadDefinition(ctx context.Context, id, version string) (*loadedDefinition, error) {
+	if version != "" {
+		if ld, hit := s.defs.lru.Get(definitionKey{id, version}); hit {
+			return ld, nil
+		}
+	}
+	stored, err := s.store.Get(ctx, id, version)
+	if err != nil {
+		return nil, definitionLookupError(err, id, version)
+	}
+	key := definitionKey{stored.ID, stored.Version}
+	if ld, hit := s.defs.lru.Get(key); hit {
+		return ld, nil
+	}
+	ld := &loadedDefinition{}
+	// The stored document passed validation at registration and is
+	// canonical; decode it as it is (edge ids are already derived).
+	if err := json.NewDecoder(bytes.NewReader(stored.Document)).Decode(&ld.def); err != nil {
+		return nil, internalError(err, "decode stored definition "+id+"@"+stored.Version)
+	}
+	if len(ld.def.InputSchema) > 0 {
+		ld.schema, err = interpreter.CompileSchema(ld.def.InputSchema)
+		if err != nil {
+			return nil, internalError(err, "compile inputSchema of "+id+"@"+stored.Version)
+		}
+	}
+	s.defs.lru.Add(key, ld)
+	return ld, nil
+}

@@ -1,0 +1,346 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/interpreter"
+)
+
+const (
+	// memoRequestHash is the memo field holding the SHA-256 of the
+	// canonical request body of an execution started with an
+	// Idempotency-Key, so a retry with another body can be told apart.
+	memoRequestHash = "requestHash"
+	// headerIdempotencyKey scopes a retried execute to the same execution.
+	headerIdempotencyKey = "Idempotency-Key"
+	// maxIdempotencyKeyLength bounds the header (it is hashed, so any
+	// printable text is safe).
+	maxIdempotencyKeyLength = 255
+	// statusClientClosedRequest is what an execute whose caller went away
+	// while it waited records (nginx's convention); nobody reads it.
+	statusClientClosedRequest = 499
+)
+
+// Search attribute keys set on every execution.
+var (
+	searchAttrDefinitionID      = temporal.NewSearchAttributeKeyKeyword(interpreter.SearchAttrDefinitionID)
+	searchAttrDefinitionVersion = temporal.NewSearchAttributeKeyKeyword(interpreter.SearchAttrDefinitionVersion)
+)
+
+// executeRequest is the body of POST /api/workflows/{id}/execute.
+type executeRequest struct {
+	Input   json.RawMessage `json:"input"`
+	Version string          `json:"version,omitempty"`
+}
+
+// executeResult is the data of a successful or pending execute.
+type executeResult struct {
+	ExecutionID string          `json:"executionId"`
+	RunID       string          `json:"runId"`
+	Status      string          `json:"status"`
+	Output      json.RawMessage `json:"output,omitempty"`
+	StatusURL   string          `json:"statusUrl,omitempty"`
+	UIURL       string          `json:"uiUrl,omitempty"`
+}
+
+// execute is POST /api/workflows/{id}/execute. It starts the interpreter on
+// the latest (or the named) version and waits up to the wait budget for the
+// result: 200 with the output, 202 with a status URL when the budget runs
+// out (or at once with Prefer: respond-async), or the execution's failure
+// mapped to its HTTP status (see failureError).
+func (s *Server) execute(c echo.Context) error {
+	ctx := c.Request().Context()
+	defID := c.Param("id")
+	wait, err := s.waitBudget(c)
+	if err != nil {
+		return err
+	}
+	key := c.Request().Header.Get(headerIdempotencyKey)
+	if err := checkIdempotencyKey(key, c.Request().Header.Values(headerIdempotencyKey)); err != nil {
+		return err
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	req, err := decodeExecuteRequest(body)
+	if err != nil {
+		return err
+	}
+	ld, err := s.loadDefinition(ctx, defID, req.Version)
+	if err != nil {
+		return err
+	}
+	if ld.schema != nil {
+		if fields := validateInput(ld.schema, req.Input); len(fields) > 0 {
+			return newError(http.StatusBadRequest, codeInvalidInput, "the input does not match the definition's inputSchema").withDetails(fields)
+		}
+	}
+
+	opts := client.StartWorkflowOptions{
+		ID:        defID + "-" + uuid.NewString(),
+		TaskQueue: s.taskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			searchAttrDefinitionID.ValueSet(ld.def.ID),
+			searchAttrDefinitionVersion.ValueSet(ld.def.Version),
+		),
+		StaticSummary:    ld.def.ID + "@" + ld.def.Version,
+		EnableEagerStart: s.eager,
+	}
+	var hash string
+	if key != "" {
+		hash, err = requestHash(req)
+		if err != nil {
+			return internalError(err, "hash execute request")
+		}
+		opts.ID = idempotentExecutionID(s.caller(c), defID, key)
+		opts.Memo = map[string]any{memoRequestHash: hash}
+		// A retry must attach to the execution the first request started,
+		// whether it is still running (USE_EXISTING) or finished
+		// (REJECT_DUPLICATE: the start fails with already-started, which
+		// the SDK turns into a handle on the existing run). The server
+		// accepts eager start together with these policies; when the
+		// execution already exists it simply does not start one eagerly.
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+	}
+
+	run, err := s.client.ExecuteWorkflow(ctx, opts, interpreter.WorkflowName,
+		interpreter.ExecutionInput{Definition: ld.def, Input: req.Input})
+	if err != nil {
+		return temporalError(err, "start execution")
+	}
+	ref := s.ref(opts.ID, run.GetRunID())
+	status := statusRunning
+	if key != "" {
+		// The first request or a retry: the execution must have been
+		// started with the same body.
+		desc, err := s.client.DescribeWorkflow(ctx, ref.ExecutionID, ref.RunID)
+		if err != nil {
+			return temporalError(err, "describe idempotent execution")
+		}
+		if stored := s.memoString(desc.Memo, memoRequestHash); stored != hash {
+			return newError(http.StatusConflict, codeIdempotencyReused,
+				"this Idempotency-Key was already used with a different request body").about(ref)
+		}
+		status = statusOf(desc.Status)
+	}
+
+	pending := func() error {
+		statusURL := "/api/executions/" + ref.ExecutionID
+		c.Response().Header().Set(echo.HeaderLocation, statusURL)
+		return ok(c, http.StatusAccepted, executeResult{
+			ExecutionID: ref.ExecutionID, RunID: ref.RunID, Status: status, StatusURL: statusURL, UIURL: ref.UIURL,
+		})
+	}
+	if wait <= 0 {
+		return pending()
+	}
+
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var out json.RawMessage
+	err = s.client.GetWorkflow(waitCtx, ref.ExecutionID, ref.RunID).Get(waitCtx, &out)
+	switch {
+	case err == nil:
+		return ok(c, http.StatusOK, executeResult{
+			ExecutionID: ref.ExecutionID, RunID: ref.RunID, Status: statusCompleted, Output: nullIfEmpty(out), UIURL: ref.UIURL,
+		})
+	case ctx.Err() != nil:
+		// The caller went away; the execution goes on without it.
+		return c.NoContent(statusClientClosedRequest)
+	}
+	if ae := failureError(err, ref); ae != nil {
+		return ae
+	}
+	// The budget ran out. The SDK's long poll may give up with its own
+	// deadline error a moment before waitCtx ends; either way the
+	// execution was started and goes on, so the answer is 202.
+	var deadline *serviceerror.DeadlineExceeded
+	if waitCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline) {
+		status = statusRunning
+		return pending()
+	}
+	return temporalError(err, "wait for execution result").about(ref)
+}
+
+// waitBudget reads ?wait= (a Go duration or a bare number of seconds,
+// clamped to MaxWait) and Prefer: respond-async (which means no wait).
+func (s *Server) waitBudget(c echo.Context) (time.Duration, error) {
+	wait := s.defWait
+	if raw, given := c.QueryParams()["wait"]; given {
+		d, err := parseWait(raw[len(raw)-1])
+		if err != nil {
+			return 0, newError(http.StatusBadRequest, codeInvalidWait,
+				"wait must be a duration such as 500ms, 5s, 1m or a number of seconds, not negative").
+				withDetails([]fieldError{{Field: "wait", Message: err.Error()}})
+		}
+		wait = d
+	}
+	if preferAsync(c.Request().Header.Values("Prefer")) {
+		return 0, nil
+	}
+	return min(wait, s.maxWait), nil
+}
+
+func parseWait(raw string) (time.Duration, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return 0, errors.New("empty value")
+	}
+	if secs, err := strconv.ParseFloat(raw, 64); err == nil {
+		if secs < 0 || math.IsNaN(secs) || math.IsInf(secs, 0) {
+			return 0, fmt.Errorf("%q is not a non-negative number of seconds", raw)
+		}
+		if secs > math.MaxInt64/float64(time.Second) {
+			return time.Duration(math.MaxInt64), nil
+		}
+		return time.Duration(secs * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither a duration nor a number of seconds", raw)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", raw)
+	}
+	return d, nil
+}
+
+// preferAsync reports whether a Prefer header (RFC 7240) asks for
+// respond-async.
+func preferAsync(values []string) bool {
+	for _, v := range values {
+		for _, pref := range strings.Split(v, ",") {
+			token, _, _ := strings.Cut(pref, ";")
+			if strings.EqualFold(strings.TrimSpace(token), "respond-async") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func checkIdempotencyKey(key string, all []string) error {
+	bad := func(msg string) error {
+		return newError(http.StatusBadRequest, codeInvalidIdempotency, msg)
+	}
+	switch {
+	case len(all) > 1:
+		return bad("send one Idempotency-Key header")
+	case len(all) == 1 && key == "":
+		return bad("Idempotency-Key must not be empty")
+	case len(key) > maxIdempotencyKeyLength:
+		return bad(fmt.Sprintf("Idempotency-Key must be at most %d characters", maxIdempotencyKeyLength))
+	}
+	for _, r := range key {
+		if r < 0x20 || r > 0x7e {
+			return bad("Idempotency-Key must be printable ASCII")
+		}
+	}
+	return nil
+}
+
+// caller identifies who makes the request, to scope idempotency keys per
+// caller. Everyone is "anonymous" until API keys exist; authentication will
+// put the key's id on the request context and this will read it.
+func (s *Server) caller(echo.Context) string { return "anonymous" }
+
+// idempotentExecutionID derives the execution id of a keyed execute: the
+// same caller, definition and key always name the same execution.
+func idempotentExecutionID(caller, defID, key string) string {
+	sum := sha256.Sum256([]byte(caller + "\x00" + defID + "\x00" + key))
+	return defID + "-idem-" + hex.EncodeToString(sum[:])[:32]
+}
+
+// requestHash is the SHA-256 of the canonical request: the same input and
+// version hash the same whatever the formatting, key order or an omitted
+// versus null input.
+func requestHash(req executeRequest) (string, error) {
+	raw, err := json.Marshal(executeRequest{Input: nullIfEmpty(req.Input), Version: req.Version})
+	if err != nil {
+		return "", err
+	}
+	canonical, err := store.CanonicalJSON(raw)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// decodeExecuteRequest decodes the execute body strictly. An empty body
+// means {"input": null}.
+func decodeExecuteRequest(body []byte) (executeRequest, error) {
+	var req executeRequest
+	if len(bytes.TrimSpace(body)) == 0 {
+		return req, nil
+	}
+	if err := decodeStrict(body, &req); err != nil {
+		return req, err
+	}
+	req.Input = nullIfEmpty(req.Input)
+	return req, nil
+}
+
+// decodeStrict decodes one JSON object into v refusing unknown fields:
+// malformed JSON is invalid_json, a well-formed body of the wrong shape is
+// invalid_request. Messages never name Go types.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, tokErr := dec.Token(); tokErr != io.EOF {
+			return newError(http.StatusBadRequest, codeInvalidJSON, "unexpected data after the JSON object")
+		}
+		return nil
+	}
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntaxErr):
+		return newError(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return newError(http.StatusBadRequest, codeInvalidJSON, "malformed JSON: unexpected end of the body")
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return newError(http.StatusBadRequest, codeInvalidRequest, "the body must be a JSON object")
+		}
+		return newError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("field %q has the wrong type (a JSON %s)", typeErr.Field, typeErr.Value)).
+			withDetails([]fieldError{{Field: typeErr.Field, Message: "wrong type"}})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return newError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("unknown field %q", field)).
+			withDetails([]fieldError{{Field: field, Message: "unknown field"}})
+	default:
+		return newError(http.StatusBadRequest, codeInvalidRequest, "the body is not a valid request")
+	}
+}
+
+func nullIfEmpty(raw json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return json.RawMessage("null")
+	}
+	return raw
+}

@@ -1,0 +1,370 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/workflow-backend/workflow-backend/interpreter"
+)
+
+const (
+	defaultPageSize = 20
+	maxPageSize     = 100
+	// nodesQueryTimeout bounds the NodesQuery: a closed execution is
+	// answered by a worker replaying its history.
+	nodesQueryTimeout = 5 * time.Second
+	// resultTimeout bounds reading a closed run's result.
+	resultTimeout = 5 * time.Second
+	// maxExecutionIDLength is Temporal's default workflow id limit.
+	maxExecutionIDLength = 255
+)
+
+// Patterns of the values that reach a visibility query or a signal name:
+// nothing a client sends is put in a query unless it matches one of them.
+var (
+	signalNamePattern   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	definitionIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+)
+
+// executionSummary is one item of GET /api/executions.
+type executionSummary struct {
+	ExecutionID  string     `json:"executionId"`
+	RunID        string     `json:"runId"`
+	DefinitionID string     `json:"definitionId"`
+	Version      string     `json:"version"`
+	Status       string     `json:"status"`
+	StartedAt    time.Time  `json:"startedAt"`
+	ClosedAt     *time.Time `json:"closedAt,omitempty"`
+	UIURL        string     `json:"uiUrl,omitempty"`
+}
+
+// executionDetail is GET /api/executions/{executionId}.
+type executionDetail struct {
+	executionSummary
+	Output     json.RawMessage         `json:"output,omitempty"`
+	Error      *executionFailure       `json:"error,omitempty"`
+	Nodes      []interpreter.NodeState `json:"nodes"`
+	NodesError string                  `json:"nodesError,omitempty"`
+}
+
+// executionFailure is how a closed execution's failure is shown: the same
+// code, message and details execute answers with, and the HTTP status it
+// answers with.
+type executionFailure struct {
+	HTTPStatus int    `json:"httpStatus"`
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	Details    any    `json:"details"`
+}
+
+// listExecutions is GET /api/executions: executions of the interpreter from
+// Temporal visibility (in its order: running first, then the most recently
+// closed), filtered by definitionId, status and start time, paginated with
+// an opaque pageToken (base64url of Temporal's NextPageToken). Every filter
+// is validated and re-rendered before it reaches the query, and every bad
+// parameter is reported at once (400 invalid_query, details [{field,
+// message}]).
+func (s *Server) listExecutions(c echo.Context) error {
+	q := c.QueryParams()
+	var bad []fieldError
+	conds := []string{fmt.Sprintf("WorkflowType = '%s'", interpreter.WorkflowName)}
+	if v := q.Get("definitionId"); v != "" {
+		if definitionIDPattern.MatchString(v) {
+			conds = append(conds, fmt.Sprintf("%s = '%s'", interpreter.SearchAttrDefinitionID, v))
+		} else {
+			bad = append(bad, fieldError{Field: "definitionId", Message: "must be a definition id: lower-case letters, digits, '-' or '_'"})
+		}
+	}
+	if v := q.Get("status"); v != "" {
+		if vs, ok := visibilityStatus(v); ok {
+			conds = append(conds, fmt.Sprintf("ExecutionStatus = '%s'", vs))
+		} else {
+			bad = append(bad, fieldError{Field: "status", Message: "must be one of running, completed, failed, canceled, terminated, timed_out"})
+		}
+	}
+	for _, p := range []struct{ param, op string }{{"startedAfter", ">"}, {"startedBefore", "<"}} {
+		v := q.Get(p.param)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			bad = append(bad, fieldError{Field: p.param, Message: "must be an RFC 3339 timestamp such as 2025-01-31T12:00:00Z"})
+			continue
+		}
+		// Re-formatted from the parsed time: no client text reaches the query.
+		conds = append(conds, fmt.Sprintf("StartTime %s '%s'", p.op, t.UTC().Format(time.RFC3339Nano)))
+	}
+	pageSize := defaultPageSize
+	if v := q.Get("pageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			bad = append(bad, fieldError{Field: "pageSize", Message: fmt.Sprintf("must be an integer from 1 to %d", maxPageSize)})
+		} else {
+			pageSize = n
+		}
+	}
+	var token []byte
+	if v := q.Get("pageToken"); v != "" {
+		t, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || len(t) == 0 {
+			bad = append(bad, fieldError{Field: "pageToken", Message: "is not a token returned by this endpoint"})
+		} else {
+			token = t
+		}
+	}
+	if len(bad) > 0 {
+		return newError(http.StatusBadRequest, codeInvalidQuery, "invalid query parameters").withDetails(bad)
+	}
+
+	resp, err := s.client.ListWorkflow(c.Request().Context(), &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace:     s.namespace,
+		PageSize:      int32(pageSize),
+		NextPageToken: token,
+		Query:         strings.Join(conds, " AND "),
+	})
+	if err != nil {
+		var inv *serviceerror.InvalidArgument
+		if errors.As(err, &inv) && token != nil {
+			// Most likely a forged or stale page token.
+			return newError(http.StatusBadRequest, codeInvalidQuery, "invalid query parameters").
+				withDetails([]fieldError{{Field: "pageToken", Message: "is not a token returned by this endpoint"}})
+		}
+		return temporalError(err, "list executions")
+	}
+	out := make([]executionSummary, 0, len(resp.GetExecutions()))
+	for _, info := range resp.GetExecutions() {
+		ex := executionSummary{
+			ExecutionID:  info.GetExecution().GetWorkflowId(),
+			RunID:        info.GetExecution().GetRunId(),
+			DefinitionID: keywordOf(info.GetSearchAttributes(), interpreter.SearchAttrDefinitionID),
+			Version:      keywordOf(info.GetSearchAttributes(), interpreter.SearchAttrDefinitionVersion),
+			Status:       statusOf(info.GetStatus()),
+			StartedAt:    info.GetStartTime().AsTime().UTC(),
+		}
+		if info.GetCloseTime() != nil {
+			t := info.GetCloseTime().AsTime().UTC()
+			ex.ClosedAt = &t
+		}
+		ex.UIURL = s.uiURL(ex.ExecutionID, ex.RunID)
+		out = append(out, ex)
+	}
+	next := ""
+	if len(resp.GetNextPageToken()) > 0 {
+		next = base64.RawURLEncoding.EncodeToString(resp.GetNextPageToken())
+	}
+	return ok(c, http.StatusOK, map[string]any{"executions": out, "nextPageToken": next})
+}
+
+// keywordOf decodes a Keyword search attribute of a visibility record.
+// Search attributes are never encoded by a payload codec.
+func keywordOf(sa *commonpb.SearchAttributes, name string) string {
+	p, ok := sa.GetIndexedFields()[name]
+	if !ok {
+		return ""
+	}
+	var v string
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &v); err != nil {
+		return ""
+	}
+	return v
+}
+
+// describe finds the latest run of an interpreter execution: unknown ids,
+// malformed ids and executions of other workflow types are all
+// execution_not_found.
+func (s *Server) describe(ctx context.Context, executionID string) (*client.WorkflowExecutionDescription, error) {
+	notFound := newError(http.StatusNotFound, codeExecutionNotFound, fmt.Sprintf("no execution %q", executionID))
+	if executionID == "" || len(executionID) > maxExecutionIDLength {
+		return nil, notFound
+	}
+	desc, err := s.client.DescribeWorkflow(ctx, executionID, "")
+	if err != nil {
+		if isNotFound(err) {
+			return nil, notFound
+		}
+		return nil, temporalError(err, "describe execution")
+	}
+	if desc.WorkflowType.Name != interpreter.WorkflowName {
+		return nil, notFound
+	}
+	return desc, nil
+}
+
+// getExecution is GET /api/executions/{executionId}: status, output or
+// error, and the per-node states from the NodesQuery. When the query cannot
+// be answered (no worker, a timeout) the response says so in nodesError
+// instead of failing.
+func (s *Server) getExecution(c echo.Context) error {
+	ctx := c.Request().Context()
+	desc, err := s.describe(ctx, c.Param("executionId"))
+	if err != nil {
+		return err
+	}
+	ex := desc.WorkflowExecution
+	out := executionDetail{executionSummary: executionSummary{
+		ExecutionID: ex.ID,
+		RunID:       ex.RunID,
+		Status:      statusOf(desc.Status),
+		StartedAt:   desc.WorkflowStartTime.UTC(),
+		UIURL:       s.uiURL(ex.ID, ex.RunID),
+	}}
+	out.DefinitionID, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionID)
+	out.Version, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionVersion)
+	if desc.WorkflowCloseTime != nil {
+		t := desc.WorkflowCloseTime.UTC()
+		out.ClosedAt = &t
+	}
+
+	if out.Status != statusRunning {
+		rctx, cancel := context.WithTimeout(ctx, resultTimeout)
+		var result json.RawMessage
+		err := s.client.GetWorkflow(rctx, ex.ID, ex.RunID).Get(rctx, &result)
+		cancel()
+		switch {
+		case err == nil:
+			out.Output = nullIfEmpty(result)
+		default:
+			ae := failureError(err, executionRef{})
+			if ae == nil {
+				return temporalError(err, "read execution result").about(s.ref(ex.ID, ex.RunID))
+			}
+			out.Error = &executionFailure{HTTPStatus: ae.Status, Code: ae.Code, Message: ae.Message, Details: ae.Details}
+			if out.Error.Details == nil {
+				out.Error.Details = []any{}
+			}
+		}
+	}
+
+	qctx, cancel := context.WithTimeout(ctx, nodesQueryTimeout)
+	defer cancel()
+	nodes, qerr := s.queryNodes(qctx, ex.ID, ex.RunID)
+	if qerr != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "nodes query failed",
+			slog.String("request_id", requestID(c)),
+			slog.String("execution_id", ex.ID),
+			slog.Any("error", qerr))
+		out.NodesError = nodesErrorMessage(qerr)
+		nodes = []interpreter.NodeState{}
+	}
+	out.Nodes = nodes
+	return ok(c, http.StatusOK, out)
+}
+
+func (s *Server) queryNodes(ctx context.Context, executionID, runID string) ([]interpreter.NodeState, error) {
+	val, err := s.client.QueryWorkflow(ctx, executionID, runID, interpreter.NodesQuery)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []interpreter.NodeState
+	if err := val.Get(&nodes); err != nil {
+		return nil, err
+	}
+	if nodes == nil {
+		nodes = []interpreter.NodeState{}
+	}
+	return nodes, nil
+}
+
+// nodesErrorMessage explains a failed NodesQuery without internal text.
+func nodesErrorMessage(err error) string {
+	var notReady *serviceerror.WorkflowNotReady
+	switch {
+	case errors.As(err, &notReady):
+		return "node states are not available yet: the execution has not started running"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "node states are unavailable: no worker answered in time"
+	default:
+		return "node states are unavailable"
+	}
+}
+
+// signal is POST /api/executions/{executionId}/signals/{name}: the body is
+// the signal's JSON payload (empty means null). A finished execution is 409.
+func (s *Server) signal(c echo.Context) error {
+	name := c.Param("name")
+	if !signalNamePattern.MatchString(name) || len(name) > 200 {
+		return newError(http.StatusBadRequest, codeInvalidSignal, "a signal name is a letter or '_' followed by letters, digits or '_'")
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	payload := json.RawMessage("null")
+	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 {
+		if !json.Valid(trimmed) {
+			return newError(http.StatusBadRequest, codeInvalidJSON, "the signal payload must be JSON")
+		}
+		payload = json.RawMessage(trimmed)
+	}
+	ctx := c.Request().Context()
+	desc, err := s.describe(ctx, c.Param("executionId"))
+	if err != nil {
+		return err
+	}
+	ref := s.ref(desc.WorkflowExecution.ID, desc.WorkflowExecution.RunID)
+	if statusOf(desc.Status) != statusRunning {
+		return finishedError(ref, statusOf(desc.Status))
+	}
+	if err := s.client.SignalWorkflow(ctx, ref.ExecutionID, ref.RunID, name, payload); err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			// It finished between the describe and the signal.
+			return finishedError(ref, "")
+		}
+		return temporalError(err, "signal execution").about(ref)
+	}
+	return ok(c, http.StatusAccepted, map[string]any{
+		"executionId": ref.ExecutionID, "runId": ref.RunID, "signal": name, "uiUrl": ref.UIURL,
+	})
+}
+
+// cancel is POST /api/executions/{executionId}/cancel. Cancellation is
+// cooperative: the interpreter stops scheduling and runs compensation, so
+// the answer is 202 "canceling", and the status becomes canceled.
+func (s *Server) cancel(c echo.Context) error {
+	ctx := c.Request().Context()
+	desc, err := s.describe(ctx, c.Param("executionId"))
+	if err != nil {
+		return err
+	}
+	ref := s.ref(desc.WorkflowExecution.ID, desc.WorkflowExecution.RunID)
+	if statusOf(desc.Status) != statusRunning {
+		return finishedError(ref, statusOf(desc.Status))
+	}
+	if err := s.client.CancelWorkflow(ctx, ref.ExecutionID, ref.RunID); err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return finishedError(ref, "")
+		}
+		return temporalError(err, "cancel execution").about(ref)
+	}
+	return ok(c, http.StatusAccepted, map[string]any{
+		"executionId": ref.ExecutionID, "runId": ref.RunID, "status": "canceling", "uiUrl": ref.UIURL,
+	})
+}
+
+func finishedError(ref executionRef, status string) *appError {
+	msg := "the execution has finished"
+	if status != "" {
+		msg = "the execution has finished (" + status + ")"
+	}
+	return newError(http.StatusConflict, codeExecutionFinished, msg).about(ref)
+}

@@ -1,0 +1,397 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/workflow-backend/workflow-backend/activities"
+	"github.com/workflow-backend/workflow-backend/internal/devserver"
+	"github.com/workflow-backend/workflow-backend/internal/expr"
+	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/interpreter"
+	"github.com/workflow-backend/workflow-backend/worker"
+)
+
+// testEnv is what TestMain boots once for the whole package: one embedded
+// Temporal server, one client, the workers and the API on httptest.
+type testEnv struct {
+	client    client.Client
+	store     *store.Store
+	registry  *interpreter.Registry
+	exprs     *expr.Env
+	logger    *slog.Logger
+	baseURL   string
+	http      *http.Client
+	bodyLimit int64
+	// seq numbers definition ids, so that tests can run again in the same
+	// process (go test -count=N) against the same store.
+	seq *atomic.Int64
+}
+
+// uniqueID returns base with a number unique in this process.
+func uniqueID(base string) string {
+	return fmt.Sprintf("%s-%d", base, env.seq.Add(1))
+}
+
+// env is set by TestMain before any test runs and only read afterwards.
+var env testEnv
+
+const (
+	testNamespace = "default"
+	testTaskQueue = "api-test"
+	testBodyLimit = 64 << 10
+	testUIBase    = "http://ui.test"
+)
+
+func TestMain(m *testing.M) {
+	code, err := runTests(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api tests:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func runTests(m *testing.M) (int, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()}))
+
+	srv, err := devserver.Start(ctx, devserver.Options{
+		Namespace: testNamespace,
+		SearchAttributes: map[string]enumspb.IndexedValueType{
+			interpreter.SearchAttrDefinitionID:      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			interpreter.SearchAttrDefinitionVersion: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		},
+		Logger:   logger,
+		LogLevel: max(testLogLevel(), slog.LevelError),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start dev server: %w", err)
+	}
+	defer srv.Stop()
+
+	c, err := client.Dial(client.Options{
+		HostPort:  srv.FrontendAddress(),
+		Namespace: testNamespace,
+		Logger:    sdklog.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("dial temporal: %w", err)
+	}
+	defer c.Close()
+
+	dir, err := os.MkdirTemp("", "api-test-")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	st, err := store.Open(ctx, filepath.Join(dir, "definitions.db"))
+	if err != nil {
+		return 0, fmt.Errorf("open store: %w", err)
+	}
+	defer func() { _ = st.Close() }()
+
+	exprs, err := expr.New(expr.DefaultLimits())
+	if err != nil {
+		return 0, err
+	}
+	reg := interpreter.NewRegistry(activities.PureNodeTypes()...)
+	ws, err := worker.New(c, worker.Options{TaskQueue: testTaskQueue, StopTimeout: time.Second},
+		interpreter.New(reg), &activities.Activities{Expr: exprs, MaxOutputBytes: 256 << 10}, logger)
+	if err != nil {
+		return 0, err
+	}
+	if err := ws.Start(); err != nil {
+		return 0, fmt.Errorf("start workers: %w", err)
+	}
+	defer ws.Stop()
+
+	api, err := New(Options{
+		Client:     c,
+		Store:      st,
+		Registry:   reg,
+		Exprs:      exprs,
+		TaskQueue:  testTaskQueue,
+		Namespace:  testNamespace,
+		UIBaseURL:  testUIBase,
+		EagerStart: true,
+		BodyLimit:  testBodyLimit,
+		Logger:     logger,
+	})
+	if err != nil {
+		return 0, err
+	}
+	ts := httptest.NewServer(api.Handler())
+	defer ts.Close()
+
+	env = testEnv{client: c, store: st, registry: reg, exprs: exprs, logger: logger,
+		baseURL: ts.URL, http: ts.Client(), bodyLimit: testBodyLimit, seq: new(atomic.Int64)}
+	return m.Run(), nil
+}
+
+// testLogLevel is Warn unless TEST_LOG_LEVEL says otherwise (debug, info).
+func testLogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("TEST_LOG_LEVEL"))); err != nil {
+		return slog.LevelWarn
+	}
+	return l
+}
+
+// response is a decoded API answer.
+type response struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	Body   struct {
+		Success bool            `json:"success"`
+		Data    json.RawMessage `json:"data"`
+		Error   *struct {
+			Code        string          `json:"code"`
+			Message     string          `json:"message"`
+			Details     json.RawMessage `json:"details"`
+			ExecutionID string          `json:"executionId"`
+			RunID       string          `json:"runId"`
+			UIURL       string          `json:"uiUrl"`
+		} `json:"error"`
+	}
+}
+
+// data decodes the success data into v.
+func (r response) data(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body.Data, v); err != nil {
+		t.Fatalf("decode data %s: %v", r.Body.Data, err)
+	}
+}
+
+func (r response) errCode() string {
+	if r.Body.Error == nil {
+		return ""
+	}
+	return r.Body.Error.Code
+}
+
+// call sends a request; body is sent as is when it is []byte or string,
+// and JSON-encoded otherwise. headers are name, value pairs.
+func call(t *testing.T, method, path string, body any, headers ...string) response {
+	t.Helper()
+	var reader io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		reader = bytes.NewReader(b)
+	case string:
+		reader = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reader = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, env.baseURL+path, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reader != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	resp, err := env.http.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			t.Fatalf("%s %s: %d, body is not JSON: %s", method, path, resp.StatusCode, raw)
+		}
+	}
+	return r
+}
+
+// expect fails the test unless the response has the status (and, for
+// errors, the code).
+func expect(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	if r.Status != status || r.errCode() != code {
+		t.Fatalf("got %d %q, want %d %q; body: %s", r.Status, r.errCode(), status, code, r.Raw)
+	}
+	if (status < 400) != r.Body.Success {
+		t.Fatalf("success=%v with status %d: %s", r.Body.Success, status, r.Raw)
+	}
+}
+
+// register registers a definition and expects want (201 or 200).
+func register(t *testing.T, def map[string]any, want int) {
+	t.Helper()
+	expect(t, call(t, http.MethodPost, "/api/workflows", def), want, "")
+}
+
+// executeResponse is the data of an execute.
+type executeResponse struct {
+	ExecutionID string          `json:"executionId"`
+	RunID       string          `json:"runId"`
+	Status      string          `json:"status"`
+	Output      json.RawMessage `json:"output"`
+	StatusURL   string          `json:"statusUrl"`
+	UIURL       string          `json:"uiUrl"`
+}
+
+func execute(t *testing.T, defID, query string, body any, headers ...string) response {
+	t.Helper()
+	return call(t, http.MethodPost, "/api/workflows/"+defID+"/execute"+query, body, headers...)
+}
+
+// executionView is GET /api/executions/{id}.
+type executionView struct {
+	ExecutionID  string          `json:"executionId"`
+	RunID        string          `json:"runId"`
+	DefinitionID string          `json:"definitionId"`
+	Version      string          `json:"version"`
+	Status       string          `json:"status"`
+	StartedAt    time.Time       `json:"startedAt"`
+	ClosedAt     *time.Time      `json:"closedAt"`
+	Output       json.RawMessage `json:"output"`
+	Error        *struct {
+		HTTPStatus int             `json:"httpStatus"`
+		Code       string          `json:"code"`
+		Message    string          `json:"message"`
+		Details    json.RawMessage `json:"details"`
+	} `json:"error"`
+	Nodes      []interpreter.NodeState `json:"nodes"`
+	NodesError string                  `json:"nodesError"`
+	UIURL      string                  `json:"uiUrl"`
+}
+
+func getExecution(t *testing.T, id string) executionView {
+	t.Helper()
+	r := call(t, http.MethodGet, "/api/executions/"+id, nil)
+	expect(t, r, http.StatusOK, "")
+	var v executionView
+	r.data(t, &v)
+	return v
+}
+
+// waitFor polls GET /api/executions/{id} until done says so or the
+// deadline passes.
+func waitFor(t *testing.T, id string, done func(executionView) bool) executionView {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		v := getExecution(t, id)
+		if done(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s: condition not reached; last view: %+v", id, v)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func statusIs(status string) func(executionView) bool {
+	return func(v executionView) bool { return v.Status == status }
+}
+
+func nodeByID(t *testing.T, v executionView, id string) interpreter.NodeState {
+	t.Helper()
+	for _, n := range v.Nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	t.Fatalf("node %q not in %+v (nodesError %q)", id, v.Nodes, v.NodesError)
+	return interpreter.NodeState{}
+}
+
+// jsonEqual compares a JSON document with the JSON encoding of want.
+func jsonEqual(t *testing.T, got json.RawMessage, want any) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("decode %s: %v", got, err)
+	}
+	raw, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		t.Fatal(err)
+	}
+	gs, _ := json.Marshal(g)
+	ws, _ := json.Marshal(w)
+	if !bytes.Equal(gs, ws) {
+		t.Fatalf("got %s, want %s", gs, ws)
+	}
+}
+
+// history reads an execution's full history through the SDK.
+func history(t *testing.T, id, runID string) *historypb.History {
+	t.Helper()
+	iter := env.client.GetWorkflowHistory(t.Context(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatalf("history of %s: %v", id, err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	return h
+}
+
+// recordHistory writes the execution's history, as `temporal workflow show
+// -o json` prints it, to ../interpreter/testdata/histories/<name>.json when
+// UPDATE_HISTORIES=1: the interpreter's replay tests read them.
+func recordHistory(t *testing.T, name, id, runID string) {
+	t.Helper()
+	if os.Getenv("UPDATE_HISTORIES") != "1" {
+		return
+	}
+	compact, err := protojson.Marshal(history(t, id, runID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// protojson varies its whitespace on purpose; re-indent for stable diffs.
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, compact, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	raw := indented.Bytes()
+	dir := filepath.Join("..", "interpreter", "testdata", "histories")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".json"), append(raw, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recorded history %s.json", name)
+}

@@ -1,0 +1,213 @@
+// Package api is the HTTP surface of the workflow backend (DESIGN §5): it
+// registers and reads graph definitions, starts executions of the interpreter
+// workflow and reports on them. It holds no execution state: Temporal does.
+//
+// Every route is listed in routes.go. Successes are
+//
+//	{"success": true, "data": …}
+//
+// and every error goes through one error handler (errors.go) that renders
+//
+//	{"success": false, "error": {"code", "message", "details"}}
+//
+// and never sends internal error text (Temporal, database) to a client: it
+// logs it with the request id (X-Request-Id) and answers "internal error".
+// An error about an execution also carries "executionId", "runId" and
+// "uiUrl" in the error object, next to code/message/details, so details
+// keep one shape per code. GET /health is the exception to the envelope:
+// probes read {"status", "checks"} as it is.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/interpreter"
+)
+
+// Defaults of Options.
+const (
+	DefaultWait      = 10 * time.Second
+	DefaultMaxWait   = 60 * time.Second
+	DefaultBodyLimit = 1 << 20 // 1 MiB
+	// DefaultCacheSize is the number of parsed definitions kept in memory.
+	DefaultCacheSize = 1024
+)
+
+// Options configure the API. Client, Store and Registry are required;
+// every other field is optional and says its default.
+type Options struct {
+	// Client is the Temporal client the API starts, queries, signals,
+	// cancels and lists executions with. Required.
+	Client client.Client
+	// Store holds the registered definitions. Required.
+	Store *store.Store
+	// Registry is the set of node types definitions are validated against;
+	// it must be the one the workers run. Required.
+	Registry *interpreter.Registry
+	// Exprs compiles the definitions' CEL expressions at registration.
+	// Optional: nil skips expression checks (tests only: a definition with a
+	// broken expression would then fail at run time).
+	Exprs interpreter.ExprChecker
+	// DataConverter must be the Temporal client's data converter: the API
+	// decodes memos with it. Optional: default converter.GetDefaultDataConverter().
+	DataConverter converter.DataConverter
+	// TaskQueue is the task queue of the interpreter workflow. Optional:
+	// default interpreter.DefaultTaskQueue.
+	TaskQueue string
+	// Namespace is the Temporal namespace of Client, used in uiUrl links.
+	// Optional: default "default".
+	Namespace string
+	// UIBaseURL is the base of the Temporal Web UI, e.g.
+	// http://127.0.0.1:8233. Optional: "" means responses carry no uiUrl.
+	UIBaseURL string
+	// EagerStart says a worker for TaskQueue runs in this process on Client,
+	// so executions are started with StartWorkflowOptions.EnableEagerStart
+	// (the first workflow task runs here without a round trip through
+	// matching). Optional: default false.
+	EagerStart bool
+	// DefaultWait is how long POST /api/workflows/{id}/execute waits for the
+	// result when the request has no ?wait=. Optional: default 10s.
+	DefaultWait time.Duration
+	// MaxWait clamps ?wait=. Optional: default 60s.
+	MaxWait time.Duration
+	// BodyLimit is the largest request body accepted, in bytes; larger
+	// bodies get 413. Optional: default 1 MiB.
+	BodyLimit int64
+	// CacheSize is the number of parsed definitions (and compiled input
+	// schemas) kept, keyed by (id, version). Optional: default 1024.
+	CacheSize int
+	// Logger receives request logs and internal errors. Optional: default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is the HTTP API. Create it with New.
+type Server struct {
+	echo      *echo.Echo
+	client    client.Client
+	store     *store.Store
+	registry  *interpreter.Registry
+	exprs     interpreter.ExprChecker
+	dc        converter.DataConverter
+	taskQueue string
+	namespace string
+	uiBaseURL string
+	eager     bool
+	defWait   time.Duration
+	maxWait   time.Duration
+	bodyLimit int64
+	defs      *definitionCache
+	log       *slog.Logger
+}
+
+// New checks o, fills its defaults and builds the routes.
+func New(o Options) (*Server, error) {
+	if o.Client == nil {
+		return nil, errors.New("api: Client is required")
+	}
+	if o.Store == nil {
+		return nil, errors.New("api: Store is required")
+	}
+	if o.Registry == nil {
+		return nil, errors.New("api: Registry is required")
+	}
+	if o.DataConverter == nil {
+		o.DataConverter = converter.GetDefaultDataConverter()
+	}
+	if o.TaskQueue == "" {
+		o.TaskQueue = interpreter.DefaultTaskQueue
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if o.DefaultWait <= 0 {
+		o.DefaultWait = DefaultWait
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = DefaultMaxWait
+	}
+	if o.DefaultWait > o.MaxWait {
+		return nil, fmt.Errorf("api: DefaultWait %s exceeds MaxWait %s", o.DefaultWait, o.MaxWait)
+	}
+	if o.BodyLimit <= 0 {
+		o.BodyLimit = DefaultBodyLimit
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	defs, err := newDefinitionCache(o.CacheSize)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		echo:      echo.New(),
+		client:    o.Client,
+		store:     o.Store,
+		registry:  o.Registry,
+		exprs:     o.Exprs,
+		dc:        o.DataConverter,
+		taskQueue: o.TaskQueue,
+		namespace: o.Namespace,
+		uiBaseURL: strings.TrimRight(o.UIBaseURL, "/"),
+		eager:     o.EagerStart,
+		defWait:   o.DefaultWait,
+		maxWait:   o.MaxWait,
+		bodyLimit: o.BodyLimit,
+		defs:      defs,
+		log:       o.Logger,
+	}
+	s.echo.HideBanner = true
+	s.echo.HidePort = true
+	s.echo.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the API as an http.Handler (for httptest or a custom server).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve serves the API on ln until ctx ends, then shuts down gracefully:
+// it stops accepting connections and lets requests in flight finish (up to
+// MaxWait plus a margin, since an execute request may wait that long).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// An execute request may legitimately wait MaxWait for a result.
+		WriteTimeout: s.maxWait + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Requests in flight keep their own contexts when ctx ends: Shutdown
+		// lets them finish instead of cutting them off.
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.maxWait+5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if serveErr := <-errc; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+		err = serveErr
+	}
+	return err
+}

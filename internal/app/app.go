@@ -1,0 +1,239 @@
+// Package app wires the parts of a process together: configuration, the
+// Temporal client, the database, the workers and the API. The api, worker
+// and dev commands are thin mains around it; none of this links the
+// Temporal server.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	temporallog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/workflow-backend/workflow-backend/activities"
+	"github.com/workflow-backend/workflow-backend/api"
+	"github.com/workflow-backend/workflow-backend/internal/config"
+	"github.com/workflow-backend/workflow-backend/internal/expr"
+	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/interpreter"
+	"github.com/workflow-backend/workflow-backend/worker"
+)
+
+// SearchAttributes are the custom search attributes every execution sets.
+var SearchAttributes = map[string]enums.IndexedValueType{
+	interpreter.SearchAttrDefinitionID:      enums.INDEXED_VALUE_TYPE_KEYWORD,
+	interpreter.SearchAttrDefinitionVersion: enums.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+// Core holds what the api, worker and dev processes build the same way.
+type Core struct {
+	Config      config.Config
+	Logger      *slog.Logger
+	Exprs       *expr.Env
+	Registry    *interpreter.Registry
+	Interpreter *interpreter.Interpreter
+	Activities  *activities.Activities
+}
+
+// NewCore builds the expression environment, the node type registry, the
+// interpreter and the activities from cfg.
+func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
+	limits := expr.DefaultLimits()
+	limits.CacheSize = cfg.CacheMaxSize
+	limits.CacheTTL = cfg.CacheTTL
+	env, err := expr.New(limits)
+	if err != nil {
+		return nil, fmt.Errorf("expression environment: %w", err)
+	}
+	registry := interpreter.NewRegistry(activities.PureNodeTypes()...)
+	return &Core{
+		Config:      cfg,
+		Logger:      logger,
+		Exprs:       env,
+		Registry:    registry,
+		Interpreter: interpreter.New(registry),
+		Activities:  &activities.Activities{Expr: env, MaxOutputBytes: cfg.NodeOutputMax},
+	}, nil
+}
+
+// NewLogger returns the process logger at cfg's level, as text on w.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	level, _ := cfg.SlogLevel() // checked by config.Load
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// DialTemporal connects to Temporal. TEMPORAL_ADDRESS and
+// TEMPORAL_NAMESPACE come from cfg; TLS and API key settings from the
+// CLI's TEMPORAL_* variables through the SDK's envconfig.
+func DialTemporal(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger) (client.Client, error) {
+	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{
+		DisableFile: true,
+		EnvLookup:   mapLookup(environ),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("temporal client configuration: %w", err)
+	}
+	opts.HostPort = cfg.TemporalAddress
+	opts.Namespace = cfg.TemporalNamespace
+	opts.Logger = temporallog.NewStructuredLogger(logger.With("component", "temporal-sdk"))
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	return c, nil
+}
+
+// CheckSearchAttributes fails with the command to run when the namespace
+// lacks a search attribute the API sets (production; dev mode adds them).
+func CheckSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("listing search attributes: %w", err)
+	}
+	var missing []string
+	for _, name := range []string{interpreter.SearchAttrDefinitionID, interpreter.SearchAttrDefinitionVersion} {
+		if _, ok := resp.GetCustomAttributes()[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var cmds []string
+	for _, name := range missing {
+		cmds = append(cmds, fmt.Sprintf("temporal operator search-attribute create --namespace %s --name %s --type Keyword", namespace, name))
+	}
+	return fmt.Errorf("namespace %q lacks search attributes %s; create them with:\n  %s",
+		namespace, strings.Join(missing, ", "), strings.Join(cmds, "\n  "))
+}
+
+// NewWorkers builds the workers of this process with cfg's tuning.
+func (c *Core) NewWorkers(tc client.Client) (*worker.Workers, error) {
+	sdkworker.SetStickyWorkflowCacheSize(c.Config.StickyCacheSize)
+	return worker.New(tc, worker.Options{
+		TaskQueue:                    c.Config.TaskQueue,
+		MaxConcurrentActivities:      c.Config.MaxConcurrentActivities,
+		MaxConcurrentLocalActivities: c.Config.MaxConcurrentLocalActivities,
+		MaxConcurrentWorkflowTasks:   c.Config.MaxConcurrentWorkflowTasks,
+	}, c.Interpreter, c.Activities, c.Logger)
+}
+
+// NewAPI builds the HTTP API. eager says a worker in this process serves
+// the workflow task queue.
+func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Server, error) {
+	return api.New(api.Options{
+		Client:      tc,
+		Store:       st,
+		Registry:    c.Registry,
+		Exprs:       c.Exprs,
+		TaskQueue:   c.Config.TaskQueue,
+		Namespace:   c.Config.TemporalNamespace,
+		UIBaseURL:   c.Config.TemporalUIURL,
+		EagerStart:  eager,
+		DefaultWait: c.Config.WaitDefault,
+		MaxWait:     c.Config.WaitMax,
+		BodyLimit:   c.Config.MaxBodyBytes,
+		Logger:      c.Logger,
+	})
+}
+
+// ServeAPI runs the API (and, when cfg.APIWorker, a co-located worker) on
+// ln until ctx ends.
+func (c *Core) ServeAPI(ctx context.Context, tc client.Client, st *store.Store, ln net.Listener) error {
+	var workers *worker.Workers
+	if c.Config.APIWorker {
+		var err error
+		if workers, err = c.NewWorkers(tc); err != nil {
+			return err
+		}
+		if err := workers.Start(); err != nil {
+			return fmt.Errorf("starting the co-located worker: %w", err)
+		}
+		defer workers.Stop()
+	}
+	srv, err := c.NewAPI(tc, st, workers != nil)
+	if err != nil {
+		return err
+	}
+	c.Logger.Info("API listening", "url", "http://"+ln.Addr().String(), "colocatedWorker", workers != nil)
+	return srv.Serve(ctx, ln)
+}
+
+// RunAPI is the api command: the HTTP API against a Temporal cluster.
+func RunAPI(ctx context.Context, environ map[string]string, stderr io.Writer) error {
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return err
+	}
+	logger := NewLogger(cfg, stderr)
+	core, err := NewCore(cfg, logger)
+	if err != nil {
+		return err
+	}
+	tc, err := DialTemporal(ctx, cfg, environ, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := CheckSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("opening the database: %w", err)
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return err
+	}
+	return core.ServeAPI(ctx, tc, st, ln)
+}
+
+// RunWorker is the worker command: it polls until ctx ends, then drains.
+func RunWorker(ctx context.Context, environ map[string]string, stderr io.Writer) error {
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return err
+	}
+	logger := NewLogger(cfg, stderr)
+	core, err := NewCore(cfg, logger)
+	if err != nil {
+		return err
+	}
+	tc, err := DialTemporal(ctx, cfg, environ, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	workers, err := core.NewWorkers(tc)
+	if err != nil {
+		return err
+	}
+	return workers.Run(ctx)
+}
+
+type mapLookup map[string]string
+
+func (m mapLookup) Environ() []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func (m mapLookup) LookupEnv(key string) (string, bool) {
+	v, ok := m[key]
+	return v, ok
+}

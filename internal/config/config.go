@@ -1,0 +1,130 @@
+// Package config reads the processes' configuration from the environment.
+// Every variable, with its default, is listed in the README.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is the configuration of the api, worker and dev processes. Each
+// process reads the fields it uses.
+type Config struct {
+	// HTTP API.
+	Host         string        `env:"HOST" envDefault:"0.0.0.0"`
+	Port         int           `env:"PORT" envDefault:"3000"`
+	MaxBodyBytes int64         `env:"MAX_BODY_BYTES" envDefault:"1048576"`
+	WaitDefault  time.Duration `env:"EXECUTE_WAIT_DEFAULT" envDefault:"10s"`
+	WaitMax      time.Duration `env:"EXECUTE_WAIT_MAX" envDefault:"60s"`
+	// APIWorker runs a worker for the workflow task queue inside the API
+	// process, so synchronous executions start eagerly (DESIGN §1).
+	APIWorker bool `env:"API_WORKER" envDefault:"true"`
+
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+
+	// Application database: a postgres:// URL, or an SQLite file. Empty
+	// means DATA_DIR/app.db.
+	DatabaseURL string `env:"DATABASE_URL"`
+	DataDir     string `env:"DATA_DIR" envDefault:"./.data"`
+
+	// Temporal. The client also honours the CLI's other TEMPORAL_*
+	// variables (TLS, API key) through the SDK's envconfig.
+	TemporalAddress   string        `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	TemporalNamespace string        `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	TaskQueue         string        `env:"TASK_QUEUE" envDefault:"workflow-backend"`
+	TemporalUIURL     string        `env:"TEMPORAL_UI_URL"`
+	TemporalUIPort    int           `env:"TEMPORAL_UI_PORT" envDefault:"8233"`
+	Retention         time.Duration `env:"TEMPORAL_RETENTION" envDefault:"168h"`
+
+	// Worker tuning (0: the SDK's default).
+	MaxConcurrentActivities      int `env:"WORKER_MAX_CONCURRENT_ACTIVITIES"`
+	MaxConcurrentLocalActivities int `env:"WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES"`
+	MaxConcurrentWorkflowTasks   int `env:"WORKER_MAX_CONCURRENT_WORKFLOW_TASKS"`
+	StickyCacheSize              int `env:"WORKER_STICKY_CACHE_SIZE" envDefault:"10000"`
+
+	// Expressions and node outputs.
+	CacheMaxSize  int           `env:"CACHE_MAX_SIZE" envDefault:"1000"`
+	CacheTTL      time.Duration `env:"CACHE_TTL" envDefault:"1h"`
+	NodeOutputMax int           `env:"NODE_OUTPUT_MAX_BYTES" envDefault:"262144"`
+}
+
+// Load parses the configuration from the given environment (os.Environ
+// turned into a map in main; a literal map in tests) and checks it.
+func Load(environ map[string]string) (Config, error) {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = filepath.Join(c.DataDir, "app.db")
+	}
+	return c, c.check()
+}
+
+func (c Config) check() error {
+	var errs []error
+	if c.Port <= 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT %d is not a TCP port", c.Port))
+	}
+	if c.TemporalUIPort <= 0 || c.TemporalUIPort > 65535 {
+		errs = append(errs, fmt.Errorf("TEMPORAL_UI_PORT %d is not a TCP port", c.TemporalUIPort))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("MAX_BODY_BYTES must be positive"))
+	}
+	if c.WaitDefault < 0 || c.WaitMax <= 0 || c.WaitDefault > c.WaitMax {
+		errs = append(errs, errors.New("EXECUTE_WAIT_DEFAULT must be between 0 and EXECUTE_WAIT_MAX, which must be positive"))
+	}
+	if c.TaskQueue == "" {
+		errs = append(errs, errors.New("TASK_QUEUE must not be empty"))
+	}
+	if c.Retention < 24*time.Hour {
+		errs = append(errs, errors.New("TEMPORAL_RETENTION must be at least 24h (the server's minimum)"))
+	}
+	if c.CacheMaxSize <= 0 || c.CacheTTL <= 0 || c.NodeOutputMax <= 0 {
+		errs = append(errs, errors.New("CACHE_MAX_SIZE, CACHE_TTL and NODE_OUTPUT_MAX_BYTES must be positive"))
+	}
+	if _, err := c.SlogLevel(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// SlogLevel parses LOG_LEVEL (debug, info, warn, error).
+func (c Config) SlogLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(c.LogLevel))); err != nil {
+		return l, fmt.Errorf("LOG_LEVEL %q must be debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}
+
+// Variables lists the environment variables Config reads, in field order.
+func Variables() []string {
+	t := reflect.TypeFor[Config]()
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("env"); name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// Environ turns os.Environ() into the map Load takes.
+func Environ(kv []string) map[string]string {
+	m := make(map[string]string, len(kv))
+	for _, e := range kv {
+		if k, v, ok := strings.Cut(e, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}

@@ -1,0 +1,53 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 3000 || c.TemporalAddress != "127.0.0.1:7233" || c.WaitDefault != 10*time.Second ||
+		c.DatabaseURL != ".data/app.db" || c.Retention != 7*24*time.Hour || !c.APIWorker {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+// Load reports every bad variable at once.
+func TestLoadListsEveryProblem(t *testing.T) {
+	_, err := Load(map[string]string{
+		"PORT":               "70000",
+		"TEMPORAL_RETENTION": "1h",
+		"LOG_LEVEL":          "loud",
+		"TASK_QUEUE":         "",
+	})
+	if err == nil {
+		t.Fatal("Load accepted bad values")
+	}
+	for _, want := range []string{"PORT 70000", "TEMPORAL_RETENTION", "LOG_LEVEL", "TASK_QUEUE"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	if _, err := Load(map[string]string{"PORT": "many"}); err == nil || !strings.Contains(err.Error(), "PORT") {
+		t.Errorf("unparsable PORT: %v", err)
+	}
+}
+
+// The README's configuration table documents every variable.
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range Variables() {
+		if !strings.Contains(string(readme), "| `"+name+"`") {
+			t.Errorf("README's configuration table lacks %s", name)
+		}
+	}
+}

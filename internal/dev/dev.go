@@ -1,0 +1,95 @@
+// Package dev is `make dev`: one process that boots an embedded Temporal
+// server with its Web UI (SQLite under DATA_DIR, the tuned dynamic config of
+// deploy/temporal/dynamicconfig.yaml), the application database, the worker
+// and the API, and prints every URL. It links the Temporal
+// server, so only the dev command imports it.
+package dev
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/config"
+	"github.com/workflow-backend/workflow-backend/internal/devserver"
+	"github.com/workflow-backend/workflow-backend/internal/store"
+)
+
+// Run boots everything and serves until ctx ends.
+func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Writer) error {
+	// Dev mode listens on loopback unless told otherwise.
+	if _, ok := environ["HOST"]; !ok {
+		environ["HOST"] = "127.0.0.1"
+	}
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return err
+	}
+	if cfg.TemporalUIURL == "" {
+		cfg.TemporalUIURL = "http://127.0.0.1:" + strconv.Itoa(cfg.TemporalUIPort)
+	}
+	// Dev mode is one process: the API's worker is the worker.
+	cfg.APIWorker = true
+	logger := app.NewLogger(cfg, stderr)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("creating DATA_DIR: %w", err)
+	}
+	host, portText, err := net.SplitHostPort(cfg.TemporalAddress)
+	if err != nil {
+		return fmt.Errorf("TEMPORAL_ADDRESS %q: %w", cfg.TemporalAddress, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return fmt.Errorf("TEMPORAL_ADDRESS %q: bad port", cfg.TemporalAddress)
+	}
+	srv, err := devserver.Start(ctx, devserver.Options{
+		FrontendIP:       host,
+		FrontendPort:     port,
+		UIPort:           cfg.TemporalUIPort,
+		DatabaseFile:     filepath.Join(cfg.DataDir, "temporal.db"),
+		Namespace:        cfg.TemporalNamespace,
+		Retention:        cfg.Retention,
+		SearchAttributes: app.SearchAttributes,
+		Logger:           logger.With("component", "temporal-server"),
+	})
+	if err != nil {
+		return fmt.Errorf("starting the embedded Temporal server: %w", err)
+	}
+	defer srv.Stop()
+
+	core, err := app.NewCore(cfg, logger)
+	if err != nil {
+		return err
+	}
+	tc, err := app.DialTemporal(ctx, cfg, environ, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("opening the database: %w", err)
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return err
+	}
+	apiURL := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, `
+workflow-backend dev mode
+  API:              %s   (try: curl %s/health)
+  Temporal Web UI:  %s
+  Temporal gRPC:    %s   (temporal workflow list --address %s)
+  Data:             %s
+Press Ctrl+C to stop.
+
+`, apiURL, apiURL, srv.UIAddress(), srv.FrontendAddress(), srv.FrontendAddress(), cfg.DataDir)
+	return core.ServeAPI(ctx, tc, st, ln)
+}

@@ -1,0 +1,95 @@
+// Package worker runs the Temporal workers that execute definitions: the
+// interpreter workflow and the pure node types on the main task queue. (The
+// I/O node types will get their own queue, served only by dedicated workers
+// that hold the secrets.)
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/workflow-backend/workflow-backend/activities"
+	"github.com/workflow-backend/workflow-backend/interpreter"
+)
+
+// Options configure the workers of one process. Zero values take the SDK's
+// defaults unless noted.
+type Options struct {
+	// TaskQueue of the workflow and pure nodes. Required.
+	TaskQueue string
+	// Concurrency limits per worker (0: SDK default).
+	MaxConcurrentActivities      int
+	MaxConcurrentLocalActivities int
+	MaxConcurrentWorkflowTasks   int
+	// StopTimeout is how long a stopping worker lets running activities
+	// finish (default 30s).
+	StopTimeout time.Duration
+}
+
+// Workers are the started-or-not workers of one process.
+type Workers struct {
+	workers []sdkworker.Worker
+	logger  *slog.Logger
+}
+
+// New creates (but does not start) the workers for o, registering the
+// interpreter and every activity explicitly.
+func New(c client.Client, o Options, interp *interpreter.Interpreter, acts *activities.Activities, logger *slog.Logger) (*Workers, error) {
+	if o.TaskQueue == "" {
+		return nil, errors.New("worker: TaskQueue is required")
+	}
+	if o.StopTimeout == 0 {
+		o.StopTimeout = 30 * time.Second
+	}
+	sdkOpts := sdkworker.Options{
+		MaxConcurrentActivityExecutionSize:      o.MaxConcurrentActivities,
+		MaxConcurrentLocalActivityExecutionSize: o.MaxConcurrentLocalActivities,
+		MaxConcurrentWorkflowTaskExecutionSize:  o.MaxConcurrentWorkflowTasks,
+		WorkerStopTimeout:                       o.StopTimeout,
+		// Everything is registered under an explicit name; never also
+		// under the Go function name.
+		DisableRegistrationAliasing: true,
+	}
+	main := sdkworker.New(c, o.TaskQueue, sdkOpts)
+	interp.Register(main)
+	acts.RegisterPure(main)
+	return &Workers{workers: []sdkworker.Worker{main}, logger: logger}, nil
+}
+
+// Start starts every worker; on error the ones already started are stopped.
+func (ws *Workers) Start() error {
+	for i, w := range ws.workers {
+		if err := w.Start(); err != nil {
+			for _, started := range ws.workers[:i] {
+				started.Stop()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop drains the workers: they stop polling, and running activities get
+// StopTimeout to finish.
+func (ws *Workers) Stop() {
+	for _, w := range ws.workers {
+		w.Stop()
+	}
+}
+
+// Run starts the workers and stops them when ctx ends (SIGTERM in main).
+func (ws *Workers) Run(ctx context.Context) error {
+	if err := ws.Start(); err != nil {
+		return err
+	}
+	ws.logger.Info("workers started", "count", len(ws.workers))
+	<-ctx.Done()
+	ws.logger.Info("draining workers")
+	ws.Stop()
+	return nil
+}
