@@ -119,4 +119,3 @@ func TestComposeEnvironmentIsKnown(t *testing.T) {
 		}
 	}
 }
-
