@@ -60,7 +60,7 @@ type Config struct {
 func Load(environ map[string]string) (Config, error) {
 	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
-		return c, fmt.Errorf("configuration: %w", err)
+		return c, fmt.Errorf("configuration: %w", namedParseErrors(err))
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "app.db")
@@ -104,6 +104,28 @@ func (c Config) SlogLevel() (slog.Level, error) {
 		return l, fmt.Errorf("LOG_LEVEL %q must be debug, info, warn or error", c.LogLevel)
 	}
 	return l, nil
+}
+
+// namedParseErrors rewrites the env library's parse errors, which name the Go
+// field ("Port"), to name the variable the user set ("PORT").
+func namedParseErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	t := reflect.TypeFor[Config]()
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				errs = append(errs, fmt.Errorf("%s: %w", f.Tag.Get("env"), pe.Err))
+				continue
+			}
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
 }
 
 // Variables lists the environment variables Config reads, in field order.

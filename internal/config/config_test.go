@@ -24,17 +24,17 @@ func TestLoadListsEveryProblem(t *testing.T) {
 		"PORT":               "70000",
 		"TEMPORAL_RETENTION": "1h",
 		"LOG_LEVEL":          "loud",
-		"TASK_QUEUE":         "",
+		"TEMPORAL_UI_PORT":   "0",
 	})
 	if err == nil {
 		t.Fatal("Load accepted bad values")
 	}
-	for _, want := range []string{"PORT 70000", "TEMPORAL_RETENTION", "LOG_LEVEL", "TASK_QUEUE"} {
+	for _, want := range []string{"PORT 70000", "TEMPORAL_RETENTION", "LOG_LEVEL", "TEMPORAL_UI_PORT"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
 	}
-	if _, err := Load(map[string]string{"PORT": "many"}); err == nil || !strings.Contains(err.Error(), "PORT") {
+	if _, err := Load(map[string]string{"PORT": "many"}); err == nil || !strings.Contains(err.Error(), "PORT: ") {
 		t.Errorf("unparsable PORT: %v", err)
 	}
 }
