@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/workflow-backend/workflow-backend/internal/devserver"
+)
+
+// TestRestartKeepsExecutions runs the dev binary as a user does, starts an
+// execution that sits in a 4-second wait node, kills the process with
+// SIGKILL, starts it again on the same DATA_DIR and checks that the
+// definition is still registered and the execution finishes.
+func TestRestartKeepsExecutions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the dev binary")
+	}
+	bin := filepath.Join(t.TempDir(), "dev")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dataDir := t.TempDir()
+	env := append(os.Environ(),
+		"DATA_DIR="+dataDir,
+		fmt.Sprintf("PORT=%d", freePort(t)),
+		fmt.Sprintf("TEMPORAL_ADDRESS=127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("TEMPORAL_UI_PORT=%d", freePort(t)),
+		"LOG_LEVEL=warn",
+	)
+	var api string
+	for _, kv := range env {
+		if port, ok := strings.CutPrefix(kv, "PORT="); ok {
+			api = "http://127.0.0.1:" + port
+		}
+	}
+
+	first := startDev(t, bin, env, api)
+	def := `{"id":"nap","version":"1","startNode":"nap",
+		"nodes":[{"id":"nap","type":"wait","config":{"duration":"4s"}},
+		         {"id":"done","type":"transform","config":{"mapping":{"ok":"true"}}}],
+		"edges":[{"source":"nap","target":"done"}]}`
+	if status, body := call(t, "POST", api+"/api/workflows", def); status != http.StatusCreated {
+		t.Fatalf("register: %d %s", status, body)
+	}
+	status, body := call(t, "POST", api+"/api/workflows/nap/execute?wait=0", `{"input":{}}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("execute: %d %s", status, body)
+	}
+	var started struct {
+		Data struct{ ExecutionID string } `json:"data"`
+	}
+	if err := json.Unmarshal(body, &started); err != nil || started.Data.ExecutionID == "" {
+		t.Fatalf("execute body %s: %v", body, err)
+	}
+	// Kill it while the timer runs: no graceful shutdown.
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	startDev(t, bin, env, api)
+	if status, body := call(t, "GET", api+"/api/workflows/nap", ""); status != http.StatusOK {
+		t.Fatalf("definition after restart: %d %s", status, body)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		status, body := call(t, "GET", api+"/api/executions/"+started.Data.ExecutionID, "")
+		var got struct {
+			Data struct {
+				Status string          `json:"status"`
+				Output json.RawMessage `json:"output"`
+			} `json:"data"`
+		}
+		_ = json.Unmarshal(body, &got)
+		if status == http.StatusOK && got.Data.Status == "completed" {
+			if !bytes.Contains(got.Data.Output, []byte(`"ok":true`)) {
+				t.Errorf("output after restart = %s", got.Data.Output)
+			}
+			return
+		}
+		if got.Data.Status != "" && got.Data.Status != "running" {
+			t.Fatalf("execution ended %q: %s", got.Data.Status, body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("execution still not completed after restart: %d %s", status, body)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	port, err := devserver.GetFreePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// startDev starts the binary and waits until its API reports healthy.
+func startDev(t *testing.T, bin string, env []string, api string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("dev output:\n%s", out.String())
+		}
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(api + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return cmd
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("dev mode not healthy after 90s")
+	return nil
+}
+
+func call(t *testing.T, method, url, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
