@@ -96,7 +96,16 @@ func (s *Server) execute(c echo.Context) error {
 			return newError(http.StatusBadRequest, codeInvalidInput, "the input does not match the definition's inputSchema").withDetails(fields)
 		}
 	}
+	return s.run(c, ld, req, key, wait, http.StatusOK)
+}
 
+// run starts an execution of ld with req's input (attached to an earlier one
+// by a non-empty Idempotency-Key) and waits up to wait for its result:
+// successStatus with the output, 202 with a status URL when the budget runs
+// out, or the execution's failure mapped to its HTTP status (failureError).
+func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, key string, wait time.Duration, successStatus int) error {
+	ctx := c.Request().Context()
+	defID := ld.def.ID
 	opts := client.StartWorkflowOptions{
 		ID:        defID + "-" + uuid.NewString(),
 		TaskQueue: s.taskQueue,
@@ -107,7 +116,10 @@ func (s *Server) execute(c echo.Context) error {
 		StaticSummary:    ld.def.ID + "@" + ld.def.Version,
 		EnableEagerStart: s.eager,
 	}
-	var hash string
+	var (
+		hash string
+		err  error
+	)
 	if key != "" {
 		hash, err = requestHash(req)
 		if err != nil {
@@ -163,7 +175,7 @@ func (s *Server) execute(c echo.Context) error {
 	err = s.client.GetWorkflow(waitCtx, ref.ExecutionID, ref.RunID).Get(waitCtx, &out)
 	switch {
 	case err == nil:
-		return ok(c, http.StatusOK, executeResult{
+		return ok(c, successStatus, executeResult{
 			ExecutionID: ref.ExecutionID, RunID: ref.RunID, Status: statusCompleted, Output: nullIfEmpty(out), UIURL: ref.UIURL,
 		})
 	case ctx.Err() != nil:

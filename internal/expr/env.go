@@ -97,6 +97,8 @@ const (
 	VarErrors    = "errors"
 	VarExecution = "execution"
 	VarValue     = "value"
+	// VarItem is the element a database_query node with forEach is running for.
+	VarItem = "item"
 )
 
 // Env compiles and evaluates expressions. It is safe for concurrent use; build
@@ -139,6 +141,7 @@ func New(l Limits) (*Env, error) {
 		cel.Variable(VarErrors, cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable(VarExecution, cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable(VarValue, cel.DynType),
+		cel.Variable(VarItem, cel.DynType),
 		cel.ParserRecursionLimit(parserRecursionLimit),
 		cel.ParserExpressionSizeLimit(l.MaxLength),
 		cel.ExpressionNodeLimit(expressionNodeLimit),
@@ -148,6 +151,7 @@ func New(l Limits) (*Env, error) {
 		return nil, fmt.Errorf("expr: declare arithmetic: %w", err)
 	}
 	opts = append(opts, cel.FunctionDecls(arith...))
+	opts = append(opts, functions()...)
 
 	env, err := cel.NewCustomEnv(opts...)
 	if err != nil {
@@ -162,6 +166,7 @@ func New(l Limits) (*Env, error) {
 			VarErrors:    map[string]any{},
 			VarExecution: map[string]any{},
 			VarValue:     nil,
+			VarItem:      nil,
 		},
 		cache: expirable.NewLRU[string, cel.Program](l.CacheSize, nil, l.CacheTTL),
 	}, nil

@@ -15,8 +15,8 @@ import (
 
 // Sentinel errors of the definition store. Compare with errors.Is.
 var (
-	// ErrNotFound: no definition (or no such version) is registered.
-	ErrNotFound = errors.New("store: definition not found")
+	// ErrNotFound: no such definition, definition version or product.
+	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: the (id, version) pair is registered with other content.
 	ErrConflict = errors.New("store: definition version already registered with different content")
 	// ErrInvalid: the definition lacks an id or version, or its document is
