@@ -1,0 +1,293 @@
+package mail
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/internal/testenv"
+)
+
+// databases returns openers of fresh, migrated databases: SQLite always,
+// Postgres when TEST_DATABASE_URL is set (each database its own schema,
+// dropped when the test ends).
+func databases(t *testing.T) map[string]func(t *testing.T) *sqlx.DB {
+	dbs := map[string]func(t *testing.T) *sqlx.DB{
+		"sqlite": func(t *testing.T) *sqlx.DB { return openStore(t, filepath.Join(t.TempDir(), "app.db")) },
+	}
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		t.Log("TEST_DATABASE_URL not set: skipping Postgres")
+		return dbs
+	}
+	dbs["postgres"] = func(t *testing.T) *sqlx.DB { return openStore(t, postgresSchemaURL(t, base)) }
+	return dbs
+}
+
+func openStore(t *testing.T, dsn string) *sqlx.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s.DB()
+}
+
+// postgresSchemaURL creates a throwaway schema and returns base pointing at it.
+func postgresSchemaURL(t *testing.T, base string) string {
+	t.Helper()
+	admin, err := sqlx.Open("postgres", base)
+	if err != nil {
+		t.Fatalf("open admin connection: %v", err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "mail_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse TEST_DATABASE_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// crashAfterSend sends through a real sender, then fails as a worker that
+// died before recording the answer would.
+type crashAfterSend struct{ Sender }
+
+func (c crashAfterSend) Send(ctx context.Context, msg Message) (string, error) {
+	if _, err := c.Sender.Send(ctx, msg); err != nil {
+		return "", err
+	}
+	return "", errors.New("worker crashed before recording the send")
+}
+
+func mustGet(t *testing.T, o *Outbox, execution, node string) Record {
+	t.Helper()
+	rec, err := o.Get(context.Background(), execution, node)
+	if err != nil {
+		t.Fatalf("Get(%s, %s): %v", execution, node, err)
+	}
+	return rec
+}
+
+func wantRow(t *testing.T, rec Record, status string, attempts int) {
+	t.Helper()
+	if rec.Status != status || rec.Attempts != attempts {
+		t.Fatalf("row %s/%s: status %q, %d attempts; want %q, %d", rec.ExecutionID, rec.NodeID, rec.Status, rec.Attempts, status, attempts)
+	}
+}
+
+func TestOutbox(t *testing.T) {
+	msg := Message{From: shop, To: ada, Subject: "Welcome", Text: "Hello Ada", HTML: "<p>Hello Ada</p>"}
+	ctx := context.Background()
+	for name, open := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Run("SendsOnce", func(t *testing.T) {
+				fake := testenv.NewSendGrid(t, testKey)
+				o := NewOutbox(open(t), newSendGrid(t, testKey, fake.URL))
+				start := time.Now().Add(-time.Second)
+				res, err := o.Send(ctx, "wf-1", "welcome", msg)
+				if err != nil {
+					t.Fatalf("Send: %v", err)
+				}
+				msgs := fake.Messages()
+				if len(msgs) != 1 || res != (Result{Provider: ProviderSendGrid, ProviderMessageID: msgs[0].ID}) {
+					t.Fatalf("result %+v; fake recorded %d messages", res, len(msgs))
+				}
+				rec := mustGet(t, o, "wf-1", "welcome")
+				wantRow(t, rec, StatusSent, 1)
+				if rec.ProviderMessageID != res.ProviderMessageID || rec.Provider != ProviderSendGrid ||
+					rec.To != ada.Email || rec.From != shop.Email || rec.Subject != "Welcome" {
+					t.Errorf("row = %+v", rec)
+				}
+				if rec.Text != "" || rec.HTML != "" {
+					t.Errorf("the row keeps the body of a SendGrid message: %q, %q", rec.Text, rec.HTML)
+				}
+				if rec.CreatedAt.Before(start) || rec.UpdatedAt.Before(rec.CreatedAt) || rec.CreatedAt.Location() != time.UTC {
+					t.Errorf("created %v, updated %v", rec.CreatedAt, rec.UpdatedAt)
+				}
+
+				// A retried activity: the recorded send, no second call.
+				again, err := o.Send(ctx, "wf-1", "welcome", msg)
+				want := Result{Provider: ProviderSendGrid, ProviderMessageID: res.ProviderMessageID, AlreadySent: true}
+				if err != nil || again != want {
+					t.Fatalf("second Send = %+v, %v; want %+v", again, err, want)
+				}
+				if fake.Requests() != 1 {
+					t.Errorf("SendGrid got %d requests, want 1", fake.Requests())
+				}
+				wantRow(t, mustGet(t, o, "wf-1", "welcome"), StatusSent, 1)
+
+				// Another node of the same execution is another message.
+				if _, err := o.Send(ctx, "wf-1", "receipt", msg); err != nil || len(fake.Messages()) != 2 {
+					t.Fatalf("Send of another node: %v; fake has %d messages", err, len(fake.Messages()))
+				}
+			})
+
+			t.Run("RetryAfterServerError", func(t *testing.T) {
+				fake := testenv.NewSendGrid(t, testKey)
+				fake.FailNext(1, 500, 0)
+				o := NewOutbox(open(t), newSendGrid(t, testKey, fake.URL))
+				_, err := o.Send(ctx, "wf-2", "welcome", msg)
+				var pe *ProviderError
+				if !errors.As(err, &pe) || !pe.Temporary() {
+					t.Fatalf("first Send error = %v, want a temporary *ProviderError", err)
+				}
+				wantRow(t, mustGet(t, o, "wf-2", "welcome"), StatusFailed, 1)
+
+				res, err := o.Send(ctx, "wf-2", "welcome", msg)
+				if err != nil || res.Resent || res.AlreadySent {
+					t.Fatalf("retry = %+v, %v; want a first delivery", res, err)
+				}
+				if n := len(fake.Messages()); n != 1 {
+					t.Errorf("fake recorded %d messages, want 1", n)
+				}
+				wantRow(t, mustGet(t, o, "wf-2", "welcome"), StatusSent, 2)
+			})
+
+			t.Run("RefusedMessage", func(t *testing.T) {
+				fake := testenv.NewSendGrid(t, testKey)
+				o := NewOutbox(open(t), newSendGrid(t, "SG.wrong-key", fake.URL))
+				_, err := o.Send(ctx, "wf-3", "welcome", msg)
+				var pe *ProviderError
+				if !errors.As(err, &pe) || pe.StatusCode != 401 || pe.Temporary() {
+					t.Fatalf("Send error = %v, want a 401 *ProviderError", err)
+				}
+				wantRow(t, mustGet(t, o, "wf-3", "welcome"), StatusFailed, 1)
+			})
+
+			t.Run("CrashAfterTheProviderAnswered", func(t *testing.T) {
+				fake := testenv.NewSendGrid(t, testKey)
+				db := open(t)
+				sg := newSendGrid(t, testKey, fake.URL)
+				if _, err := NewOutbox(db, crashAfterSend{sg}).Send(ctx, "wf-4", "welcome", msg); err == nil {
+					t.Fatal("the crashing sender succeeded")
+				}
+				wantRow(t, mustGet(t, NewOutbox(db, sg), "wf-4", "welcome"), StatusSending, 1)
+
+				// The one case that sends twice, and says so.
+				res, err := NewOutbox(db, sg).Send(ctx, "wf-4", "welcome", msg)
+				if err != nil || !res.Resent {
+					t.Fatalf("retry = %+v, %v; want Resent", res, err)
+				}
+				if n := len(fake.Messages()); n != 2 {
+					t.Errorf("fake recorded %d messages, want 2", n)
+				}
+			})
+
+			t.Run("DevSenderKeepsTheMessage", func(t *testing.T) {
+				var logs bytes.Buffer
+				o := NewOutbox(open(t), NewDevSender(slog.New(slog.NewTextHandler(&logs, nil))))
+				res, err := o.Send(ctx, "wf-5", "welcome", msg)
+				if err != nil || res.Provider != ProviderOutbox || !strings.HasPrefix(res.ProviderMessageID, "outbox-") {
+					t.Fatalf("Send = %+v, %v", res, err)
+				}
+				rec := mustGet(t, o, "wf-5", "welcome")
+				wantRow(t, rec, StatusSent, 1)
+				if rec.Provider != ProviderOutbox || rec.Text != msg.Text || rec.HTML != msg.HTML || rec.ProviderMessageID != res.ProviderMessageID {
+					t.Errorf("row = %+v", rec)
+				}
+				if !strings.Contains(logs.String(), res.ProviderMessageID) || strings.Contains(logs.String(), "Hello Ada") {
+					t.Errorf("log %q should name the message id and not hold the body", logs.String())
+				}
+
+				tmpl := Message{From: shop, To: ada, TemplateID: "d-1", TemplateData: map[string]any{"name": "Ada", "n": 2.0}}
+				if _, err := o.Send(ctx, "wf-5", "template", tmpl); err != nil {
+					t.Fatal(err)
+				}
+				if rec := mustGet(t, o, "wf-5", "template"); rec.TemplateID != "d-1" || rec.TemplateData != `{"n":2,"name":"Ada"}` {
+					t.Errorf("template row = %+v", rec)
+				}
+			})
+
+			t.Run("InvalidMessages", func(t *testing.T) {
+				fake := testenv.NewSendGrid(t, testKey)
+				o := NewOutbox(open(t), newSendGrid(t, testKey, fake.URL))
+				for i, bad := range []Message{
+					{To: ada, Subject: "s", Text: "t"},
+					{From: shop, Subject: "s", Text: "t"},
+					{From: shop, To: ada, Text: "t"},
+					{From: shop, To: ada, Subject: "s"},
+					{From: shop, To: ada, TemplateID: "d-1", Subject: "s"},
+					{From: shop, To: ada, TemplateID: "d-1", TemplateData: map[string]any{"x": math.Inf(1)}},
+				} {
+					node := fmt.Sprint("n", i)
+					if _, err := o.Send(ctx, "wf-6", node, bad); !errors.Is(err, ErrInvalidMessage) {
+						t.Errorf("Send(%+v) error = %v, want ErrInvalidMessage", bad, err)
+					}
+					if _, err := o.Get(ctx, "wf-6", node); !errors.Is(err, ErrNotFound) {
+						t.Errorf("invalid message %d: Get error = %v, want ErrNotFound", i, err)
+					}
+				}
+				if fake.Requests() != 0 {
+					t.Errorf("SendGrid got %d requests, want none", fake.Requests())
+				}
+			})
+
+			t.Run("ConcurrentNodes", func(t *testing.T) {
+				fake := testenv.NewSendGrid(t, testKey)
+				o := NewOutbox(open(t), newSendGrid(t, testKey, fake.URL))
+				const n = 8
+				var wg sync.WaitGroup
+				errs := make([]error, n)
+				for i := range n {
+					wg.Go(func() { _, errs[i] = o.Send(ctx, "wf-7", fmt.Sprint("node-", i), msg) })
+				}
+				wg.Wait()
+				if err := errors.Join(errs...); err != nil {
+					t.Fatal(err)
+				}
+				if got := len(fake.Messages()); got != n {
+					t.Errorf("fake recorded %d messages, want %d", got, n)
+				}
+			})
+		})
+	}
+}
+
+func TestParseAddress(t *testing.T) {
+	for in, want := range map[string]Address{
+		"ada@example.com":       {Email: "ada@example.com"},
+		"Ada <ada@example.com>": {Name: "Ada", Email: "ada@example.com"},
+		" ada@example.com ":     {Email: "ada@example.com"},
+	} {
+		if got, err := ParseAddress(in); err != nil || got != want {
+			t.Errorf("ParseAddress(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "ada", "ada@", "a@b, c@d"} {
+		if _, err := ParseAddress(bad); err == nil || !strings.Contains(err.Error(), "not an email address") {
+			t.Errorf("ParseAddress(%q) error = %v", bad, err)
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package mail
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sendgrid/rest"
+	"github.com/sendgrid/sendgrid-go"
+	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
+)
+
+// DefaultSendGridBaseURL is SendGrid's API host.
+const DefaultSendGridBaseURL = "https://api.sendgrid.com"
+
+const (
+	sendGridEndpoint = "/v3/mail/send"
+	// sendGridTimeout bounds one call, connection included; the activity's
+	// own deadline may cut it shorter.
+	sendGridTimeout = 30 * time.Second
+)
+
+// SendGrid sends messages with SendGrid's v3 mail/send API through
+// sendgrid-go. It is safe for concurrent use.
+type SendGrid struct {
+	apiKey  string
+	baseURL string
+	// client carries the HTTP client with timeouts: sendgrid-go's own
+	// MakeRequestWithContext and Client.SendWithContext go through a package
+	// global that has none (and Client.SendWithContext writes the body into
+	// the shared Client, so concurrent sends would race).
+	client *rest.Client
+}
+
+// NewSendGrid returns a SendGrid sender. apiKey is required; baseURL is the
+// API host (SENDGRID_API_BASE, so tests can point the real client at a local
+// server), DefaultSendGridBaseURL when empty.
+func NewSendGrid(apiKey, baseURL string) (*SendGrid, error) {
+	if apiKey == "" {
+		return nil, errors.New("sendgrid: an API key is required")
+	}
+	if baseURL == "" {
+		baseURL = DefaultSendGridBaseURL
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("sendgrid: base URL %q must be an http(s) URL such as %s", baseURL, DefaultSendGridBaseURL)
+	}
+	return &SendGrid{
+		apiKey:  apiKey,
+		baseURL: strings.TrimRight(baseURL, "/"),
+		client:  &rest.Client{HTTPClient: &http.Client{Timeout: sendGridTimeout}},
+	}, nil
+}
+
+// Provider returns ProviderSendGrid.
+func (s *SendGrid) Provider() string { return ProviderSendGrid }
+
+// Send posts msg to mail/send and returns SendGrid's X-Message-Id. A non-2xx
+// answer, which sendgrid-go returns as a response and not as an error, is a
+// *ProviderError.
+func (s *SendGrid) Send(ctx context.Context, msg Message) (string, error) {
+	body, err := json.Marshal(sendGridMail(msg))
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidMessage, err)
+	}
+	req := sendgrid.GetRequest(s.apiKey, sendGridEndpoint, s.baseURL)
+	req.Method = rest.Post
+	req.Body = body
+	resp, err := s.client.SendWithContext(ctx, req)
+	if err != nil {
+		// The key travels only in the Authorization header, which transport
+		// errors do not quote.
+		return "", fmt.Errorf("sendgrid: %w", err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return "", s.providerError(resp)
+	}
+	return http.Header(resp.Headers).Get("X-Message-Id"), nil
+}
+
+// sendGridMail builds the v3 payload of a valid message.
+func sendGridMail(msg Message) *sgmail.SGMailV3 {
+	m := sgmail.NewV3Mail()
+	m.SetFrom(sgmail.NewEmail(msg.From.Name, msg.From.Email))
+	p := sgmail.NewPersonalization()
+	p.AddTos(sgmail.NewEmail(msg.To.Name, msg.To.Email))
+	if msg.TemplateID != "" {
+		m.SetTemplateID(msg.TemplateID)
+		for k, v := range msg.TemplateData {
+			p.SetDynamicTemplateData(k, v)
+		}
+	} else {
+		m.Subject = msg.Subject
+		// SendGrid requires text/plain before text/html.
+		if msg.Text != "" {
+			m.AddContent(sgmail.NewContent("text/plain", msg.Text))
+		}
+		if msg.HTML != "" {
+			m.AddContent(sgmail.NewContent("text/html", msg.HTML))
+		}
+	}
+	m.AddPersonalizations(p)
+	return m
+}
+
+// providerError turns a non-2xx answer into a *ProviderError.
+func (s *SendGrid) providerError(resp *rest.Response) *ProviderError {
+	e := &ProviderError{
+		Provider:   ProviderSendGrid,
+		StatusCode: resp.StatusCode,
+		// The body is the remote side's text: make sure it cannot carry
+		// the key into logs and history.
+		Message: strings.ReplaceAll(sendGridErrorText(resp.Body), s.apiKey, "[redacted]"),
+	}
+	if e.Temporary() {
+		e.RetryAfter = retryAfter(http.Header(resp.Headers), time.Now())
+	}
+	return e
+}
+
+// sendGridErrorText reads SendGrid's {"errors": [{"message", "field"}]} body
+// as "field: message; ...", or returns the start of a body of another shape.
+func sendGridErrorText(body string) string {
+	var parsed struct {
+		Errors []struct {
+			Message string `json:"message"`
+			Field   string `json:"field"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal([]byte(body), &parsed) != nil || len(parsed.Errors) == 0 {
+		const max = 200
+		body = strings.TrimSpace(body)
+		if len(body) > max {
+			body = body[:max] + "…"
+		}
+		return body
+	}
+	parts := make([]string, 0, len(parsed.Errors))
+	for _, e := range parsed.Errors {
+		if e.Field != "" {
+			parts = append(parts, e.Field+": "+e.Message)
+		} else {
+			parts = append(parts, e.Message)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// retryAfter reads how long to wait from Retry-After (seconds or an HTTP
+// date) or, as SendGrid's rate limiter says it, X-RateLimit-Reset (a Unix
+// time). Zero when neither says.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	var until time.Time
+	if v := h.Get("Retry-After"); v != "" {
+		if secs, err := strconv.Atoi(v); err == nil {
+			return max(time.Duration(secs)*time.Second, 0)
+		}
+		until, _ = http.ParseTime(v)
+	} else if v := h.Get("X-RateLimit-Reset"); v != "" {
+		if unix, err := strconv.ParseInt(v, 10, 64); err == nil {
+			until = time.Unix(unix, 0)
+		}
+	}
+	if until.IsZero() {
+		return 0
+	}
+	return max(until.Sub(now), 0)
+}
