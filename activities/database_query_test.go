@@ -1,8 +1,6 @@
 package activities
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -21,6 +19,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver
 
 	"github.com/workflow-backend/workflow-backend/internal/expr"
+	"github.com/workflow-backend/workflow-backend/internal/testenv"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -69,38 +68,13 @@ func openTestSQLite(t *testing.T) *sqlx.DB {
 	return db
 }
 
-// openTestPostgres creates a schema dropped when the test ends and connects
-// to it.
+// openTestPostgres connects to a fresh schema dropped when the test ends.
 func openTestPostgres(t *testing.T, base string) *sqlx.DB {
 	t.Helper()
-	admin, err := sqlx.Open("postgres", base)
+	db, err := sqlx.Open("postgres", testenv.PostgresSchemaURL(t, base))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = admin.Close() })
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "activities_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := sqlx.Open("postgres", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Cleanups run last-in first-out: close the pool, then drop the schema.
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }

@@ -3,13 +3,10 @@ package mail
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +32,7 @@ func databases(t *testing.T) map[string]func(t *testing.T) *sqlx.DB {
 		t.Log("TEST_DATABASE_URL not set: skipping Postgres")
 		return dbs
 	}
-	dbs["postgres"] = func(t *testing.T) *sqlx.DB { return openStore(t, postgresSchemaURL(t, base)) }
+	dbs["postgres"] = func(t *testing.T) *sqlx.DB { return openStore(t, testenv.PostgresSchemaURL(t, base)) }
 	return dbs
 }
 
@@ -49,35 +46,6 @@ func openStore(t *testing.T, dsn string) *sqlx.DB {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s.DB()
-}
-
-// postgresSchemaURL creates a throwaway schema and returns base pointing at it.
-func postgresSchemaURL(t *testing.T, base string) string {
-	t.Helper()
-	admin, err := sqlx.Open("postgres", base)
-	if err != nil {
-		t.Fatalf("open admin connection: %v", err)
-	}
-	t.Cleanup(func() { _ = admin.Close() })
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "mail_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse TEST_DATABASE_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // crashAfterSend sends through a real sender, then fails as a worker that

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
 
 func TestProducts(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := openStore(t, b.url(t))
+			s := openStore(t, b.URL(t))
 			if _, err := s.GetProduct(ctx, DemoProductID); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("GetProduct before seeding: %v, want ErrNotFound", err)
 			}

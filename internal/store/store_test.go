@@ -2,81 +2,15 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
+	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
-
-// backend opens fresh, isolated stores of one dialect.
-type backend struct {
-	name string
-	// url returns a database URL for a new, empty database.
-	url func(t *testing.T) string
-}
-
-// backends returns SQLite always and Postgres when TEST_DATABASE_URL is set.
-// Every Postgres URL points at its own schema (search_path), dropped when the
-// test ends.
-func backends(t *testing.T) []backend {
-	t.Helper()
-	bs := []backend{{
-		name: "sqlite",
-		url: func(t *testing.T) string {
-			return filepath.Join(t.TempDir(), "app.db")
-		},
-	}}
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		t.Log("TEST_DATABASE_URL not set: skipping Postgres")
-		return bs
-	}
-	bs = append(bs, backend{
-		name: "postgres",
-		url: func(t *testing.T) string {
-			return postgresSchemaURL(t, base)
-		},
-	})
-	return bs
-}
-
-func postgresSchemaURL(t *testing.T, base string) string {
-	t.Helper()
-	ctx := context.Background()
-	admin, err := sqlx.Open("postgres", base)
-	if err != nil {
-		t.Fatalf("open admin connection: %v", err)
-	}
-	t.Cleanup(func() { _ = admin.Close() })
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "store_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse TEST_DATABASE_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func openStore(t *testing.T, dsn string) *Store {
 	t.Helper()
@@ -103,12 +37,12 @@ func mustRegister(t *testing.T, s *Store, d Definition) {
 }
 
 func TestStore(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
 			t.Run("OpenAndPing", func(t *testing.T) {
-				s := openStore(t, b.url(t))
-				if s.Dialect() != b.name {
-					t.Errorf("Dialect() = %q, want %q", s.Dialect(), b.name)
+				s := openStore(t, b.URL(t))
+				if s.Dialect() != b.Name {
+					t.Errorf("Dialect() = %q, want %q", s.Dialect(), b.Name)
 				}
 				if err := s.Ping(context.Background()); err != nil {
 					t.Errorf("Ping: %v", err)
@@ -117,12 +51,12 @@ func TestStore(t *testing.T) {
 					t.Error("DB() is nil")
 				}
 			})
-			t.Run("Register", func(t *testing.T) { testRegister(t, openStore(t, b.url(t))) })
-			t.Run("Get", func(t *testing.T) { testGet(t, openStore(t, b.url(t))) })
-			t.Run("ListAndVersions", func(t *testing.T) { testListAndVersions(t, openStore(t, b.url(t))) })
-			t.Run("ConcurrentRegister", func(t *testing.T) { testConcurrentRegister(t, openStore(t, b.url(t))) })
-			t.Run("ReopenKeepsData", func(t *testing.T) { testReopen(t, b.url(t)) })
-			t.Run("ConcurrentOpen", func(t *testing.T) { testConcurrentOpen(t, b.url(t)) })
+			t.Run("Register", func(t *testing.T) { testRegister(t, openStore(t, b.URL(t))) })
+			t.Run("Get", func(t *testing.T) { testGet(t, openStore(t, b.URL(t))) })
+			t.Run("ListAndVersions", func(t *testing.T) { testListAndVersions(t, openStore(t, b.URL(t))) })
+			t.Run("ConcurrentRegister", func(t *testing.T) { testConcurrentRegister(t, openStore(t, b.URL(t))) })
+			t.Run("ReopenKeepsData", func(t *testing.T) { testReopen(t, b.URL(t)) })
+			t.Run("ConcurrentOpen", func(t *testing.T) { testConcurrentOpen(t, b.URL(t)) })
 		})
 	}
 }
