@@ -1,0 +1,155 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/workflow-backend/workflow-backend/interpreter"
+)
+
+// TypeExternalService calls an operation of a named external service.
+const TypeExternalService = "external_service"
+
+// ExternalServiceConfig is the config of an external_service node: the
+// service and operation are names, each param a CEL expression.
+//
+//	{"service": "stripe", "operation": "charge",
+//	 "params": {"amount": "nodes.price.total", "currency": "'usd'", "paymentMethodId": "input.paymentMethodId"}}
+//
+// The output is the connector's (for stripe: see package internal/payments).
+// Secrets (API keys) belong to the connector, never to the definition.
+type ExternalServiceConfig struct {
+	Service   string            `json:"service"`
+	Operation string            `json:"operation"`
+	Params    map[string]string `json:"params,omitempty"`
+}
+
+// Connector is an external service an external_service node calls by name
+// (package internal/payments has the Stripe one and a fake for dev mode).
+type Connector interface {
+	// Call performs operation with the evaluated params. idempotencyKey
+	// names the side effect: a connector must never perform it twice for one
+	// key (Stripe: the Idempotency-Key header). Errors follow the activity
+	// rules: non-retryable application errors for what a retry cannot fix,
+	// plain errors for transient failures.
+	Call(ctx context.Context, operation string, params map[string]any, idempotencyKey string) (map[string]any, error)
+}
+
+// ServiceNodes runs external_service nodes.
+type ServiceNodes struct {
+	*Activities
+	// Connectors by service name. Required: one per service the node type
+	// was built with.
+	Connectors map[string]Connector
+}
+
+// ExternalServiceNodeType describes the external_service node type. services
+// maps each service name to its operations (for payments:
+// {payments.ServiceStripe: payments.Operations()}); a node naming anything
+// else is rejected at registration. The API builds it without connectors:
+// it holds no secrets.
+func ExternalServiceNodeType(services map[string][]string) interpreter.NodeType {
+	return interpreter.NodeType{
+		Name: TypeExternalService,
+		Kind: interpreter.KindIO,
+		CheckConfig: func(config json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
+			_, problems := compileExternalService(config, exprs, services)
+			return problems
+		},
+	}
+}
+
+// ExternalService runs an external_service node: it evaluates the params and
+// calls the connector with the idempotency key of this node in this
+// execution. Its output is the connector's.
+func (s *ServiceNodes) ExternalService(ctx context.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
+	return s.runNode(ctx, req, s.externalService)
+}
+
+func (s *ServiceNodes) externalService(ctx context.Context, node interpreter.Node, vars map[string]any) (any, string, error) {
+	// Names were checked at registration, against the services the API
+	// knows; here the connector map decides, and the connector checks the
+	// operation.
+	cfg, problems := compileExternalService(node.Config, s.checker(), nil)
+	if len(problems) > 0 {
+		return nil, "", configError(node, problems)
+	}
+	conn, ok := s.Connectors[cfg.Service]
+	if !ok {
+		return nil, "", configError(node, []interpreter.Problem{{Path: "service", Code: interpreter.CodeInvalidConfig,
+			Message: fmt.Sprintf("this worker has no connector for service %q", cfg.Service)}})
+	}
+	params, err := s.evalMapping(ctx, cfg.Params, vars, fmt.Sprintf("node %q", node.ID), "params.")
+	if err != nil {
+		return nil, "", err
+	}
+	key, err := idempotencyKey(ctx, node)
+	if err != nil {
+		return nil, "", err
+	}
+	activity.GetLogger(ctx).Info("calling external service",
+		"nodeId", node.ID, "service", cfg.Service, "operation", cfg.Operation, "idempotencyKey", key)
+	out, err := conn.Call(ctx, cfg.Operation, params, key)
+	if err != nil {
+		return nil, "", err
+	}
+	return out, interpreter.OutcomeSuccess, nil
+}
+
+// idempotencyKey names the side effect of node in this execution:
+// "<workflow id>/<node id>". The workflow id is the execution id: it stays
+// the same across attempts and across a reset, so a retried or re-run node
+// repeats its call and the service answers it once. The run id or the
+// attempt would make every try a new payment.
+func idempotencyKey(ctx context.Context, node interpreter.Node) (string, error) {
+	id := activity.GetInfo(ctx).WorkflowExecution.ID
+	if id == "" {
+		// An activity started outside a workflow has no execution to key
+		// its side effect on.
+		return "", temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("node %q (%s): no workflow execution to derive an idempotency key from", node.ID, node.Type),
+			interpreter.ErrConfiguration, nil)
+	}
+	return id + "/" + node.ID, nil
+}
+
+// compileExternalService decodes and checks an external_service config,
+// reporting every problem. With services nil (at run time) names are only
+// required, not looked up.
+func compileExternalService(raw json.RawMessage, exprs interpreter.ExprChecker, services map[string][]string) (ExternalServiceConfig, []interpreter.Problem) {
+	var cfg ExternalServiceConfig
+	if p := decodeConfig(raw, &cfg); p != nil {
+		return cfg, []interpreter.Problem{*p}
+	}
+	ps := &problems{exprs: exprs}
+	operations, known := services[cfg.Service]
+	switch {
+	case strings.TrimSpace(cfg.Service) == "":
+		ps.add("service", interpreter.CodeRequired, "service is required")
+	case services != nil && !known:
+		ps.add("service", interpreter.CodeInvalidConfig, "unknown service %q (known: %s)",
+			cfg.Service, strings.Join(slices.Sorted(maps.Keys(services)), ", "))
+	}
+	switch {
+	case strings.TrimSpace(cfg.Operation) == "":
+		ps.add("operation", interpreter.CodeRequired, "operation is required")
+	case known && !slices.Contains(operations, cfg.Operation):
+		ps.add("operation", interpreter.CodeInvalidConfig, "service %q has no operation %q (known: %s)",
+			cfg.Service, cfg.Operation, strings.Join(operations, ", "))
+	}
+	for _, name := range sortedKeys(cfg.Params) {
+		if strings.TrimSpace(name) == "" {
+			ps.add("params", interpreter.CodeInvalidConfig, "params has an empty name")
+			continue
+		}
+		ps.expression("params."+name, cfg.Params[name])
+	}
+	return cfg, ps.list
+}

@@ -1,0 +1,307 @@
+// Package testenv starts, for any test, the local stand-ins of the external
+// services the activities call: Stripe's official stripe-mock, a fake Stripe
+// for the errors stripe-mock cannot produce, and a fake SendGrid.
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+)
+
+// StripeMockModule is the stripe-mock the tests run (DESIGN §2).
+const StripeMockModule = "github.com/stripe/stripe-mock@v0.203.0"
+
+// StripeTestKey is a key stripe-mock and StripeServer accept.
+const StripeTestKey = "sk_test_123"
+
+// SkipStripeMockEnv names the variable that lets tests skip, instead of
+// fail, when stripe-mock can neither be found nor installed. CI leaves it
+// unset, so a missing stripe-mock fails the build rather than hiding tests.
+const SkipStripeMockEnv = "SKIP_STRIPE_MOCK"
+
+// StripeMock starts stripe-mock for the test and returns its base URL (for
+// STRIPE_API_BASE); it is stopped when the test ends. The binary is taken
+// from PATH or GOBIN / GOPATH/bin, or installed there with go install (a few
+// minutes of compilation, once per machine).
+//
+// stripe-mock validates requests against Stripe's OpenAPI spec and answers
+// with fixtures: it checks the protocol, not the payment logic (it never
+// declines, never fails, and answers a confirmed PaymentIntent with status
+// requires_payment_method). StripeServer covers the rest.
+func StripeMock(t testing.TB) string {
+	t.Helper()
+	bin, err := stripeMockBinary()
+	if err != nil {
+		if os.Getenv(SkipStripeMockEnv) == "1" {
+			t.Skipf("stripe-mock unavailable (%s=1): %v", SkipStripeMockEnv, err)
+		}
+		t.Fatalf("stripe-mock unavailable: %v (install it with `go install %s`, or set %s=1 to skip these tests)",
+			err, StripeMockModule, SkipStripeMockEnv)
+	}
+
+	// Both listeners on 127.0.0.1 port 0: the kernel picks free ports, so
+	// parallel test processes never race for one, and nothing is exposed
+	// beyond loopback. (-http-addr alone would also open HTTPS on the fixed
+	// port 12112.) The chosen HTTP address is read from stripe-mock's output.
+	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start stripe-mock: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+
+	addr, err := stripeMockAddress(out, 30*time.Second)
+	if err != nil {
+		t.Fatalf("stripe-mock: %v", err)
+	}
+	base := "http://" + addr
+	if err := waitForStripeMock(base, 10*time.Second); err != nil {
+		t.Fatalf("stripe-mock at %s: %v", base, err)
+	}
+	return base
+}
+
+var listeningHTTP = regexp.MustCompile(`Listening for HTTP at address: (\S+)`)
+
+// stripeMockAddress reads stripe-mock's output until it says where it
+// listens, then keeps draining it (it logs every request, and a full pipe
+// would block it).
+func stripeMockAddress(out io.Reader, timeout time.Duration) (string, error) {
+	found := make(chan string, 1)
+	var seen bytes.Buffer // what it said, for the error message
+	var mu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := listeningHTTP.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+				break
+			}
+			mu.Lock()
+			seen.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+		}
+		close(found)
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case addr, ok := <-found:
+		if ok {
+			return addr, nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return "", fmt.Errorf("exited before listening:\n%s", seen.String())
+	case <-time.After(timeout):
+		mu.Lock()
+		defer mu.Unlock()
+		return "", fmt.Errorf("not listening after %v:\n%s", timeout, seen.String())
+	}
+}
+
+// waitForStripeMock polls an authenticated endpoint until it answers 200.
+func waitForStripeMock(base string, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		req, err := http.NewRequest(http.MethodGet, base+"/v1/balance", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+StripeTestKey)
+		resp, err := client.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET /v1/balance: %s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stripeMockBinary finds or installs stripe-mock once per test process.
+var stripeMockBinary = sync.OnceValues(func() (string, error) {
+	if path, err := exec.LookPath("stripe-mock"); err == nil {
+		return path, nil
+	}
+	bin, err := goBin()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(bin, "stripe-mock")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	// Concurrent installs by parallel test processes are safe: the go
+	// command renames the finished binary into place.
+	cmd := exec.Command("go", "install", StripeMockModule)
+	cmd.Env = append(os.Environ(), "GOBIN="+bin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go install %s: %v\n%s", StripeMockModule, err, out)
+	}
+	return path, nil
+})
+
+// goBin is where go install puts binaries: GOBIN, or the first GOPATH's bin.
+func goBin() (string, error) {
+	out, err := exec.Command("go", "env", "-json", "GOBIN", "GOPATH").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env: %v", err)
+	}
+	var env struct{ GOBIN, GOPATH string }
+	if err := json.Unmarshal(out, &env); err != nil {
+		return "", fmt.Errorf("go env: %v", err)
+	}
+	switch {
+	case env.GOBIN != "":
+		return env.GOBIN, nil
+	case env.GOPATH != "":
+		return filepath.Join(filepath.SplitList(env.GOPATH)[0], "bin"), nil
+	}
+	return "", errors.New("go env: neither GOBIN nor GOPATH is set")
+}
+
+// StripeServer is a fake Stripe API for what stripe-mock cannot simulate:
+// declines, server errors, an error then a success. Each request gets the
+// next scripted reply (the last one repeats once the script is used up),
+// and every request is recorded with its Idempotency-Key.
+type StripeServer struct {
+	// URL is the server's base URL (STRIPE_API_BASE).
+	URL string
+
+	mu       sync.Mutex
+	replies  []StripeReply
+	requests []StripeRequest
+}
+
+// StripeReply answers one request.
+type StripeReply struct {
+	Status int
+	// Body is the JSON answered. Empty: the object the request created (a
+	// succeeded PaymentIntent or Refund with the amount and currency asked).
+	Body string
+}
+
+// StripeRequest is a request the server received and what it answered.
+type StripeRequest struct {
+	Method, Path   string
+	IdempotencyKey string
+	Form           url.Values
+	Status         int // the status answered
+}
+
+// StripeOK answers with the object the request created.
+var StripeOK = StripeReply{Status: http.StatusOK}
+
+// StripeDecline is Stripe's answer to a declined card.
+func StripeDecline(declineCode, message string) StripeReply {
+	return StripeError(http.StatusPaymentRequired, "card_error", "card_declined", declineCode, message)
+}
+
+// StripeError is Stripe's error JSON with the given status and fields.
+func StripeError(status int, errType, code, declineCode, message string) StripeReply {
+	e := map[string]string{"type": errType, "message": message}
+	if code != "" {
+		e["code"] = code
+	}
+	if declineCode != "" {
+		e["decline_code"] = declineCode
+	}
+	body, _ := json.Marshal(map[string]any{"error": e})
+	return StripeReply{Status: status, Body: string(body)}
+}
+
+// NewStripeServer starts a fake Stripe API answering with replies in order;
+// it is closed when the test ends. A request without StripeTestKey gets a
+// 401, as from Stripe, and leaves the script where it was.
+func NewStripeServer(t testing.TB, replies ...StripeReply) *StripeServer {
+	t.Helper()
+	if len(replies) == 0 {
+		replies = []StripeReply{StripeOK}
+	}
+	s := &StripeServer{replies: replies}
+	srv := httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+// Requests returns the requests received so far.
+func (s *StripeServer) Requests() []StripeRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]StripeRequest(nil), s.requests...)
+}
+
+func (s *StripeServer) serve(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	rec := StripeRequest{Method: r.Method, Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"), Form: r.PostForm}
+
+	s.mu.Lock()
+	var reply StripeReply
+	if r.Header.Get("Authorization") == "Bearer "+StripeTestKey {
+		reply = s.replies[0]
+		if len(s.replies) > 1 {
+			s.replies = s.replies[1:]
+		}
+	} else {
+		reply = StripeError(http.StatusUnauthorized, "invalid_request_error", "", "", "Invalid API Key provided: sk_test_****")
+	}
+	n := len(s.requests)
+	body := reply.Body
+	if body == "" {
+		body = createdObject(n, r.URL.Path, r.PostForm)
+	}
+	rec.Status = reply.Status
+	s.requests = append(s.requests, rec)
+	s.mu.Unlock()
+
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprintf("req_test_%d", n))
+	w.WriteHeader(reply.Status)
+	_, _ = io.WriteString(w, body)
+}
+
+// createdObject is the succeeded object a POST to path creates, with the
+// amount and currency asked for; n makes ids distinct.
+func createdObject(n int, path string, form url.Values) string {
+	obj := map[string]any{"status": "succeeded", "currency": form.Get("currency")}
+	var amount int64
+	_, _ = fmt.Sscan(form.Get("amount"), &amount)
+	obj["amount"] = amount
+	switch path {
+	case "/v1/refunds":
+		obj["object"], obj["id"] = "refund", fmt.Sprintf("re_test_%d", n)
+		obj["payment_intent"] = form.Get("payment_intent")
+	default:
+		obj["object"], obj["id"] = "payment_intent", fmt.Sprintf("pi_test_%d", n)
+	}
+	body, _ := json.Marshal(obj)
+	return string(body)
+}
