@@ -4,8 +4,8 @@
 GO ?= go
 # Packages whose tests link the embedded Temporal server: too heavy for the
 # race detector on 2 cores, so they run without it.
-SERVER_PKGS := ./api/... ./internal/devserver/... ./internal/dev/... ./cmd/...
-RACE_PKGS := $(shell $(GO) list ./... | grep -v -e /api -e /internal/devserver -e /internal/dev -e /cmd/)
+SERVER_PKGS := ./api/... ./internal/devserver/... ./internal/dev/... ./cmd/... ./workflows/...
+RACE_PKGS := $(shell $(GO) list ./... | grep -v -e /api -e /internal/devserver -e /internal/dev -e /cmd/ -e /workflows)
 
 .PHONY: dev test test-race test-server check build bench fmt
 

@@ -42,3 +42,52 @@ func (a *Activities) RegisterPure(r Registrar) {
 		r.RegisterActivityWithOptions(reg.fn, activity.RegisterOptions{Name: reg.name})
 	}
 }
+
+// IOOptions are the names a definition may use in I/O nodes, known to the API
+// (which holds no secrets) and to the workers alike.
+type IOOptions struct {
+	// Databases are the connection names of database_query nodes.
+	Databases []string
+	// Services maps each external_service service to its operations.
+	Services map[string][]string
+}
+
+// IONodeTypes describes the node types of this package that do I/O, for
+// interpreter.NewRegistry.
+func IONodeTypes(o IOOptions) []interpreter.NodeType {
+	return []interpreter.NodeType{
+		APICallNodeType(),
+		DatabaseQueryNodeType(o.Databases),
+		ExternalServiceNodeType(o.Services),
+		EmailNodeType(),
+		NotificationNodeType(),
+		FileProcessingNodeType(),
+	}
+}
+
+// IO holds the dependencies of the I/O node types: the secrets and
+// connections that only the workers serving the I/O task queue have.
+type IO struct {
+	HTTP     *HTTPNodes
+	Database *DatabaseNodes
+	Services *ServiceNodes
+	Email    *EmailNodes
+	Files    *FileNodes
+}
+
+// Register registers the I/O node activities under their node type names.
+func (io *IO) Register(r Registrar) {
+	for _, reg := range []struct {
+		name string
+		fn   any
+	}{
+		{TypeAPICall, io.HTTP.APICall},
+		{TypeDatabaseQuery, io.Database.DatabaseQuery},
+		{TypeExternalService, io.Services.ExternalService},
+		{TypeEmail, io.Email.Email},
+		{TypeNotification, io.HTTP.Notification},
+		{TypeFileProcessing, io.Files.FileProcessing},
+	} {
+		r.RegisterActivityWithOptions(reg.fn, activity.RegisterOptions{Name: reg.name})
+	}
+}

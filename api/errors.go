@@ -37,6 +37,7 @@ const (
 	codeExecutionTimedOut    = "execution_timed_out"
 	codeServiceUnavailable   = "service_unavailable"
 	codeUnsupportedMediaType = "unsupported_media_type"
+	codeProductNotFound      = "product_not_found"
 )
 
 // appError is an error a handler returns to be rendered as the error

@@ -116,7 +116,7 @@ func runTests(m *testing.M) (int, error) {
 	}
 	reg := interpreter.NewRegistry(activities.PureNodeTypes()...)
 	ws, err := worker.New(c, worker.Options{TaskQueue: testTaskQueue, StopTimeout: time.Second},
-		interpreter.New(reg), &activities.Activities{Expr: exprs, MaxOutputBytes: 256 << 10}, logger)
+		interpreter.New(reg), &activities.Activities{Expr: exprs, MaxOutputBytes: 256 << 10}, nil, logger)
 	if err != nil {
 		return 0, err
 	}

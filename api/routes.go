@@ -6,14 +6,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/workflow-backend/workflow-backend/workflows"
 )
 
 // routes is the whole HTTP surface of the API (DESIGN §5).
 //
-// Not yet here (later issues): POST /api/users/register, POST
-// /api/orders/process, GET /api/products[/{id}], GET
-// /api/workflows/statistics (the definition id "statistics" is reserved for
-// it) and GET /metrics.
+// Not yet here (later issues): GET /api/workflows/statistics (the definition
+// id "statistics" is reserved for it) and GET /metrics.
 func (s *Server) routes() {
 	e := s.echo
 	e.Use(
@@ -43,6 +43,13 @@ func (s *Server) routes() {
 	e.GET("/api/executions/:executionId", s.getExecution)
 	e.POST("/api/executions/:executionId/signals/:name", s.signal)
 	e.POST("/api/executions/:executionId/cancel", s.cancel)
+
+	// The pre-configured flows (package workflows) and the products the
+	// order flow sells.
+	e.POST("/api/users/register", s.flow(workflows.UserRegistration, http.StatusCreated, nil))
+	e.POST("/api/orders/process", s.flow(workflows.OrderProcessing, http.StatusCreated, s.requirePaymentMethod))
+	e.GET("/api/products", s.listProducts)
+	e.GET("/api/products/:id", s.getProduct)
 }
 
 // requestLogger logs one line per request with its id, status and latency.

@@ -88,6 +88,10 @@ type Options struct {
 	// CacheSize is the number of parsed definitions (and compiled input
 	// schemas) kept, keyed by (id, version). Optional: default 1024.
 	CacheSize int
+	// PaymentMethodRequired makes POST /api/orders/process require a
+	// paymentMethodId: set it when a real payment provider is configured.
+	// Optional: default false (dev mode's fake provider takes a test token).
+	PaymentMethodRequired bool
 	// Logger receives request logs and internal errors. Optional: default
 	// slog.Default().
 	Logger *slog.Logger
@@ -110,6 +114,11 @@ type Server struct {
 	bodyLimit int64
 	defs      *definitionCache
 	log       *slog.Logger
+
+	paymentMethodRequired bool
+	// flowVersions maps the id of each pre-configured flow to the version
+	// RegisterFlows registered; the flow routes answer 503 until then.
+	flowVersions map[string]string
 }
 
 // New checks o, fills its defaults and builds the routes.
@@ -170,6 +179,9 @@ func New(o Options) (*Server, error) {
 		bodyLimit: o.BodyLimit,
 		defs:      defs,
 		log:       o.Logger,
+
+		paymentMethodRequired: o.PaymentMethodRequired,
+		flowVersions:          map[string]string{},
 	}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true

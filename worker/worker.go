@@ -1,7 +1,7 @@
 // Package worker runs the Temporal workers that execute definitions: the
-// interpreter workflow and the pure node types on the main task queue. (The
-// I/O node types will get their own queue, served only by dedicated workers
-// that hold the secrets.)
+// interpreter workflow and the pure node types on the main task queue, and
+// the I/O node types on their own queue (TaskQueue + "-io"), served only by
+// the processes that hold the secrets.
 package worker
 
 import (
@@ -38,8 +38,9 @@ type Workers struct {
 }
 
 // New creates (but does not start) the workers for o, registering the
-// interpreter and every activity explicitly.
-func New(c client.Client, o Options, interp *interpreter.Interpreter, acts *activities.Activities, logger *slog.Logger) (*Workers, error) {
+// interpreter and every activity explicitly. io, when not nil, adds a worker
+// for the I/O task queue.
+func New(c client.Client, o Options, interp *interpreter.Interpreter, acts *activities.Activities, io *activities.IO, logger *slog.Logger) (*Workers, error) {
 	if o.TaskQueue == "" {
 		return nil, errors.New("worker: TaskQueue is required")
 	}
@@ -58,7 +59,13 @@ func New(c client.Client, o Options, interp *interpreter.Interpreter, acts *acti
 	main := sdkworker.New(c, o.TaskQueue, sdkOpts)
 	interp.Register(main)
 	acts.RegisterPure(main)
-	return &Workers{workers: []sdkworker.Worker{main}, logger: logger}, nil
+	ws := &Workers{workers: []sdkworker.Worker{main}, logger: logger}
+	if io != nil {
+		ioWorker := sdkworker.New(c, o.TaskQueue+interpreter.IOTaskQueueSuffix, sdkOpts)
+		io.Register(ioWorker)
+		ws.workers = append(ws.workers, ioWorker)
+	}
+	return ws, nil
 }
 
 // Start starts every worker; on error the ones already started are stopped.

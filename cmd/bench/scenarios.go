@@ -68,7 +68,7 @@ func newBench(ctx context.Context, core *app.Core, tc client.Client, st *store.S
 	}
 	b := &bench{core: core, client: tc, def: def, http: &http.Client{Timeout: time.Minute}}
 	var err error
-	if b.workers, err = core.NewWorkers(tc); err != nil {
+	if b.workers, err = core.NewWorkers(tc, nil); err != nil {
 		return nil, err
 	}
 	if err := b.workers.Start(); err != nil {

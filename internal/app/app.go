@@ -10,9 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
@@ -24,6 +26,9 @@ import (
 	"github.com/workflow-backend/workflow-backend/api"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/expr"
+	"github.com/workflow-backend/workflow-backend/internal/mail"
+	"github.com/workflow-backend/workflow-backend/internal/outbound"
+	"github.com/workflow-backend/workflow-backend/internal/payments"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 	"github.com/workflow-backend/workflow-backend/worker"
@@ -55,7 +60,8 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("expression environment: %w", err)
 	}
-	registry := interpreter.NewRegistry(activities.PureNodeTypes()...)
+	types := append(activities.PureNodeTypes(), activities.IONodeTypes(IONames())...)
+	registry := interpreter.NewRegistry(types...)
 	return &Core{
 		Config:      cfg,
 		Logger:      logger,
@@ -63,6 +69,75 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 		Registry:    registry,
 		Interpreter: interpreter.New(registry),
 		Activities:  &activities.Activities{Expr: env, MaxOutputBytes: cfg.NodeOutputMax},
+	}, nil
+}
+
+// Names of the connections and services definitions may use.
+const (
+	// DatabaseApp is the database_query connection to the application
+	// database (DATABASE_URL), which the pre-configured flows use.
+	DatabaseApp = "app"
+)
+
+// IONames lists what I/O nodes may name; the API validates definitions
+// against it and the workers serve exactly it.
+func IONames() activities.IOOptions {
+	return activities.IOOptions{
+		Databases: []string{DatabaseApp},
+		Services:  map[string][]string{payments.ServiceStripe: payments.Operations()},
+	}
+}
+
+// NewIO builds the dependencies of the I/O node types from the
+// configuration: the outbound HTTP client with its host policy, the
+// application database, the payment connector, the email outbox and sender,
+// the file storage root. Only processes that serve the I/O task queue call
+// it, since it needs the secrets.
+func (c *Core) NewIO(st *store.Store) (*activities.IO, error) {
+	cfg := c.Config
+	httpClient, err := outbound.NewClient(outbound.Options{Allow: cfg.OutboundAllow, Timeout: cfg.OutboundTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("OUTBOUND_ALLOW: %w", err)
+	}
+	httpNodes, err := activities.NewHTTPNodes(c.Activities, httpClient, cfg.NotifyWebhooks)
+	if err != nil {
+		return nil, fmt.Errorf("NOTIFY_WEBHOOKS: %w", err)
+	}
+
+	var payment activities.Connector
+	switch cfg.PaymentsProvider {
+	case config.PaymentsStripe:
+		if payment, err = payments.NewStripe(payments.StripeConfig{SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase}); err != nil {
+			return nil, fmt.Errorf("STRIPE_SECRET_KEY: %w", err)
+		}
+	default:
+		c.Logger.Warn(payments.FakeNotice)
+		payment = payments.NewFake()
+	}
+
+	var sender mail.Sender
+	if cfg.SendGridAPIKey != "" {
+		if sender, err = mail.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridAPIBase); err != nil {
+			return nil, fmt.Errorf("SENDGRID_API_KEY: %w", err)
+		}
+	} else {
+		c.Logger.Warn("SENDGRID_API_KEY is not set: emails are kept in the dev outbox (table email_outbox of the app database), not sent")
+		sender = mail.NewDevSender(c.Logger)
+	}
+	from, err := mail.ParseAddress(cfg.EmailFrom)
+	if err != nil {
+		return nil, fmt.Errorf("EMAIL_FROM: %w", err)
+	}
+
+	if err := os.MkdirAll(cfg.StorageRoot, 0o750); err != nil {
+		return nil, fmt.Errorf("STORAGE_ROOT: %w", err)
+	}
+	return &activities.IO{
+		HTTP:     httpNodes,
+		Database: &activities.DatabaseNodes{Activities: c.Activities, Conns: map[string]*sqlx.DB{DatabaseApp: st.DB()}},
+		Services: &activities.ServiceNodes{Activities: c.Activities, Connectors: map[string]activities.Connector{payments.ServiceStripe: payment}},
+		Email:    &activities.EmailNodes{Activities: c.Activities, Outbox: mail.NewOutbox(st.DB(), sender), From: from},
+		Files:    &activities.FileNodes{Activities: c.Activities, Root: cfg.StorageRoot},
 	}, nil
 }
 
@@ -117,15 +192,16 @@ func CheckSearchAttributes(ctx context.Context, c client.Client, namespace strin
 		namespace, strings.Join(missing, ", "), strings.Join(cmds, "\n  "))
 }
 
-// NewWorkers builds the workers of this process with cfg's tuning.
-func (c *Core) NewWorkers(tc client.Client) (*worker.Workers, error) {
+// NewWorkers builds the workers of this process with cfg's tuning; ioNodes, when
+// not nil, adds the I/O task queue's worker.
+func (c *Core) NewWorkers(tc client.Client, ioNodes *activities.IO) (*worker.Workers, error) {
 	sdkworker.SetStickyWorkflowCacheSize(c.Config.StickyCacheSize)
 	return worker.New(tc, worker.Options{
 		TaskQueue:                    c.Config.TaskQueue,
 		MaxConcurrentActivities:      c.Config.MaxConcurrentActivities,
 		MaxConcurrentLocalActivities: c.Config.MaxConcurrentLocalActivities,
 		MaxConcurrentWorkflowTasks:   c.Config.MaxConcurrentWorkflowTasks,
-	}, c.Interpreter, c.Activities, c.Logger)
+	}, c.Interpreter, c.Activities, ioNodes, c.Logger)
 }
 
 // NewAPI builds the HTTP API. eager says a worker in this process serves
@@ -144,16 +220,20 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		MaxWait:     c.Config.WaitMax,
 		BodyLimit:   c.Config.MaxBodyBytes,
 		Logger:      c.Logger,
+		// A real payment provider needs the client's payment method token;
+		// the fake one takes a test token.
+		PaymentMethodRequired: c.Config.PaymentsProvider == config.PaymentsStripe,
 	})
 }
 
-// ServeAPI runs the API (and, when cfg.APIWorker, a co-located worker) on
-// ln until ctx ends.
-func (c *Core) ServeAPI(ctx context.Context, tc client.Client, st *store.Store, ln net.Listener) error {
+// ServeAPI registers the pre-configured flows and runs the API (and, when
+// cfg.APIWorker, a co-located worker, which also serves the I/O task queue
+// when ioNodes is not nil: dev mode) on ln until ctx ends.
+func (c *Core) ServeAPI(ctx context.Context, tc client.Client, st *store.Store, ln net.Listener, ioNodes *activities.IO) error {
 	var workers *worker.Workers
 	if c.Config.APIWorker {
 		var err error
-		if workers, err = c.NewWorkers(tc); err != nil {
+		if workers, err = c.NewWorkers(tc, ioNodes); err != nil {
 			return err
 		}
 		if err := workers.Start(); err != nil {
@@ -163,6 +243,9 @@ func (c *Core) ServeAPI(ctx context.Context, tc client.Client, st *store.Store, 
 	}
 	srv, err := c.NewAPI(tc, st, workers != nil)
 	if err != nil {
+		return err
+	}
+	if err := srv.RegisterFlows(ctx); err != nil {
 		return err
 	}
 	c.Logger.Info("API listening", "url", "http://"+ln.Addr().String(), "colocatedWorker", workers != nil)
@@ -197,7 +280,7 @@ func RunAPI(ctx context.Context, environ map[string]string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	return core.ServeAPI(ctx, tc, st, ln)
+	return core.ServeAPI(ctx, tc, st, ln, nil)
 }
 
 // RunWorker is the worker command: it polls until ctx ends, then drains.
@@ -216,7 +299,16 @@ func RunWorker(ctx context.Context, environ map[string]string, stderr io.Writer)
 		return err
 	}
 	defer tc.Close()
-	workers, err := core.NewWorkers(tc)
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("opening the database: %w", err)
+	}
+	defer st.Close()
+	ioNodes, err := core.NewIO(st)
+	if err != nil {
+		return err
+	}
+	workers, err := core.NewWorkers(tc, ioNodes)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,34 @@ type Config struct {
 	CacheMaxSize  int           `env:"CACHE_MAX_SIZE" envDefault:"1000"`
 	CacheTTL      time.Duration `env:"CACHE_TTL" envDefault:"1h"`
 	NodeOutputMax int           `env:"NODE_OUTPUT_MAX_BYTES" envDefault:"262144"`
+
+	// I/O node types. Secrets (keys, webhook URLs) are read by the workers
+	// that serve the I/O task queue; the API needs none of them.
+	//
+	// api_call and notification: the outbound host policy allows private,
+	// loopback and link-local destinations only when listed here.
+	OutboundAllow   []string          `env:"OUTBOUND_ALLOW" envSeparator:","`
+	OutboundTimeout time.Duration     `env:"OUTBOUND_TIMEOUT" envDefault:"60s"`
+	NotifyWebhooks  map[string]string `env:"NOTIFY_WEBHOOKS" envSeparator:"," envKeyValSeparator:"="`
+	// external_service "stripe": the real Stripe API when a key is set,
+	// else dev mode's fake provider (PaymentsProvider says which).
+	PaymentsProvider string `env:"PAYMENTS_PROVIDER"`
+	StripeSecretKey  string `env:"STRIPE_SECRET_KEY"`
+	StripeAPIBase    string `env:"STRIPE_API_BASE" envDefault:"https://api.stripe.com"`
+	// email: SendGrid when a key is set, else the dev outbox.
+	SendGridAPIKey  string `env:"SENDGRID_API_KEY"`
+	SendGridAPIBase string `env:"SENDGRID_API_BASE" envDefault:"https://api.sendgrid.com"`
+	EmailFrom       string `env:"EMAIL_FROM" envDefault:"noreply@example.com"`
+	// file_processing: the only directory its paths may name. Empty means
+	// DATA_DIR/files.
+	StorageRoot string `env:"STORAGE_ROOT"`
 }
+
+// Payment providers of PAYMENTS_PROVIDER.
+const (
+	PaymentsStripe = "stripe"
+	PaymentsFake   = "fake"
+)
 
 // Load parses the configuration from the given environment (os.Environ
 // turned into a map in main; a literal map in tests) and checks it.
@@ -64,6 +91,15 @@ func Load(environ map[string]string) (Config, error) {
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "app.db")
+	}
+	if c.StorageRoot == "" {
+		c.StorageRoot = filepath.Join(c.DataDir, "files")
+	}
+	if c.PaymentsProvider == "" {
+		c.PaymentsProvider = PaymentsFake
+		if c.StripeSecretKey != "" {
+			c.PaymentsProvider = PaymentsStripe
+		}
 	}
 	return c, c.check()
 }
@@ -90,6 +126,12 @@ func (c Config) check() error {
 	}
 	if c.CacheMaxSize <= 0 || c.CacheTTL <= 0 || c.NodeOutputMax <= 0 {
 		errs = append(errs, errors.New("CACHE_MAX_SIZE, CACHE_TTL and NODE_OUTPUT_MAX_BYTES must be positive"))
+	}
+	if c.PaymentsProvider != PaymentsStripe && c.PaymentsProvider != PaymentsFake {
+		errs = append(errs, fmt.Errorf("PAYMENTS_PROVIDER %q must be stripe or fake", c.PaymentsProvider))
+	}
+	if c.OutboundTimeout <= 0 {
+		errs = append(errs, errors.New("OUTBOUND_TIMEOUT must be positive"))
 	}
 	if _, err := c.SlogLevel(); err != nil {
 		errs = append(errs, err)
@@ -119,7 +161,13 @@ func namedParseErrors(err error) error {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
 			if f, ok := t.FieldByName(pe.Name); ok {
-				errs = append(errs, fmt.Errorf("%s: %w", f.Tag.Get("env"), pe.Err))
+				name := f.Tag.Get("env")
+				if name == "NOTIFY_WEBHOOKS" {
+					// The parse error quotes the value, and webhook URLs are secrets.
+					errs = append(errs, fmt.Errorf("%s: not a comma-separated list of name=url", name))
+					continue
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", name, pe.Err))
 				continue
 			}
 		}

@@ -51,3 +51,20 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+// A malformed webhook list is reported without its value (webhook URLs are
+// secrets), and a good one is parsed.
+func TestNotifyWebhooks(t *testing.T) {
+	secret := "https://hooks.example.com/T000/B000/XXXXsecret"
+	_, err := Load(map[string]string{"NOTIFY_WEBHOOKS": secret})
+	if err == nil || !strings.Contains(err.Error(), "NOTIFY_WEBHOOKS") || strings.Contains(err.Error(), "secret") {
+		t.Errorf("malformed NOTIFY_WEBHOOKS: %v", err)
+	}
+	c, err := Load(map[string]string{"NOTIFY_WEBHOOKS": "ops=" + secret + "?a=b,sales=https://x.example/h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NotifyWebhooks["ops"] != secret+"?a=b" || c.NotifyWebhooks["sales"] != "https://x.example/h" {
+		t.Errorf("NotifyWebhooks = %v", c.NotifyWebhooks)
+	}
+}

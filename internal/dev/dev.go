@@ -77,6 +77,15 @@ func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Write
 		return fmt.Errorf("opening the database: %w", err)
 	}
 	defer st.Close()
+	// The demo customer and products the README's order examples use.
+	if err := st.SeedDemo(ctx); err != nil {
+		return err
+	}
+	// One process: the API's co-located worker serves the I/O queue too.
+	ioNodes, err := core.NewIO(st)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return err
@@ -91,5 +100,5 @@ workflow-backend dev mode
 Press Ctrl+C to stop.
 
 `, apiURL, apiURL, srv.UIAddress(), srv.FrontendAddress(), srv.FrontendAddress(), cfg.DataDir)
-	return core.ServeAPI(ctx, tc, st, ln)
+	return core.ServeAPI(ctx, tc, st, ln, ioNodes)
 }

@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/interpreter"
+	"github.com/workflow-backend/workflow-backend/workflows"
+)
+
+// RegisterFlows registers the pre-configured flows (package workflows) as
+// ordinary definitions, idempotently: an identical registration is a no-op,
+// so every replica may do it at start. A file changed without a new version
+// is an error naming it.
+func (s *Server) RegisterFlows(ctx context.Context) error {
+	flows, err := workflows.All()
+	if err != nil {
+		return err
+	}
+	for _, f := range flows {
+		def, problems := interpreter.Parse(f.Document, s.registry, s.exprs)
+		if len(problems) > 0 {
+			return fmt.Errorf("workflows/%s.json has %d problem(s), first: %s: %s",
+				f.ID, len(problems), problems[0].Path, problems[0].Message)
+		}
+		doc, err := interpreter.Canonical(def)
+		if err != nil {
+			return err
+		}
+		_, err = s.store.Register(ctx, store.Definition{
+			ID: def.ID, Version: def.Version, Name: def.Name, Description: def.Description, Document: doc,
+		})
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("workflows/%s.json changed but version %s is already registered with other content: give it a new version", f.ID, f.Version)
+		}
+		if err != nil {
+			return fmt.Errorf("register workflows/%s.json: %w", f.ID, err)
+		}
+		s.flowVersions[f.ID] = f.Version
+	}
+	return nil
+}
+
+// flow serves a pre-configured flow: the request body is the execution's
+// input, the version is the one shipped with this binary (not the latest
+// registered, so registering a definition with the same id through the API
+// cannot change what the route runs), and a completed execution answers
+// successStatus with the usual execute result (its output is the created
+// user or order). The wait budget, Prefer: respond-async and
+// Idempotency-Key work as on execute.
+func (s *Server) flow(id string, successStatus int, check func(input map[string]any) []fieldError) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		version, registered := s.flowVersions[id]
+		if !registered {
+			return newError(http.StatusServiceUnavailable, codeServiceUnavailable, "the "+id+" flow is not registered")
+		}
+		wait, err := s.waitBudget(c)
+		if err != nil {
+			return err
+		}
+		key := c.Request().Header.Get(headerIdempotencyKey)
+		if err := checkIdempotencyKey(key, c.Request().Header.Values(headerIdempotencyKey)); err != nil {
+			return err
+		}
+		body, err := readBody(c)
+		if err != nil {
+			return err
+		}
+		var input map[string]any
+		if err := decodeJSONObject(body, &input); err != nil {
+			return err
+		}
+		if check != nil {
+			if fields := check(input); len(fields) > 0 {
+				return newError(http.StatusBadRequest, codeValidationFailed, fields[0].Message).withDetails(fields)
+			}
+		}
+		ld, err := s.loadDefinition(c.Request().Context(), id, version)
+		if err != nil {
+			return err
+		}
+		return s.run(c, ld, executeRequest{Input: body, Version: version}, key, wait, successStatus)
+	}
+}
+
+// requirePaymentMethod is the order route's own check: with a real payment
+// provider configured, the client must send a payment method token (the
+// flow falls back to a test token only for dev mode's fake provider).
+func (s *Server) requirePaymentMethod(input map[string]any) []fieldError {
+	if !s.paymentMethodRequired {
+		return nil
+	}
+	if v, ok := input["paymentMethodId"].(string); ok && v != "" {
+		return nil
+	}
+	return []fieldError{{Field: "paymentMethodId", Message: "paymentMethodId (a payment method token such as pm_card_visa) is required"}}
+}
+
+// decodeJSONObject decodes a body that must be one JSON object.
+func decodeJSONObject(body []byte, v *map[string]any) error {
+	if !json.Valid(body) {
+		return newError(http.StatusBadRequest, codeInvalidJSON, "the body is not well-formed JSON")
+	}
+	if err := json.Unmarshal(body, v); err != nil || *v == nil {
+		return newError(http.StatusBadRequest, codeInvalidRequest, "the body must be a JSON object")
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/workflow-backend/workflow-backend/internal/store"
+)
+
+// listProducts is GET /api/products: price and stock of every product.
+func (s *Server) listProducts(c echo.Context) error {
+	products, err := s.store.ListProducts(c.Request().Context())
+	if err != nil {
+		return storeError(err, "list products")
+	}
+	return ok(c, http.StatusOK, products)
+}
+
+// getProduct is GET /api/products/{id}.
+func (s *Server) getProduct(c echo.Context) error {
+	notFound := newError(http.StatusNotFound, codeProductNotFound, "no product has this id")
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return notFound
+	}
+	p, err := s.store.GetProduct(c.Request().Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound
+	}
+	if err != nil {
+		return storeError(err, "get product")
+	}
+	return ok(c, http.StatusOK, p)
+}

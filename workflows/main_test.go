@@ -1,0 +1,271 @@
+package workflows_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/config"
+	"github.com/workflow-backend/workflow-backend/internal/devserver"
+	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/internal/testenv"
+)
+
+// temporalAddress is the embedded Temporal server every test of this
+// package shares (one per test binary keeps the suite fast on 2 cores).
+var temporalAddress string
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithCancel(context.Background())
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv, err := devserver.Start(ctx, devserver.Options{SearchAttributes: app.SearchAttributes, Logger: quiet})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "workflows tests: start Temporal:", err)
+		os.Exit(1)
+	}
+	temporalAddress = srv.FrontendAddress()
+	code := m.Run()
+	srv.Stop()
+	cancel()
+	os.Exit(code)
+}
+
+// sendGridKey is the key the fake SendGrid of every environment accepts.
+const sendGridKey = "SG.test-key"
+
+var queueSeq atomic.Int64
+
+// flowEnv is the product wired as the api and worker commands wire it
+// (internal/app), on its own task queue and database: the API with the
+// flows registered, a worker serving both queues, the real Stripe and
+// SendGrid clients pointed at local servers.
+type flowEnv struct {
+	api      string
+	http     *http.Client
+	db       *sqlx.DB
+	sendgrid *testenv.SendGrid
+}
+
+// newFlowEnv starts an environment on the database at dsn whose Stripe API
+// is stripeBase. extra adds or overrides environment variables.
+func newFlowEnv(t *testing.T, dsn, stripeBase string, extra map[string]string) *flowEnv {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	sg := testenv.NewSendGrid(t, sendGridKey)
+	environ := map[string]string{
+		"TEMPORAL_ADDRESS":  temporalAddress,
+		"TASK_QUEUE":        fmt.Sprintf("flows-%d", queueSeq.Add(1)),
+		"DATABASE_URL":      dsn,
+		"DATA_DIR":          t.TempDir(),
+		"LOG_LEVEL":         "error",
+		"STRIPE_SECRET_KEY": testenv.StripeTestKey,
+		"STRIPE_API_BASE":   stripeBase,
+		"SENDGRID_API_KEY":  sg.APIKey,
+		"SENDGRID_API_BASE": sg.URL,
+	}
+	for k, v := range extra {
+		environ[k] = v
+	}
+	cfg, err := config.Load(environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := app.NewLogger(cfg, os.Stderr)
+	core, err := app.NewCore(cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := app.DialTemporal(ctx, cfg, environ, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.SeedDemo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ioNodes, err := core.NewIO(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers, err := core.NewWorkers(tc, ioNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := workers.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(workers.Stop)
+	srv, err := core.NewAPI(tc, st, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RegisterFlows(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return &flowEnv{api: ts.URL, http: ts.Client(), db: st.DB(), sendgrid: sg}
+}
+
+// reply is a decoded API answer.
+type reply struct {
+	Status int
+	Raw    string
+	Data   struct {
+		ExecutionID string         `json:"executionId"`
+		Status      string         `json:"status"`
+		Output      map[string]any `json:"output"`
+	}
+	Error struct {
+		Code        string `json:"code"`
+		ExecutionID string `json:"executionId"`
+		Details     []struct {
+			Field string `json:"field"`
+		} `json:"details"`
+	}
+}
+
+func (e *flowEnv) post(t *testing.T, path, body string) reply {
+	t.Helper()
+	return e.do(t, http.MethodPost, path, body)
+}
+
+func (e *flowEnv) do(t *testing.T, method, path, body string) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, e.api+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.http.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{Status: resp.StatusCode, Raw: string(raw)}
+	var env struct {
+		Data  json.RawMessage `json:"data"`
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	if len(env.Data) > 0 {
+		_ = json.Unmarshal(env.Data, &r.Data)
+	}
+	if len(env.Error) > 0 {
+		_ = json.Unmarshal(env.Error, &r.Error)
+	}
+	return r
+}
+
+// executionID is the execution a reply is about, success or failure.
+func (r reply) executionID() string {
+	if r.Data.ExecutionID != "" {
+		return r.Data.ExecutionID
+	}
+	return r.Error.ExecutionID
+}
+
+// path returns the nodes of an execution that ran, in definition order, as
+// "id status" lines: the path the flow took.
+func (e *flowEnv) path(t *testing.T, executionID string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.api+"/api/executions/"+executionID, nil)
+	resp, err := e.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Data struct {
+			Nodes []struct{ ID, Status string } `json:"nodes"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, n := range got.Data.Nodes {
+		if n.Status != "skipped" {
+			fmt.Fprintf(&b, "%s %s\n", n.ID, n.Status)
+		}
+	}
+	return b.String()
+}
+
+// checkGolden compares the path of an execution with
+// testdata/paths/<name>.txt; UPDATE_GOLDEN=1 rewrites the file.
+func (e *flowEnv) checkGolden(t *testing.T, name string, r reply) {
+	t.Helper()
+	if r.executionID() == "" {
+		t.Fatalf("%s: the reply names no execution: %d %s", name, r.Status, r.Raw)
+	}
+	got := e.path(t, r.executionID())
+	file := filepath.Join("testdata", "paths", name+".txt")
+	if os.Getenv("UPDATE_GOLDEN") == "1" {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("path of %s:\n%s\nwant (%s):\n%s", name, got, file, want)
+	}
+}
+
+func (e *flowEnv) scalar(t *testing.T, query string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := e.db.Get(&n, e.db.Rebind(query), args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func (e *flowEnv) stock(t *testing.T, productID int) int64 {
+	t.Helper()
+	return e.scalar(t, `SELECT stock FROM products WHERE id = ?`, productID)
+}
+
+// eventually polls cond for up to 30 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func jsonBody(v any) string {
+	var b bytes.Buffer
+	_ = json.NewEncoder(&b).Encode(v)
+	return b.String()
+}
