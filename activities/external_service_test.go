@@ -127,13 +127,13 @@ func TestExternalServiceIdempotencyKey(t *testing.T) {
 	}
 	reqs := srv.Requests()
 	want := []string{"default-test-workflow-id/charge", "default-test-workflow-id/charge", "default-test-workflow-id/charge_again"}
+	if len(reqs) != len(want) || reqs[0].Form.Get("amount") != "2000" || reqs[0].Form.Get("metadata[customerId]") != "123" {
+		t.Fatalf("requests %+v", reqs)
+	}
 	for i, r := range reqs {
 		if r.IdempotencyKey != want[i] {
 			t.Fatalf("request %d key %q, want %q", i, r.IdempotencyKey, want[i])
 		}
-	}
-	if len(reqs) != len(want) || reqs[0].Form.Get("amount") != "2000" || reqs[0].Form.Get("metadata[customerId]") != "123" {
-		t.Fatalf("requests %+v", reqs)
 	}
 
 	// Outside a workflow there is no execution to key the payment on.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -89,17 +90,23 @@ func (s *Server) flow(id string, successStatus int, check func(input map[string]
 	}
 }
 
-// requirePaymentMethod is the order route's own check: with a real payment
-// provider configured, the client must send a payment method token (the
-// flow falls back to a test token only for dev mode's fake provider).
-func (s *Server) requirePaymentMethod(input map[string]any) []fieldError {
-	if !s.paymentMethodRequired {
+// checkPaymentMethod is the order route's own check, made before anything
+// is recorded: a paymentMethodId must be a token (pm_…), so that a card
+// number sent by mistake never reaches the execution's history; and with a
+// real payment provider configured it is required (the flow falls back to a
+// test token only for dev mode's fake provider).
+func (s *Server) checkPaymentMethod(input map[string]any) []fieldError {
+	v, present := input["paymentMethodId"]
+	if !present || v == nil {
+		if s.paymentMethodRequired {
+			return []fieldError{{Field: "paymentMethodId", Message: "paymentMethodId (a payment method token such as pm_card_visa) is required"}}
+		}
 		return nil
 	}
-	if v, ok := input["paymentMethodId"].(string); ok && v != "" {
-		return nil
+	if token, ok := v.(string); !ok || !strings.HasPrefix(token, "pm_") {
+		return []fieldError{{Field: "paymentMethodId", Message: "paymentMethodId must be a payment method token (pm_…) created with Stripe.js, or a test token such as pm_card_visa; card numbers are never accepted"}}
 	}
-	return []fieldError{{Field: "paymentMethodId", Message: "paymentMethodId (a payment method token such as pm_card_visa) is required"}}
+	return nil
 }
 
 // decodeJSONObject decodes a body that must be one JSON object.

@@ -47,7 +47,7 @@ func (s *Server) routes() {
 	// The pre-configured flows (package workflows) and the products the
 	// order flow sells.
 	e.POST("/api/users/register", s.flow(workflows.UserRegistration, http.StatusCreated, nil))
-	e.POST("/api/orders/process", s.flow(workflows.OrderProcessing, http.StatusCreated, s.requirePaymentMethod))
+	e.POST("/api/orders/process", s.flow(workflows.OrderProcessing, http.StatusCreated, s.checkPaymentMethod))
 	e.GET("/api/products", s.listProducts)
 	e.GET("/api/products/:id", s.getProduct)
 }

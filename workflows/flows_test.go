@@ -156,6 +156,8 @@ func testOrderRefusals(t *testing.T, e *flowEnv) {
 			http.StatusBadRequest, "validation_failed", "order-processing-invalid"},
 		{"no payment method with Stripe configured", `{"customerId": 123, "items": [{"productId": 456, "quantity": 1}], "totalAmount": 49.99}`,
 			http.StatusBadRequest, "validation_failed", ""},
+		{"card number instead of a token", `{"customerId": 123, "items": [{"productId": 456, "quantity": 1}], "totalAmount": 49.99, "paymentMethodId": "4242 4242 4242 4242"}`,
+			http.StatusBadRequest, "validation_failed", ""},
 	}
 	stock := map[int]int64{456: e.stock(t, 456), 457: e.stock(t, 457), 458: e.stock(t, 458)}
 	for _, tt := range tests {

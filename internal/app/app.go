@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -107,8 +108,11 @@ func (c *Core) NewIO(st *store.Store) (*activities.IO, error) {
 	var payment activities.Connector
 	switch cfg.PaymentsProvider {
 	case config.PaymentsStripe:
+		if cfg.StripeSecretKey == "" {
+			return nil, errors.New("STRIPE_SECRET_KEY is not set: set it (sk_test_… for Stripe's test mode), or set PAYMENTS_PROVIDER=fake for a fake connector that approves charges without moving money")
+		}
 		if payment, err = payments.NewStripe(payments.StripeConfig{SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase}); err != nil {
-			return nil, fmt.Errorf("STRIPE_SECRET_KEY: %w", err)
+			return nil, fmt.Errorf("stripe: %w", err)
 		}
 	default:
 		c.Logger.Warn(payments.FakeNotice)

@@ -62,8 +62,9 @@ type Config struct {
 	OutboundAllow   []string          `env:"OUTBOUND_ALLOW" envSeparator:","`
 	OutboundTimeout time.Duration     `env:"OUTBOUND_TIMEOUT" envDefault:"60s"`
 	NotifyWebhooks  map[string]string `env:"NOTIFY_WEBHOOKS" envSeparator:"," envKeyValSeparator:"="`
-	// external_service "stripe": the real Stripe API when a key is set,
-	// else dev mode's fake provider (PaymentsProvider says which).
+	// external_service "stripe": the real Stripe API (PAYMENTS_PROVIDER
+	// stripe, the default) or a fake that moves no money (fake; dev mode's
+	// default when no key is set).
 	PaymentsProvider string `env:"PAYMENTS_PROVIDER"`
 	StripeSecretKey  string `env:"STRIPE_SECRET_KEY"`
 	StripeAPIBase    string `env:"STRIPE_API_BASE" envDefault:"https://api.stripe.com"`
@@ -96,10 +97,10 @@ func Load(environ map[string]string) (Config, error) {
 		c.StorageRoot = filepath.Join(c.DataDir, "files")
 	}
 	if c.PaymentsProvider == "" {
-		c.PaymentsProvider = PaymentsFake
-		if c.StripeSecretKey != "" {
-			c.PaymentsProvider = PaymentsStripe
-		}
+		// Production takes real payments unless told otherwise: a worker
+		// without a key refuses to start rather than approve every order
+		// with the fake connector. Dev mode defaults to the fake one.
+		c.PaymentsProvider = PaymentsStripe
 	}
 	return c, c.check()
 }

@@ -13,7 +13,8 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Port != 3000 || c.TemporalAddress != "127.0.0.1:7233" || c.WaitDefault != 10*time.Second ||
-		c.DatabaseURL != ".data/app.db" || c.Retention != 7*24*time.Hour || !c.APIWorker {
+		c.DatabaseURL != ".data/app.db" || c.Retention != 7*24*time.Hour || !c.APIWorker ||
+		c.PaymentsProvider != PaymentsStripe || c.StorageRoot != ".data/files" {
 		t.Errorf("defaults: %+v", c)
 	}
 }

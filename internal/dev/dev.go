@@ -22,9 +22,13 @@ import (
 
 // Run boots everything and serves until ctx ends.
 func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Writer) error {
-	// Dev mode listens on loopback unless told otherwise.
+	// Dev mode listens on loopback unless told otherwise, and without a
+	// Stripe key takes payments with the fake connector (announced at start).
 	if _, ok := environ["HOST"]; !ok {
 		environ["HOST"] = "127.0.0.1"
+	}
+	if _, ok := environ["PAYMENTS_PROVIDER"]; !ok && environ["STRIPE_SECRET_KEY"] == "" {
+		environ["PAYMENTS_PROVIDER"] = config.PaymentsFake
 	}
 	cfg, err := config.Load(environ)
 	if err != nil {

@@ -17,8 +17,8 @@ const FakeDeclineToken = "pm_card_chargeDeclined"
 
 // FakeNotice is what a process using the fake connector should print at
 // start-up.
-const FakeNotice = "STRIPE_SECRET_KEY is not set: payments use the built-in fake connector, which approves every charge " +
-	"except payment method " + FakeDeclineToken + " and moves no money"
+const FakeNotice = "payments use the built-in fake connector (no STRIPE_SECRET_KEY set, or PAYMENTS_PROVIDER=fake): " +
+	"it approves every charge except payment method " + FakeDeclineToken + " and moves no money"
 
 // Fake is an in-memory payment connector for dev mode. It validates
 // parameters exactly as Stripe does here, approves every charge except

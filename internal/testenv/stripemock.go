@@ -36,7 +36,8 @@ const SkipStripeMockEnv = "SKIP_STRIPE_MOCK"
 // StripeMock starts stripe-mock for the test and returns its base URL (for
 // STRIPE_API_BASE); it is stopped when the test ends. The binary is taken
 // from PATH or GOBIN / GOPATH/bin, or installed there with go install (a few
-// minutes of compilation, once per machine).
+// minutes of compilation, once per machine). It takes about 4 s to load
+// Stripe's spec: start one per test function and share it among subtests.
 //
 // stripe-mock validates requests against Stripe's OpenAPI spec and answers
 // with fixtures: it checks the protocol, not the payment logic (it never
