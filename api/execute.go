@@ -71,15 +71,7 @@ type executeResult struct {
 func (s *Server) execute(c echo.Context) error {
 	ctx := c.Request().Context()
 	defID := c.Param("id")
-	wait, err := s.waitBudget(c)
-	if err != nil {
-		return err
-	}
-	key := c.Request().Header.Get(headerIdempotencyKey)
-	if err := checkIdempotencyKey(key, c.Request().Header.Values(headerIdempotencyKey)); err != nil {
-		return err
-	}
-	body, err := readBody(c)
+	wait, key, body, err := s.runRequest(c)
 	if err != nil {
 		return err
 	}
@@ -97,6 +89,20 @@ func (s *Server) execute(c echo.Context) error {
 		}
 	}
 	return s.run(c, ld, req, key, wait, http.StatusOK)
+}
+
+// runRequest reads what every route that starts an execution takes: the
+// wait budget, the Idempotency-Key and the body.
+func (s *Server) runRequest(c echo.Context) (wait time.Duration, key string, body []byte, err error) {
+	if wait, err = s.waitBudget(c); err != nil {
+		return 0, "", nil, err
+	}
+	key = c.Request().Header.Get(headerIdempotencyKey)
+	if err := checkIdempotencyKey(key, c.Request().Header.Values(headerIdempotencyKey)); err != nil {
+		return 0, "", nil, err
+	}
+	body, err = readBody(c)
+	return wait, key, body, err
 }
 
 // run starts an execution of ld with req's input (attached to an earlier one

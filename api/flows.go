@@ -61,15 +61,7 @@ func (s *Server) flow(id string, successStatus int, check func(input map[string]
 		if !registered {
 			return newError(http.StatusServiceUnavailable, codeServiceUnavailable, "the "+id+" flow is not registered")
 		}
-		wait, err := s.waitBudget(c)
-		if err != nil {
-			return err
-		}
-		key := c.Request().Header.Get(headerIdempotencyKey)
-		if err := checkIdempotencyKey(key, c.Request().Header.Values(headerIdempotencyKey)); err != nil {
-			return err
-		}
-		body, err := readBody(c)
+		wait, key, body, err := s.runRequest(c)
 		if err != nil {
 			return err
 		}

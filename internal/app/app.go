@@ -256,63 +256,73 @@ func (c *Core) ServeAPI(ctx context.Context, tc client.Client, st *store.Store, 
 	return srv.Serve(ctx, ln)
 }
 
-// RunAPI is the api command: the HTTP API against a Temporal cluster.
-func RunAPI(ctx context.Context, environ map[string]string, stderr io.Writer) error {
-	cfg, err := config.Load(environ)
-	if err != nil {
-		return err
-	}
-	logger := NewLogger(cfg, stderr)
-	core, err := NewCore(cfg, logger)
-	if err != nil {
-		return err
-	}
-	tc, err := DialTemporal(ctx, cfg, environ, logger)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	if err := CheckSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return fmt.Errorf("opening the database: %w", err)
-	}
-	defer st.Close()
-	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
-	if err != nil {
-		return err
-	}
-	return core.ServeAPI(ctx, tc, st, ln, nil)
+// process is what the api and worker commands both open: configuration,
+// logger, core, Temporal client and app database.
+type process struct {
+	cfg    config.Config
+	core   *Core
+	client client.Client
+	store  *store.Store
 }
 
-// RunWorker is the worker command: it polls until ctx ends, then drains.
-func RunWorker(ctx context.Context, environ map[string]string, stderr io.Writer) error {
+// open builds a process from the environment; close releases it.
+func open(ctx context.Context, environ map[string]string, stderr io.Writer) (*process, error) {
 	cfg, err := config.Load(environ)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	logger := NewLogger(cfg, stderr)
 	core, err := NewCore(cfg, logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tc, err := DialTemporal(ctx, cfg, environ, logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer tc.Close()
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("opening the database: %w", err)
+		tc.Close()
+		return nil, fmt.Errorf("opening the database: %w", err)
 	}
-	defer st.Close()
-	ioNodes, err := core.NewIO(st)
+	return &process{cfg: cfg, core: core, client: tc, store: st}, nil
+}
+
+func (p *process) close() {
+	_ = p.store.Close()
+	p.client.Close()
+}
+
+// RunAPI is the api command: the HTTP API against a Temporal cluster.
+func RunAPI(ctx context.Context, environ map[string]string, stderr io.Writer) error {
+	p, err := open(ctx, environ, stderr)
 	if err != nil {
 		return err
 	}
-	workers, err := core.NewWorkers(tc, ioNodes)
+	defer p.close()
+	if err := CheckSearchAttributes(ctx, p.client, p.cfg.TemporalNamespace); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(p.cfg.Host, strconv.Itoa(p.cfg.Port)))
+	if err != nil {
+		return err
+	}
+	return p.core.ServeAPI(ctx, p.client, p.store, ln, nil)
+}
+
+// RunWorker is the worker command: it serves the workflow and I/O task
+// queues until ctx ends, then drains.
+func RunWorker(ctx context.Context, environ map[string]string, stderr io.Writer) error {
+	p, err := open(ctx, environ, stderr)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	ioNodes, err := p.core.NewIO(p.store)
+	if err != nil {
+		return err
+	}
+	workers, err := p.core.NewWorkers(p.client, ioNodes)
 	if err != nil {
 		return err
 	}
