@@ -16,6 +16,7 @@ func TestPaymentFaults(t *testing.T) {
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Run("Declined", func(t *testing.T) { testDeclined(t, b) })
+			t.Run("PaymentFailed", func(t *testing.T) { testPaymentFailed(t, b) })
 			t.Run("StripeErrorThenSuccess", func(t *testing.T) { testStripeErrorThenSuccess(t, b) })
 			t.Run("SendGridErrorThenSuccess", func(t *testing.T) { testSendGridErrorThenSuccess(t, b) })
 			t.Run("ConcurrentOrdersForScarceStock", func(t *testing.T) { testScarceStock(t, b) })
@@ -43,6 +44,25 @@ func testDeclined(t *testing.T, b testenv.Backend) {
 	}
 	if reqs := stripe.Requests(); len(reqs) != 1 {
 		t.Errorf("a decline was retried: %d requests", len(reqs))
+	}
+}
+
+// Stripe refuses the API key: nothing can be charged, the failure is not
+// retried, the stock is released and the client gets 502 payment_failed.
+func testPaymentFailed(t *testing.T, b testenv.Backend) {
+	stripe := testenv.NewStripeServer(t)
+	e := newFlowEnv(t, b.URL(t), stripe.URL, map[string]string{"STRIPE_SECRET_KEY": "sk_test_revoked"})
+	before := e.stock(t, 456)
+	r := e.post(t, "/api/orders/process", oneKeyboard)
+	if r.Status != http.StatusBadGateway || r.Error.Code != "payment_failed" {
+		t.Fatalf("order with a revoked key: %d %s", r.Status, r.Raw)
+	}
+	e.checkGolden(t, "order-processing-payment-failed", r)
+	if got := e.stock(t, 456); got != before {
+		t.Errorf("stock = %d, want %d", got, before)
+	}
+	if reqs := stripe.Requests(); len(reqs) != 1 || reqs[0].Status != http.StatusUnauthorized {
+		t.Errorf("Stripe requests = %+v, want one 401", reqs)
 	}
 }
 
