@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/mail"
@@ -230,10 +231,17 @@ func checkType(name string) ruleCheck {
 }
 
 // checkExpr evaluates a CEL bool expression with `value` bound to the field's
-// value, besides the usual variables.
+// value, besides the usual variables. An expression that fails on the value
+// (`size(bytes(value))` given a number, `value.matches(…)` given a list)
+// fails the rule: it compiled at registration, so what broke it is the
+// input, and bad input must be a 400 listing the field, not a node failure.
 func checkExpr(src string) ruleCheck {
 	return func(ctx context.Context, a *Activities, v any, vars map[string]any) (string, error) {
 		ok, err := a.Expr.EvalBool(ctx, src, with(vars, expr.VarValue, v))
+		var evalErr *expr.EvalError
+		if errors.As(err, &evalErr) {
+			return "is invalid", nil
+		}
 		if err != nil {
 			return "", err
 		}

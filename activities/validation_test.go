@@ -146,14 +146,23 @@ func TestValidationTarget(t *testing.T) {
 	}
 }
 
+// An expr rule that fails on the value (a number where a string was
+// expected) fails the rule with its message: bad input is a validation
+// failure listing the field, not a node error.
 func TestValidationExprRuntimeError(t *testing.T) {
 	env := newEnv(t, 0)
 	req := nodeRequest(t, "v", TypeValidation,
-		`{"rules": [{"field": "a", "operator": "expr", "value": "value.size() > 1"}]}`, `{"a": 5}`)
+		`{"rules": [{"field": "a", "operator": "expr", "value": "value.size() > 1", "message": "a must be a long string"},
+		            {"field": "b", "operator": "required"}]}`, `{"a": 5}`)
 	_, err := execNode(t, env, req)
-	appErr := appError(t, err, interpreter.ErrExpression)
-	if !strings.Contains(appErr.Message(), "rules[0].value") {
-		t.Fatalf("message = %q", appErr.Message())
+	appErr := appError(t, err, interpreter.ErrValidation)
+	var fields []interpreter.FieldError
+	if err := appErr.Details(&fields); err != nil {
+		t.Fatal(err)
+	}
+	want := []interpreter.FieldError{{Field: "a", Message: "a must be a long string"}, {Field: "b", Message: "is required"}}
+	if !reflect.DeepEqual(fields, want) {
+		t.Fatalf("fields = %+v, want %+v", fields, want)
 	}
 }
 

@@ -79,6 +79,12 @@ func testRegistration(t *testing.T, e *flowEnv) {
 	}
 	e.checkGolden(t, "user-registration-invalid", r)
 
+	// Wrong JSON types are field errors too, never a node failure.
+	r = e.post(t, "/api/users/register", `{"email": ["x"], "password": 12345678}`)
+	if r.Status != http.StatusBadRequest || r.Error.Code != "validation_failed" || len(r.Error.Details) < 2 {
+		t.Errorf("wrong types: %d %s", r.Status, r.Raw)
+	}
+
 	for _, body := range []string{`[]`, `{"email": `, `"x"`} {
 		if r := e.post(t, "/api/users/register", body); r.Status != http.StatusBadRequest {
 			t.Errorf("body %s: %d %s", body, r.Status, r.Raw)

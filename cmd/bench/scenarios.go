@@ -66,7 +66,13 @@ func newBench(ctx context.Context, core *app.Core, tc client.Client, st *store.S
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("bench definition: %+v", problems)
 	}
-	b := &bench{core: core, client: tc, def: def, http: &http.Client{Timeout: time.Minute}}
+	// Keep a connection per concurrent caller alive, as a real client
+	// would: the default transport keeps 2 idle connections per host, so
+	// at concurrency 16 most REST calls would open (and close) a new TCP
+	// connection, which is not what the REST scenarios compare.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	b := &bench{core: core, client: tc, def: def, http: &http.Client{Timeout: time.Minute, Transport: transport}}
 	var err error
 	if b.workers, err = core.NewWorkers(tc, nil); err != nil {
 		return nil, err

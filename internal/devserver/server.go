@@ -91,8 +91,11 @@ type Options struct {
 	UICodecEndpoint string
 	// DatabaseFile is the SQLite file that keeps the server's state across
 	// restarts; its directory is created if missing and its schema when the
-	// file is new. Optional; "" keeps everything in memory for the life of
-	// the process.
+	// file is new. The visibility store (what ListWorkflowExecutions reads)
+	// lives in a second file next to it, VisibilityFile(DatabaseFile), e.g.
+	// temporal-visibility.db; a DatabaseFile created before that split
+	// keeps its visibility inside. Optional; "" keeps everything in memory
+	// for the life of the process.
 	DatabaseFile string
 	// Namespace is created if missing. Optional; default "default".
 	Namespace string
@@ -151,8 +154,8 @@ func (s *Server) Namespace() string { return s.namespace }
 //
 // The server's SQLite plugin keeps its database connections open for the life
 // of the process (by design, so in-memory databases survive), so the
-// database file stays open after Stop and a later Start on the same file in
-// the same process reuses the connection.
+// database files stay open after Stop and a later Start on the same files in
+// the same process reuses the connections.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
 		s.stopping.Store(true)
@@ -193,14 +196,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqlConf, err := prepareDatabase(o)
+	sqlConf, visibilityConf, err := prepareDatabase(o)
 	if err != nil {
 		return nil, err
 	}
 
 	stopping := new(atomic.Bool)
 	logger := slog.New(leveledHandler{min: stopLeveler{base: o.LogLevel, stopping: stopping}, h: o.Logger.Handler()})
-	conf := serverConfig(o, dialIP, ports, sqlConf)
+	conf := serverConfig(o, dialIP, ports, sqlConf, visibilityConf)
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: authorizer: %w", err)
@@ -351,54 +354,123 @@ func dynamicConfigClient(overrides map[string]any) (dynamicconfig.StaticClient, 
 	return client, nil
 }
 
-// prepareDatabase returns the SQLite persistence config, after creating the
-// schema of a new database file and the namespace if it is missing.
-func prepareDatabase(o Options) (*config.SQL, error) {
-	conf := &config.SQL{PluginName: sqliteplugin.PluginName}
+// prepareDatabase returns the SQLite persistence configs of the default
+// (executions, history, tasks, namespaces) and visibility stores, after
+// creating the schema of new database files and the namespace if it is
+// missing.
+//
+// Visibility lives in a database of its own, with its own connection. The
+// SQLite plugin gives each database one connection, so with a single
+// database every persistence call of the server waits behind the visibility
+// writes, and those are the most expensive statements the server runs:
+// executions_visibility has ~60 indexes, generated columns and two FTS5
+// tables kept by triggers, and the driver re-prepares every statement. A
+// CPU profile of one process running the server and a worker (2 cores,
+// sequential executions of an empty workflow) put ~45% of the process's CPU
+// in the two visibility writes of each execution (RecordWorkflowExecution-
+// Started and -Closed), all of it on the connection that starting and
+// completing the next workflow task need. Two databases let them run side
+// by side; it is the split a Postgres or MySQL deployment has too
+// (temporal and temporal_visibility).
+func prepareDatabase(o Options) (defaultStore, visibilityStore *config.SQL, err error) {
+	defaultStore = &config.SQL{PluginName: sqliteplugin.PluginName}
+	visibilityStore = &config.SQL{PluginName: sqliteplugin.PluginName}
 	if o.DatabaseFile == "" {
 		// A unique name: several servers can run in one process (tests).
-		conf.DatabaseName = "devserver-" + randomHex(8)
-		conf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
+		// The plugin creates the schema of an in-memory database itself.
+		name := "devserver-" + randomHex(8)
+		defaultStore.DatabaseName = name
+		defaultStore.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
+		visibilityStore.DatabaseName = name + "-visibility"
+		visibilityStore.ConnectAttributes = maps.Clone(defaultStore.ConnectAttributes)
 	} else {
 		path, err := filepath.Abs(o.DatabaseFile)
 		if err != nil {
-			return nil, fmt.Errorf("devserver: database file: %w", err)
+			return nil, nil, fmt.Errorf("devserver: database file: %w", err)
 		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, fmt.Errorf("devserver: database directory: %w", err)
+			return nil, nil, fmt.Errorf("devserver: database directory: %w", err)
 		}
-		conf.DatabaseName = path
-		conf.ConnectAttributes = map[string]string{
-			"mode": "rwc",
-			// Without these a file-backed server costs ~66 ms per activity
-			// (DESIGN.md §3); WAL with synchronous=normal is as fast as memory.
-			"journal_mode": "wal",
-			"synchronous":  "normal",
-			"busy_timeout": "5000",
-		}
-		_, err = os.Stat(path)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			if err := sqliteschema.SetupSchema(conf); err != nil {
-				return nil, fmt.Errorf("devserver: create schema in %s: %w", path, err)
+		fileAttributes := func() map[string]string {
+			return map[string]string{
+				"mode": "rwc",
+				// Without these a file-backed server costs ~66 ms per activity
+				// (DESIGN.md §3); WAL with synchronous=normal is as fast as memory.
+				"journal_mode": "wal",
+				"synchronous":  "normal",
+				"busy_timeout": "5000",
 			}
-		case err != nil:
-			return nil, fmt.Errorf("devserver: database file: %w", err)
+		}
+		defaultStore.DatabaseName = path
+		defaultStore.ConnectAttributes = fileAttributes()
+		visPath := VisibilityFile(path)
+		visibilityStore.DatabaseName = visPath
+		visibilityStore.ConnectAttributes = fileAttributes()
+
+		newDefault, err := isNewFile(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		newVisibility, err := isNewFile(visPath)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case newDefault:
+			// A fresh start. A visibility file left from an earlier
+			// database would list executions that do not exist.
+			for _, f := range []string{visPath, visPath + "-wal", visPath + "-shm"} {
+				if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return nil, nil, fmt.Errorf("devserver: remove stale visibility database: %w", err)
+				}
+			}
+			if err := sqliteschema.SetupSchema(defaultStore); err != nil {
+				return nil, nil, fmt.Errorf("devserver: create schema in %s: %w", path, err)
+			}
+			// SetupSchema has no visibility-only variant: the visibility
+			// file also gets the (unused, empty) tables of the default store.
+			if err := sqliteschema.SetupSchema(visibilityStore); err != nil {
+				return nil, nil, fmt.Errorf("devserver: create schema in %s: %w", visPath, err)
+			}
+		case newVisibility:
+			// A database file from before visibility had its own file: its
+			// visibility records are inside it. Keep using it for both, so
+			// the executions it holds stay listed.
+			visibilityStore = defaultStore
 		}
 	}
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, o.Namespace, false, o.SearchAttributes)
 	if err != nil {
-		return nil, fmt.Errorf("devserver: namespace %s: %w", o.Namespace, err)
+		return nil, nil, fmt.Errorf("devserver: namespace %s: %w", o.Namespace, err)
 	}
 	// Only used if the namespace is new; prepareNamespace handles the rest.
 	ns.Detail.Config.Retention = durationpb.New(o.Retention)
-	if err := sqliteschema.CreateNamespaces(conf, ns); err != nil {
-		return nil, fmt.Errorf("devserver: create namespace %s: %w", o.Namespace, err)
+	if err := sqliteschema.CreateNamespaces(defaultStore, ns); err != nil {
+		return nil, nil, fmt.Errorf("devserver: create namespace %s: %w", o.Namespace, err)
 	}
-	return conf, nil
+	return defaultStore, visibilityStore, nil
 }
 
-func serverConfig(o Options, dialIP string, ports servicePorts, sqlConf *config.SQL) *config.Config {
+// VisibilityFile is the SQLite file next to databaseFile that holds the
+// visibility store (see Options.DatabaseFile): "temporal.db" ->
+// "temporal-visibility.db".
+func VisibilityFile(databaseFile string) string {
+	ext := filepath.Ext(databaseFile)
+	return strings.TrimSuffix(databaseFile, ext) + "-visibility" + ext
+}
+
+func isNewFile(path string) (bool, error) {
+	_, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("devserver: database file: %w", err)
+	}
+	return false, nil
+}
+
+func serverConfig(o Options, dialIP string, ports servicePorts, sqlConf, visibilityConf *config.SQL) *config.Config {
 	frontendAddr := net.JoinHostPort(dialIP, strconv.Itoa(ports.frontend))
 	service := func(grpcPort, httpPort int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, HTTPPort: httpPort, BindOnIP: o.FrontendIP}}
@@ -407,9 +479,12 @@ func serverConfig(o Options, dialIP string, ports servicePorts, sqlConf *config.
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = dialIP
 	conf.Persistence.DefaultStore = "sqlite-default"
-	conf.Persistence.VisibilityStore = "sqlite-default"
+	conf.Persistence.VisibilityStore = "sqlite-visibility"
 	conf.Persistence.NumHistoryShards = 1
-	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}}
+	conf.Persistence.DataStores = map[string]config.DataStore{
+		"sqlite-default":    {SQL: sqlConf},
+		"sqlite-visibility": {SQL: visibilityConf},
+	}
 	conf.ClusterMetadata = &cluster.Config{
 		EnableGlobalNamespace:    false,
 		FailoverVersionIncrement: 10,

@@ -117,6 +117,60 @@ func TestStartInMemoryRunsWorkflow(t *testing.T) {
 	assertRetention(t, c, DefaultNamespace, DefaultRetention)
 }
 
+func TestPrepareDatabaseVisibilityFile(t *testing.T) {
+	if got, want := VisibilityFile("/data/temporal.db"), "/data/temporal-visibility.db"; got != want {
+		t.Errorf("VisibilityFile = %q, want %q", got, want)
+	}
+	o, err := Options{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A new database: visibility gets its own file and connection.
+	o.DatabaseFile = filepath.Join(t.TempDir(), "temporal.db")
+	def, vis, err := prepareDatabase(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.DatabaseName != o.DatabaseFile || vis.DatabaseName != VisibilityFile(o.DatabaseFile) {
+		t.Errorf("stores in %s and %s, want %s and its visibility file", def.DatabaseName, vis.DatabaseName, o.DatabaseFile)
+	}
+	if _, err := os.Stat(vis.DatabaseName); err != nil {
+		t.Errorf("visibility database not created: %v", err)
+	}
+
+	// A database file from before the split (simulated by removing the
+	// visibility file) keeps its visibility inside.
+	o.DatabaseFile = filepath.Join(t.TempDir(), "temporal.db")
+	legacy, _, err := prepareDatabase(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(VisibilityFile(o.DatabaseFile)); err != nil {
+		t.Fatal(err)
+	}
+	def, vis, err = prepareDatabase(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.DatabaseName != legacy.DatabaseName || vis.DatabaseName != legacy.DatabaseName {
+		t.Errorf("stores in %s and %s, want both in %s", def.DatabaseName, vis.DatabaseName, legacy.DatabaseName)
+	}
+	if _, err := os.Stat(VisibilityFile(o.DatabaseFile)); err == nil {
+		t.Error("a visibility file was created next to a database that holds its visibility")
+	}
+
+	// In memory: two databases too.
+	o.DatabaseFile = ""
+	def, vis, err = prepareDatabase(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.DatabaseName == vis.DatabaseName {
+		t.Errorf("in-memory stores share database %s", def.DatabaseName)
+	}
+}
+
 func TestStartFileWithUIKeepsStateAcrossRestarts(t *testing.T) {
 	dbFile := filepath.Join(t.TempDir(), "data", "temporal.db") // data/ does not exist yet
 	attrs := map[string]enumspb.IndexedValueType{
@@ -158,9 +212,12 @@ func TestStartFileWithUIKeepsStateAcrossRestarts(t *testing.T) {
 	if got != "hello temporal" {
 		t.Fatalf("result = %q", got)
 	}
-	// journal_mode=wal took effect (it is what makes a file as fast as memory).
-	if _, err := os.Stat(dbFile + "-wal"); err != nil {
-		t.Errorf("no write-ahead log next to the database: %v", err)
+	// journal_mode=wal took effect (it is what makes a file as fast as memory),
+	// on the visibility store's own file too.
+	for _, f := range []string{dbFile, VisibilityFile(dbFile)} {
+		if _, err := os.Stat(f + "-wal"); err != nil {
+			t.Errorf("no write-ahead log next to %s: %v", filepath.Base(f), err)
+		}
 	}
 	c.Close()
 	first.Stop()
