@@ -96,6 +96,24 @@ func TestComposeMountsDynamicConfig(t *testing.T) {
 	}
 }
 
+// The workers hold the secrets; the API, which faces the network, holds none.
+func TestComposeSecretsOnlyOnWorkers(t *testing.T) {
+	comp := readCompose(t)
+	for _, secret := range []string{"STRIPE_SECRET_KEY", "SENDGRID_API_KEY", "NOTIFY_WEBHOOKS"} {
+		if _, ok := comp.Services["api"].Environment[secret]; ok {
+			t.Errorf("the api service is given %s", secret)
+		}
+	}
+	for _, secret := range []string{"STRIPE_SECRET_KEY", "SENDGRID_API_KEY"} {
+		if _, ok := comp.Services["worker"].Environment[secret]; !ok {
+			t.Errorf("the worker service is not given %s", secret)
+		}
+	}
+	if a, w := comp.Services["api"].Environment["PAYMENTS_PROVIDER"], comp.Services["worker"].Environment["PAYMENTS_PROVIDER"]; a == "" || a != w {
+		t.Errorf("PAYMENTS_PROVIDER: api %q, worker %q; both must say the same", a, w)
+	}
+}
+
 // Every variable set on the api and worker is one internal/config reads, so a
 // renamed variable cannot silently fall back to its default in production.
 func TestComposeEnvironmentIsKnown(t *testing.T) {
