@@ -15,7 +15,7 @@ func TestDynamicConfig(t *testing.T) {
 		"history.visibilityProcessorMaxPollRPS":          1000,
 		"matching.numTaskqueueReadPartitions":            1,
 		"matching.numTaskqueueWritePartitions":           1,
-		"system.forceSearchAttributesCacheRefreshOnRead": true,
+		"system.forceSearchAttributesCacheRefreshOnRead": false,
 		"frontend.persistenceMaxQPS":                     10000,
 		"history.persistenceMaxQPS":                      45000,
 		"frontend.namespaceRPS.visibility":               100,

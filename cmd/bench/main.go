@@ -100,7 +100,7 @@ func run(ctx context.Context, n int, out io.Writer) error {
 			if conc > 1 {
 				count = 4 * n
 			}
-			res, err := measure(ctx, sc.run, count, conc)
+			res, err := measure(ctx, sc.run, sc.settle, count, conc)
 			if err != nil {
 				return fmt.Errorf("%s: %w", sc.name, err)
 			}
@@ -109,5 +109,6 @@ func run(ctx context.Context, n int, out io.Writer) error {
 		}
 	}
 	fmt.Fprintln(out, "\nalloc/exec counts every allocation in this process, the embedded server's included.")
+	fmt.Fprintln(out, "executions/s counts until visibility lists the scenario's executions as completed.")
 	return nil
 }

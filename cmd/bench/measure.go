@@ -16,10 +16,18 @@ type result struct {
 }
 
 // measure runs op count times on conc goroutines after a short warm-up and
-// returns latency percentiles, throughput and allocated bytes per op.
-func measure(ctx context.Context, op func(context.Context) error, count, conc int) (result, error) {
+// returns latency percentiles, throughput and allocated bytes per op. settle,
+// when not nil, waits for the background work the ops left behind; it runs
+// after the warm-up and inside the measured time, so that a scenario pays for
+// its own background work and the next one starts without it.
+func measure(ctx context.Context, op, settle func(context.Context) error, count, conc int) (result, error) {
 	for range min(10, count) {
 		if err := op(ctx); err != nil {
+			return result{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	if settle != nil {
+		if err := settle(ctx); err != nil {
 			return result{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -60,7 +68,6 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	elapsed := time.Since(start)
 	select {
 	case err := <-errs:
 		return result{}, err
@@ -69,6 +76,12 @@ feed:
 	if ctx.Err() != nil {
 		return result{}, ctx.Err()
 	}
+	if settle != nil {
+		if err := settle(ctx); err != nil {
+			return result{}, err
+		}
+	}
+	elapsed := time.Since(start)
 	runtime.ReadMemStats(&after)
 
 	slices.Sort(latencies)

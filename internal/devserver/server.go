@@ -110,10 +110,11 @@ type Options struct {
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// DynamicConfig holds server dynamic config values by key (keys are
 	// case-insensitive), merged over the built-in defaults, which are the
-	// values of deploy/temporal/dynamicconfig.yaml. Values are what the YAML
-	// file would hold (int, bool, string, float, lists, maps; durations as
-	// strings such as "1s"). Unknown keys and values of the wrong type make
-	// Start fail. Optional.
+	// values of deploy/temporal/dynamicconfig.yaml and a few settings for
+	// SQLite's single connection per database and the single history shard.
+	// Values are what the YAML file would hold (int, bool, string, float,
+	// lists, maps; durations as strings such as "1s"). Unknown keys and
+	// values of the wrong type make Start fail. Optional.
 	DynamicConfig map[string]any
 	// Logger receives the server's logs. Optional; default a text logger on
 	// stderr.
@@ -319,16 +320,50 @@ func pickPorts(o Options) (servicePorts, error) {
 	return p, nil
 }
 
-// dynamicConfigClient merges overrides over deploy's dynamic config and loads
-// the result through the server's own YAML loader, so that unknown keys and
-// mistyped values are caught here rather than silently ignored.
+// embeddedDynamicConfig tunes this server's own shape: SQLite stores, whose
+// plugin gives each database a single connection, and one history shard,
+// which receives every task. It applies over deploy's dynamic config, which
+// a Postgres-backed server (docker-compose) shares, and under
+// Options.DynamicConfig.
+var embeddedDynamicConfig = map[string]any{
+	// Visibility tasks run on 512 workers by default, and each starts its
+	// 3 s timeout before it queues for the visibility database's one
+	// connection. At 16 concurrent executions on 2 cores hundreds of
+	// visibility writes queued there, timed out (the server logged
+	// "Operation failed with an error." error="context deadline exceeded")
+	// and were retried from the start, wasting the CPU already spent on
+	// them: the bench's concurrency-16 scenarios lost 10-15% of their
+	// throughput. Four workers keep the connection busy (one worker leaves
+	// it idle between tasks and was slower); the backlog waits in the
+	// queue, where no timeout runs.
+	"history.visibilityProcessorSchedulerWorkerCount": 4,
+	// The transfer and visibility queues keep every task they ran in their
+	// in-memory slices until the next checkpoint (default every 30 s), and
+	// merging each newly read range of tasks splits a slice, which copies
+	// the tasks it holds. With one shard taking ~100 executions/s that is
+	// thousands of finished tasks copied per read: in the bench's REST
+	// scenarios the split allocated
+	// 40-360 MB per scenario (up to ~0.9 MiB per execution) and doubled
+	// their alloc/exec; with a 1 s checkpoint it allocated 1-14 MB. A
+	// checkpoint costs a delete of the finished tasks and a shard update.
+	"history.transferProcessorUpdateAckInterval":   "1s",
+	"history.visibilityProcessorUpdateAckInterval": "1s",
+}
+
+// dynamicConfigClient merges deploy's dynamic config, embeddedDynamicConfig and
+// overrides, in that order, and loads the result through the server's own
+// YAML loader, so that unknown keys and mistyped values are caught here
+// rather than silently ignored.
 func dynamicConfigClient(overrides map[string]any) (dynamicconfig.StaticClient, error) {
 	defaults, err := deploy.DynamicConfig()
 	if err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
-	values := make(map[string]any, len(defaults)+len(overrides))
+	values := make(map[string]any, len(defaults)+len(embeddedDynamicConfig)+len(overrides))
 	for k, v := range defaults {
+		values[strings.ToLower(k)] = v
+	}
+	for k, v := range embeddedDynamicConfig {
 		values[strings.ToLower(k)] = v
 	}
 	// Sorted, so that two spellings of one key resolve the same way each run.

@@ -376,6 +376,9 @@ func TestDynamicConfig(t *testing.T) {
 		"history.transferProcessorMaxPollRPS": 500,
 		"matching.numTaskqueueReadPartitions": 1,
 		"system.namespaceMinRetentionLocal":   "1m",
+		// The embedded server's own tuning applies over deploy's file.
+		"history.visibilityProcessorSchedulerWorkerCount": 4,
+		"history.visibilityProcessorUpdateAckInterval":    "1s",
 	} {
 		cvs := c.GetValue(dynamicconfig.MakeKey(key))
 		if len(cvs) != 1 || cvs[0].Value != want {
