@@ -64,18 +64,12 @@ func (s *Server) registerDefinition(c echo.Context) error {
 	if !json.Valid(body) {
 		return newError(http.StatusBadRequest, codeInvalidJSON, "the body is not well-formed JSON")
 	}
-	def, problems := interpreter.Parse(body, s.registry, s.exprs)
+	ctx := c.Request().Context()
+	def, problems, created, err := s.register(ctx, body)
 	if len(problems) > 0 {
 		return newError(http.StatusBadRequest, codeInvalidDefinition,
 			fmt.Sprintf("the definition has %d problem(s)", len(problems))).withDetails(problems)
 	}
-	doc, err := interpreter.Canonical(def)
-	if err != nil {
-		return internalError(err, "canonical definition")
-	}
-	ctx := c.Request().Context()
-	d := store.Definition{ID: def.ID, Version: def.Version, Name: def.Name, Description: def.Description, Document: doc}
-	created, err := s.store.Register(ctx, d)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return newError(http.StatusConflict, codeDefinitionConflict,
@@ -92,6 +86,24 @@ func (s *Server) registerDefinition(c echo.Context) error {
 		status = http.StatusCreated
 	}
 	return ok(c, status, dataOf(stored))
+}
+
+// register validates doc against the node types and, when it has no
+// problems, stores it in canonical form: created is false for an identical
+// re-registration; store.ErrConflict when (id, version) holds other content.
+func (s *Server) register(ctx context.Context, doc []byte) (def interpreter.Definition, problems []interpreter.Problem, created bool, err error) {
+	def, problems = interpreter.Parse(doc, s.registry, s.exprs)
+	if len(problems) > 0 {
+		return def, problems, false, nil
+	}
+	canonical, err := interpreter.Canonical(def)
+	if err != nil {
+		return def, nil, false, fmt.Errorf("canonical definition: %w", err)
+	}
+	created, err = s.store.Register(ctx, store.Definition{
+		ID: def.ID, Version: def.Version, Name: def.Name, Description: def.Description, Document: canonical,
+	})
+	return def, nil, created, err
 }
 
 // listDefinitions is GET /api/workflows: the latest version of each

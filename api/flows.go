@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/workflow-backend/workflow-backend/internal/store"
-	"github.com/workflow-backend/workflow-backend/interpreter"
 	"github.com/workflow-backend/workflow-backend/workflows"
 )
 
@@ -25,18 +23,11 @@ func (s *Server) RegisterFlows(ctx context.Context) error {
 		return err
 	}
 	for _, f := range flows {
-		def, problems := interpreter.Parse(f.Document, s.registry, s.exprs)
+		_, problems, _, err := s.register(ctx, f.Document)
 		if len(problems) > 0 {
 			return fmt.Errorf("workflows/%s.json has %d problem(s), first: %s: %s",
 				f.ID, len(problems), problems[0].Path, problems[0].Message)
 		}
-		doc, err := interpreter.Canonical(def)
-		if err != nil {
-			return err
-		}
-		_, err = s.store.Register(ctx, store.Definition{
-			ID: def.ID, Version: def.Version, Name: def.Name, Description: def.Description, Document: doc,
-		})
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("workflows/%s.json changed but version %s is already registered with other content: give it a new version", f.ID, f.Version)
 		}
@@ -66,8 +57,11 @@ func (s *Server) flow(id string, successStatus int, check func(input map[string]
 			return err
 		}
 		var input map[string]any
-		if err := decodeJSONObject(body, &input); err != nil {
+		if err := decodeStrict(body, &input); err != nil {
 			return err
+		}
+		if input == nil {
+			return newError(http.StatusBadRequest, codeInvalidRequest, "the body must be a JSON object")
 		}
 		if check != nil {
 			if fields := check(input); len(fields) > 0 {
@@ -97,17 +91,6 @@ func (s *Server) checkPaymentMethod(input map[string]any) []fieldError {
 	}
 	if token, ok := v.(string); !ok || !strings.HasPrefix(token, "pm_") {
 		return []fieldError{{Field: "paymentMethodId", Message: "paymentMethodId must be a payment method token (pm_…) created with Stripe.js, or a test token such as pm_card_visa; card numbers are never accepted"}}
-	}
-	return nil
-}
-
-// decodeJSONObject decodes a body that must be one JSON object.
-func decodeJSONObject(body []byte, v *map[string]any) error {
-	if !json.Valid(body) {
-		return newError(http.StatusBadRequest, codeInvalidJSON, "the body is not well-formed JSON")
-	}
-	if err := json.Unmarshal(body, v); err != nil || *v == nil {
-		return newError(http.StatusBadRequest, codeInvalidRequest, "the body must be a JSON object")
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/sendgrid/rest"
 	"github.com/sendgrid/sendgrid-go"
 	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
+
+	"github.com/workflow-backend/workflow-backend/internal/outbound"
 )
 
 // DefaultSendGridBaseURL is SendGrid's API host.
@@ -154,22 +156,15 @@ func sendGridErrorText(body string) string {
 }
 
 // retryAfter reads how long to wait from Retry-After (seconds or an HTTP
-// date) or, as SendGrid's rate limiter says it, X-RateLimit-Reset (a Unix
-// time). Zero when neither says.
+// date, read as api_call reads it) or, as SendGrid's rate limiter says it,
+// X-RateLimit-Reset (a Unix time). Zero when neither says.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	var until time.Time
 	if v := h.Get("Retry-After"); v != "" {
-		if secs, err := strconv.Atoi(v); err == nil {
-			return max(time.Duration(secs)*time.Second, 0)
-		}
-		until, _ = http.ParseTime(v)
-	} else if v := h.Get("X-RateLimit-Reset"); v != "" {
-		if unix, err := strconv.ParseInt(v, 10, 64); err == nil {
-			until = time.Unix(unix, 0)
-		}
+		return outbound.RetryAfter(v, now)
 	}
-	if until.IsZero() {
+	unix, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64)
+	if err != nil {
 		return 0
 	}
-	return max(until.Sub(now), 0)
+	return max(0, min(time.Unix(unix, 0).Sub(now), outbound.MaxRetryAfter))
 }
