@@ -11,13 +11,16 @@ import (
 	"testing"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/proxy"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
 
@@ -104,6 +107,7 @@ func checkHistories(t *testing.T, e *flowEnv, executions []string) {
 	defer plain.Close()
 	ctx := context.Background()
 	var histories []*historypb.History
+	summaries, failures := 0, 0
 	for _, id := range executions {
 		h := &historypb.History{}
 		iter := plain.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -118,6 +122,24 @@ func checkHistories(t *testing.T, e *flowEnv, executions []string) {
 			t.Fatalf("history of %s has %d events", id, len(h.Events))
 		}
 		for _, ev := range h.Events {
+			// Activity summaries (the node ids) and failure messages go
+			// through the codec as well.
+			if sum := ev.GetUserMetadata().GetSummary(); sum != nil {
+				summaries++
+				if enc := string(sum.GetMetadata()["encoding"]); enc != codec.EncodingEncrypted {
+					t.Errorf("execution %s, event %d: summary encoding %q", id, ev.GetEventId(), enc)
+				}
+			}
+			err := proxy.VisitFailures(ctx, ev, proxy.VisitFailuresOptions{Visitor: func(_ *proxy.VisitFailuresContext, f *failurepb.Failure) error {
+				failures++
+				if f.GetMessage() != "Encoded failure" || f.GetStackTrace() != "" {
+					t.Errorf("execution %s, event %d (%s): failure message %q in plain text", id, ev.GetEventId(), ev.GetEventType(), f.GetMessage())
+				}
+				return nil
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
 			wire, err := proto.Marshal(ev)
 			if err != nil {
 				t.Fatal(err)
@@ -133,6 +155,10 @@ func checkHistories(t *testing.T, e *flowEnv, executions []string) {
 			}
 		}
 		histories = append(histories, h)
+	}
+
+	if summaries == 0 || failures == 0 {
+		t.Errorf("saw %d summaries and %d failures: the flows did not run as planned", summaries, failures)
 	}
 
 	pc, err := app.PayloadCodec(e.cfg, nil)

@@ -20,6 +20,7 @@ import (
 	"fmt"
 
 	commonpb "go.temporal.io/api/common/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
@@ -142,8 +143,25 @@ func (c *Codec) DataConverter() converter.DataConverter {
 // not encrypted (they are codes, e.g. "ValidationError"), details are
 // payloads and go through dc.
 func FailureConverter(dc converter.DataConverter) converter.FailureConverter {
-	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+	return decodeOnCopy{temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
 		DataConverter:          dc,
 		EncodeCommonAttributes: true,
-	})
+	})}
+}
+
+// decodeOnCopy works around SDK v1.50.0's DefaultFailureConverter, whose
+// FailureToError decrypts the message into the Failure it is given. The
+// SDK hands it the very Failure it has just put in a local activity's
+// RecordMarker command, so the failure messages of local activities (the
+// interpreter's validation and fail nodes) reached history in plain text.
+// Decoding a copy leaves the command's Failure encrypted.
+type decodeOnCopy struct {
+	converter.FailureConverter
+}
+
+func (c decodeOnCopy) FailureToError(f *failurepb.Failure) error {
+	if f == nil {
+		return nil
+	}
+	return c.FailureConverter.FailureToError(proto.Clone(f).(*failurepb.Failure))
 }

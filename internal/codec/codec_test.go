@@ -12,6 +12,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -277,5 +278,30 @@ func TestLoadOrCreateKeyFile(t *testing.T) {
 func TestNewRequiresKeys(t *testing.T) {
 	if _, err := New(nil); err == nil {
 		t.Fatal("New(nil) succeeded")
+	}
+}
+
+// Decoding a failure must not decrypt it in place: the SDK decodes the
+// Failure of a local activity's marker command before sending it.
+func TestFailureConverterDecodesACopy(t *testing.T) {
+	c := mustCodec(t, "k1="+newSecret(t))
+	fc := FailureConverter(c.DataConverter())
+	f := fc.ErrorToFailure(temporal.NewApplicationError("secret detail pm_fail_copy", "BusinessError"))
+	if f.GetMessage() != "Encoded failure" || f.GetEncodedAttributes() == nil {
+		t.Fatalf("not encoded: %v", f)
+	}
+	err := fc.FailureToError(f)
+	if err == nil || !strings.Contains(err.Error(), "secret detail pm_fail_copy") {
+		t.Fatalf("decoded error %v", err)
+	}
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != "BusinessError" {
+		t.Fatalf("error type lost: %v", err)
+	}
+	if f.GetMessage() != "Encoded failure" || f.GetStackTrace() != "" {
+		t.Fatalf("FailureToError decrypted its input: %q", f.GetMessage())
+	}
+	if fc.FailureToError(nil) != nil {
+		t.Fatal("nil failure")
 	}
 }
