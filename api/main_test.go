@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/workflow-backend/workflow-backend/activities"
+	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/devserver"
 	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/store"
@@ -33,7 +34,11 @@ import (
 // testEnv is what TestMain boots once for the whole package: one embedded
 // Temporal server, one client, the workers and the API on httptest.
 type testEnv struct {
-	client    client.Client
+	client client.Client
+	// codec encrypts client's payloads; frontend is the Temporal server's
+	// address, for a second client without the codec.
+	codec     *codec.Codec
+	frontend  string
 	store     *store.Store
 	registry  *interpreter.Registry
 	exprs     *expr.Env
@@ -89,21 +94,34 @@ func runTests(m *testing.M) (int, error) {
 	}
 	defer srv.Stop()
 
-	c, err := client.Dial(client.Options{
-		HostPort:  srv.FrontendAddress(),
-		Namespace: testNamespace,
-		Logger:    sdklog.NewStructuredLogger(logger),
-	})
-	if err != nil {
-		return 0, fmt.Errorf("dial temporal: %w", err)
-	}
-	defer c.Close()
-
 	dir, err := os.MkdirTemp("", "api-test-")
 	if err != nil {
 		return 0, err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
+
+	// Payloads and failure messages are encrypted as in production, with a
+	// key generated for this run (as dev mode does without PAYLOAD_KEYS).
+	ring, _, err := codec.LoadOrCreateKeyFile(filepath.Join(dir, codec.KeyFileName))
+	if err != nil {
+		return 0, err
+	}
+	pc, err := codec.New(ring)
+	if err != nil {
+		return 0, err
+	}
+	dc := pc.DataConverter()
+	c, err := client.Dial(client.Options{
+		HostPort:         srv.FrontendAddress(),
+		Namespace:        testNamespace,
+		Logger:           sdklog.NewStructuredLogger(logger),
+		DataConverter:    dc,
+		FailureConverter: codec.FailureConverter(dc),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("dial temporal: %w", err)
+	}
+	defer c.Close()
 	st, err := store.Open(ctx, filepath.Join(dir, "definitions.db"))
 	if err != nil {
 		return 0, fmt.Errorf("open store: %w", err)
@@ -126,16 +144,18 @@ func runTests(m *testing.M) (int, error) {
 	defer ws.Stop()
 
 	api, err := New(Options{
-		Client:     c,
-		Store:      st,
-		Registry:   reg,
-		Exprs:      exprs,
-		TaskQueue:  testTaskQueue,
-		Namespace:  testNamespace,
-		UIBaseURL:  testUIBase,
-		EagerStart: true,
-		BodyLimit:  testBodyLimit,
-		Logger:     logger,
+		Client:        c,
+		DataConverter: dc,
+		PayloadCodec:  pc,
+		Store:         st,
+		Registry:      reg,
+		Exprs:         exprs,
+		TaskQueue:     testTaskQueue,
+		Namespace:     testNamespace,
+		UIBaseURL:     testUIBase,
+		EagerStart:    true,
+		BodyLimit:     testBodyLimit,
+		Logger:        logger,
 	})
 	if err != nil {
 		return 0, err
@@ -143,7 +163,7 @@ func runTests(m *testing.M) (int, error) {
 	ts := httptest.NewServer(api.Handler())
 	defer ts.Close()
 
-	env = testEnv{client: c, store: st, registry: reg, exprs: exprs, logger: logger,
+	env = testEnv{client: c, codec: pc, frontend: srv.FrontendAddress(), store: st, registry: reg, exprs: exprs, logger: logger,
 		baseURL: ts.URL, http: ts.Client(), bodyLimit: testBodyLimit, seq: new(atomic.Int64)}
 	return m.Run(), nil
 }
@@ -376,7 +396,13 @@ func recordHistory(t *testing.T, name, id, runID string) {
 	if os.Getenv("UPDATE_HISTORIES") != "1" {
 		return
 	}
-	compact, err := protojson.Marshal(history(t, id, runID))
+	// The corpus stays plain text so that it replays without this run's
+	// random key: decrypt the payloads and failure messages first.
+	h := history(t, id, runID)
+	if err := env.codec.DecodeMessage(t.Context(), h); err != nil {
+		t.Fatal(err)
+	}
+	compact, err := protojson.Marshal(h)
 	if err != nil {
 		t.Fatal(err)
 	}

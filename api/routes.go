@@ -3,6 +3,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -50,6 +51,10 @@ func (s *Server) routes() {
 	e.POST("/api/orders/process", s.flow(workflows.OrderProcessing, http.StatusCreated, s.checkPaymentMethod))
 	e.GET("/api/products", s.listProducts)
 	e.GET("/api/products/:id", s.getProduct)
+
+	// The codec server for the Web UI and the CLI (codec.go): POST
+	// /codec/encode and /codec/decode, with CORS and their own auth.
+	s.codecRoutes()
 }
 
 // requestLogger logs one line per request with its id, status and latency.
@@ -89,13 +94,17 @@ func (s *Server) bodyLimitMiddleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
-			if req.ContentLength > s.bodyLimit {
+			limit := s.bodyLimit
+			if strings.HasPrefix(req.URL.Path, "/codec/") {
+				limit = max(limit, codecBodyLimit)
+			}
+			if req.ContentLength > limit {
 				return echo.ErrStatusRequestEntityTooLarge
 			}
 			if req.Body != nil && req.Body != http.NoBody {
 				// The underlying writer, so that net/http closes the connection
 				// after a body that was cut off.
-				req.Body = http.MaxBytesReader(c.Response().Writer, req.Body, s.bodyLimit)
+				req.Body = http.MaxBytesReader(c.Response().Writer, req.Body, limit)
 			}
 			return next(c)
 		}

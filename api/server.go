@@ -95,6 +95,25 @@ type Options struct {
 	// Logger receives request logs and internal errors. Optional: default
 	// slog.Default().
 	Logger *slog.Logger
+
+	// PayloadCodec is served on POST /codec/encode and /codec/decode (the
+	// Temporal codec-server protocol) for the Web UI and the CLI's
+	// --codec-endpoint. Optional: nil serves the payloads unchanged
+	// (encryption off).
+	PayloadCodec converter.PayloadCodec
+	// CodecTokens are the bearer tokens the codec endpoints accept
+	// ("Authorization: Bearer <token>", the CLI's --codec-auth). Optional.
+	CodecTokens []string
+	// CodecOIDC, when set, makes the codec endpoints accept OpenID Connect
+	// tokens (ID tokens, or JWT access tokens) of that issuer and audience,
+	// which the Web UI sends with codec.passAccessToken. Optional.
+	CodecOIDC *OIDCOptions
+	// CodecAllowLoopback lets any caller on a loopback address use the
+	// codec endpoints without a token. Dev mode only. Optional: default false.
+	CodecAllowLoopback bool
+	// CodecCORSOrigins are the browser origins (the Web UI's) allowed to
+	// call the codec endpoints. Optional: none.
+	CodecCORSOrigins []string
 }
 
 // Server is the HTTP API. Create it with New.
@@ -116,6 +135,7 @@ type Server struct {
 	log       *slog.Logger
 
 	paymentMethodRequired bool
+	codec                 codecAccess
 	// flowVersions maps the id of each pre-configured flow to the version
 	// RegisterFlows registered; the flow routes answer 503 until then.
 	flowVersions map[string]string
@@ -181,6 +201,7 @@ func New(o Options) (*Server, error) {
 		log:       o.Logger,
 
 		paymentMethodRequired: o.PaymentMethodRequired,
+		codec:                 newCodecAccess(o),
 		flowVersions:          map[string]string{},
 	}
 	s.echo.HideBanner = true

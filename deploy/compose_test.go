@@ -4,12 +4,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 )
 
@@ -23,6 +25,7 @@ type compose struct {
 		Entrypoint  []string          `yaml:"entrypoint"`
 		Environment map[string]string `yaml:"environment"`
 		Volumes     []string          `yaml:"volumes"`
+		Ports       []string          `yaml:"ports"`
 		DependsOn   yaml.Node         `yaml:"depends_on"`
 		Build       struct {
 			Context    string `yaml:"context"`
@@ -135,5 +138,51 @@ func TestComposeEnvironmentIsKnown(t *testing.T) {
 		if env["TEMPORAL_ADDRESS"] != "temporal:7233" {
 			t.Errorf("%s: TEMPORAL_ADDRESS = %q", name, env["TEMPORAL_ADDRESS"])
 		}
+	}
+}
+
+// Payloads are encrypted in the compose topology: the api and the workers
+// share one PAYLOAD_KEYS (a placeholder the file says to replace, valid so
+// that `docker compose up` works), and the Web UI is pointed at the API's
+// codec endpoint on the port the API publishes.
+func TestComposePayloadEncryption(t *testing.T) {
+	comp := readCompose(t)
+	api, worker := comp.Services["api"].Environment, comp.Services["worker"].Environment
+	keys := api["PAYLOAD_KEYS"]
+	if keys == "" || keys != worker["PAYLOAD_KEYS"] {
+		t.Fatalf("PAYLOAD_KEYS: api %q, worker %q; both must be set and equal", keys, worker["PAYLOAD_KEYS"])
+	}
+	m := regexp.MustCompile(`^\$\{PAYLOAD_KEYS:-(.+)\}$`).FindStringSubmatch(keys)
+	if m == nil {
+		t.Fatalf("PAYLOAD_KEYS %q must come from the environment with a placeholder default", keys)
+	}
+	ring, err := codec.ParseKeys(m[1])
+	if err != nil {
+		t.Fatalf("the placeholder does not parse: %v", err)
+	}
+	if ids := ring.IDs(); len(ids) != 1 || !strings.Contains(ids[0], "replace") {
+		t.Errorf("the placeholder key id %v must say it is to be replaced", ids)
+	}
+	for _, name := range []string{"api", "worker"} {
+		if v := comp.Services[name].Environment["PAYLOAD_ENCRYPTION"]; v == "off" {
+			t.Errorf("%s turns encryption off", name)
+		}
+	}
+
+	ui := comp.Services["temporal-ui"].Environment
+	endpoint := ui["TEMPORAL_CODEC_ENDPOINT"]
+	if endpoint != "http://localhost:"+api["PORT"]+"/codec" {
+		t.Errorf("temporal-ui TEMPORAL_CODEC_ENDPOINT = %q, want the API's /codec on port %s", endpoint, api["PORT"])
+	}
+	published := false
+	for _, p := range comp.Services["api"].Ports {
+		published = published || strings.HasPrefix(p, api["PORT"]+":")
+	}
+	if !published {
+		t.Errorf("the api does not publish port %s that the UI's codec endpoint names", api["PORT"])
+	}
+	// The API allows the UI's origin (CODEC_CORS_ORIGINS defaults to it).
+	if cors := api["CODEC_CORS_ORIGINS"]; cors == "" && !strings.HasPrefix(api["TEMPORAL_UI_URL"], "http://localhost:8080") {
+		t.Errorf("the api allows neither CODEC_CORS_ORIGINS nor TEMPORAL_UI_URL's origin for the UI on :8080")
 	}
 }

@@ -56,11 +56,21 @@ type flowEnv struct {
 	http     *http.Client
 	db       *sqlx.DB
 	sendgrid *testenv.SendGrid
+	// cfg is the environment's configuration (its DATA_DIR holds the
+	// generated payload key).
+	cfg config.Config
 }
 
 // newFlowEnv starts an environment on the database at dsn whose Stripe API
 // is stripeBase. extra adds or overrides environment variables.
 func newFlowEnv(t *testing.T, dsn, stripeBase string, extra map[string]string) *flowEnv {
+	t.Helper()
+	return newFlowEnvLogging(t, dsn, stripeBase, extra, os.Stderr)
+}
+
+// newFlowEnvLogging is newFlowEnv with the process logger (the API's, the
+// workers', the SDK's) writing to logs.
+func newFlowEnvLogging(t *testing.T, dsn, stripeBase string, extra map[string]string, logs io.Writer) *flowEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -83,7 +93,7 @@ func newFlowEnv(t *testing.T, dsn, stripeBase string, extra map[string]string) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := app.NewLogger(cfg, os.Stderr)
+	logger := app.NewLogger(cfg, logs)
 	core, err := app.NewCore(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +132,7 @@ func newFlowEnv(t *testing.T, dsn, stripeBase string, extra map[string]string) *
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &flowEnv{api: ts.URL, http: ts.Client(), db: st.DB(), sendgrid: sg}
+	return &flowEnv{api: ts.URL, http: ts.Client(), db: st.DB(), sendgrid: sg, cfg: cfg}
 }
 
 // reply is a decoded API answer.

@@ -20,11 +20,13 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/converter"
 	temporallog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/workflow-backend/workflow-backend/activities"
 	"github.com/workflow-backend/workflow-backend/api"
+	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/mail"
@@ -49,6 +51,12 @@ type Core struct {
 	Registry    *interpreter.Registry
 	Interpreter *interpreter.Interpreter
 	Activities  *activities.Activities
+	// Codec encrypts payloads (nil with PAYLOAD_ENCRYPTION=off); the API
+	// serves it on /codec and decodes memos with it.
+	Codec *codec.Codec
+	// DevMode lets loopback callers use the codec endpoints without a token
+	// and allows dev mode's own Web UI origins. Set by dev mode only.
+	DevMode bool
 }
 
 // NewCore builds the expression environment, the node type registry, the
@@ -61,9 +69,14 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("expression environment: %w", err)
 	}
+	pc, err := PayloadCodec(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	types := append(activities.PureNodeTypes(), activities.IONodeTypes(IONames())...)
 	registry := interpreter.NewRegistry(types...)
 	return &Core{
+		Codec:       pc,
 		Config:      cfg,
 		Logger:      logger,
 		Exprs:       env,
@@ -153,7 +166,8 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 // DialTemporal connects to Temporal. TEMPORAL_ADDRESS and
 // TEMPORAL_NAMESPACE come from cfg; TLS and API key settings from the
-// CLI's TEMPORAL_* variables through the SDK's envconfig.
+// CLI's TEMPORAL_* variables through the SDK's envconfig. Payloads and
+// failure messages are encrypted with the keys PayloadCodec(cfg) finds.
 func DialTemporal(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger) (client.Client, error) {
 	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{
 		DisableFile: true,
@@ -165,6 +179,11 @@ func DialTemporal(ctx context.Context, cfg config.Config, environ map[string]str
 	opts.HostPort = cfg.TemporalAddress
 	opts.Namespace = cfg.TemporalNamespace
 	opts.Logger = temporallog.NewStructuredLogger(logger.With("component", "temporal-sdk"))
+	pc, err := PayloadCodec(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	withCodec(&opts, pc)
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to Temporal at %s: %w", cfg.TemporalAddress, err)
@@ -211,19 +230,34 @@ func (c *Core) NewWorkers(tc client.Client, ioNodes *activities.IO) (*worker.Wor
 // NewAPI builds the HTTP API. eager says a worker in this process serves
 // the workflow task queue.
 func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Server, error) {
+	var payloadCodec converter.PayloadCodec
+	dc := converter.GetDefaultDataConverter()
+	if c.Codec != nil {
+		payloadCodec, dc = c.Codec, c.Codec.DataConverter()
+	}
+	var oidc *api.OIDCOptions
+	if c.Config.CodecOIDCIssuer != "" {
+		oidc = &api.OIDCOptions{Issuer: c.Config.CodecOIDCIssuer, Audience: c.Config.CodecOIDCAudience}
+	}
 	return api.New(api.Options{
-		Client:      tc,
-		Store:       st,
-		Registry:    c.Registry,
-		Exprs:       c.Exprs,
-		TaskQueue:   c.Config.TaskQueue,
-		Namespace:   c.Config.TemporalNamespace,
-		UIBaseURL:   c.Config.TemporalUIURL,
-		EagerStart:  eager,
-		DefaultWait: c.Config.WaitDefault,
-		MaxWait:     c.Config.WaitMax,
-		BodyLimit:   c.Config.MaxBodyBytes,
-		Logger:      c.Logger,
+		Client:        tc,
+		DataConverter: dc,
+		PayloadCodec:  payloadCodec,
+		// CodecTokens: the lead wires the API keys in here.
+		CodecOIDC:          oidc,
+		CodecAllowLoopback: c.DevMode,
+		CodecCORSOrigins:   codecOrigins(c.Config, c.DevMode),
+		Store:              st,
+		Registry:           c.Registry,
+		Exprs:              c.Exprs,
+		TaskQueue:          c.Config.TaskQueue,
+		Namespace:          c.Config.TemporalNamespace,
+		UIBaseURL:          c.Config.TemporalUIURL,
+		EagerStart:         eager,
+		DefaultWait:        c.Config.WaitDefault,
+		MaxWait:            c.Config.WaitMax,
+		BodyLimit:          c.Config.MaxBodyBytes,
+		Logger:             c.Logger,
 		// A real payment provider needs the client's payment method token;
 		// the fake one takes a test token.
 		PaymentMethodRequired: c.Config.PaymentsProvider == config.PaymentsStripe,
@@ -269,6 +303,9 @@ type process struct {
 func open(ctx context.Context, environ map[string]string, stderr io.Writer) (*process, error) {
 	cfg, err := config.Load(environ)
 	if err != nil {
+		return nil, err
+	}
+	if err := RequirePayloadKeys(cfg); err != nil {
 		return nil, err
 	}
 	logger := NewLogger(cfg, stderr)

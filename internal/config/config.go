@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/workflow-backend/workflow-backend/internal/codec"
 )
 
 // Config is the configuration of the api, worker and dev processes. Each
@@ -75,7 +78,30 @@ type Config struct {
 	// file_processing: the only directory its paths may name. Empty means
 	// DATA_DIR/files.
 	StorageRoot string `env:"STORAGE_ROOT"`
+
+	// Payload encryption (internal/codec). PAYLOAD_KEYS is a secret, read
+	// as a plain string and parsed by codec.ParseKeys, whose errors never
+	// quote it: comma-separated id=base64(32 bytes), the first encrypts.
+	// Empty: the production commands refuse to start (with encryption on);
+	// dev mode and tests use DATA_DIR/payload-keys, generated if missing.
+	PayloadKeys       string `env:"PAYLOAD_KEYS"`
+	PayloadEncryption string `env:"PAYLOAD_ENCRYPTION" envDefault:"on"`
+	// The API's codec endpoints (/codec/encode, /codec/decode): the Web
+	// UI origins allowed by CORS (empty: the origin of TEMPORAL_UI_URL), and
+	// the OpenID Connect issuer and audience whose tokens they accept.
+	CodecCORSOrigins  []string `env:"CODEC_CORS_ORIGINS" envSeparator:","`
+	CodecOIDCIssuer   string   `env:"CODEC_OIDC_ISSUER"`
+	CodecOIDCAudience string   `env:"CODEC_OIDC_AUDIENCE"`
 }
+
+// Values of PAYLOAD_ENCRYPTION.
+const (
+	EncryptionOn  = "on"
+	EncryptionOff = "off"
+)
+
+// Encrypted says payloads are encrypted (PAYLOAD_ENCRYPTION=on).
+func (c Config) Encrypted() bool { return c.PayloadEncryption == EncryptionOn }
 
 // Payment providers of PAYMENTS_PROVIDER.
 const (
@@ -136,6 +162,22 @@ func (c Config) check() error {
 	}
 	if _, err := c.SlogLevel(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.PayloadEncryption != EncryptionOn && c.PayloadEncryption != EncryptionOff {
+		errs = append(errs, fmt.Errorf("PAYLOAD_ENCRYPTION %q must be on or off", c.PayloadEncryption))
+	}
+	if strings.TrimSpace(c.PayloadKeys) != "" {
+		if _, err := codec.ParseKeys(c.PayloadKeys); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if (c.CodecOIDCIssuer == "") != (c.CodecOIDCAudience == "") {
+		errs = append(errs, errors.New("CODEC_OIDC_ISSUER and CODEC_OIDC_AUDIENCE must be set together"))
+	}
+	for _, origin := range c.CodecCORSOrigins {
+		if u, err := url.Parse(origin); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("CODEC_CORS_ORIGINS: %q is not an origin (scheme://host[:port])", origin))
+		}
 	}
 	return errors.Join(errs...)
 }

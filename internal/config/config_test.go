@@ -69,3 +69,41 @@ func TestNotifyWebhooks(t *testing.T) {
 		t.Errorf("NotifyWebhooks = %v", c.NotifyWebhooks)
 	}
 }
+
+func TestPayloadEncryptionSettings(t *testing.T) {
+	c, err := Load(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Encrypted() || c.PayloadKeys != "" {
+		t.Errorf("encryption must be on by default: %q %q", c.PayloadEncryption, c.PayloadKeys)
+	}
+	if c, err := Load(map[string]string{"PAYLOAD_ENCRYPTION": "off"}); err != nil || c.Encrypted() {
+		t.Errorf("PAYLOAD_ENCRYPTION=off: %v %v", c.Encrypted(), err)
+	}
+
+	// A malformed key is reported by position, never by its material.
+	secretish := "c2VjcmV0LWtleS1tYXRlcmlhbC10aGF0LWlzLXRvby1zaG9ydA=="
+	_, err = Load(map[string]string{
+		"PAYLOAD_ENCRYPTION":  "maybe",
+		"PAYLOAD_KEYS":        "k1=" + secretish,
+		"CODEC_OIDC_ISSUER":   "https://issuer.example",
+		"CODEC_CORS_ORIGINS":  "http://ok.example:8080,not an origin,https://x.example/path",
+		"CODEC_OIDC_AUDIENCE": "",
+	})
+	if err == nil {
+		t.Fatal("Load accepted bad encryption settings")
+	}
+	for _, want := range []string{"PAYLOAD_ENCRYPTION \"maybe\"", "PAYLOAD_KEYS: entry 1", "want 32", "openssl rand -base64 32",
+		"CODEC_OIDC_ISSUER and CODEC_OIDC_AUDIENCE", `"not an origin"`, `"https://x.example/path"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), secretish[:16]) {
+		t.Errorf("error %q prints the key", err)
+	}
+	if strings.Contains(err.Error(), "ok.example") {
+		t.Errorf("error %q rejects a good origin", err)
+	}
+}

@@ -52,10 +52,21 @@ func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("TEMPORAL_ADDRESS %q: bad port", cfg.TemporalAddress)
 	}
+	// The Web UI decodes payloads through the API's codec endpoints (the
+	// browser calls them; loopback callers need no token in dev mode).
+	apiHost := cfg.Host
+	if ip := net.ParseIP(apiHost); ip != nil && ip.IsUnspecified() {
+		apiHost = "127.0.0.1"
+	}
+	codecEndpoint := ""
+	if cfg.Encrypted() {
+		codecEndpoint = "http://" + net.JoinHostPort(apiHost, strconv.Itoa(cfg.Port)) + "/codec"
+	}
 	srv, err := devserver.Start(ctx, devserver.Options{
 		FrontendIP:       host,
 		FrontendPort:     port,
 		UIPort:           cfg.TemporalUIPort,
+		UICodecEndpoint:  codecEndpoint,
 		DatabaseFile:     filepath.Join(cfg.DataDir, "temporal.db"),
 		Namespace:        cfg.TemporalNamespace,
 		Retention:        cfg.Retention,
@@ -67,10 +78,13 @@ func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Write
 	}
 	defer srv.Stop()
 
+	// Without PAYLOAD_KEYS, NewCore generates DATA_DIR/payload-keys (or
+	// reuses it), so payloads are encrypted in dev mode too.
 	core, err := app.NewCore(cfg, logger)
 	if err != nil {
 		return err
 	}
+	core.DevMode = true
 	tc, err := app.DialTemporal(ctx, cfg, environ, logger)
 	if err != nil {
 		return err
@@ -100,9 +114,18 @@ workflow-backend dev mode
   API:              %s   (try: curl %s/health)
   Temporal Web UI:  %s
   Temporal gRPC:    %s   (temporal workflow list --address %s)
+  Payload codec:    %s
   Data:             %s
 Press Ctrl+C to stop.
 
-`, apiURL, apiURL, srv.UIAddress(), srv.FrontendAddress(), srv.FrontendAddress(), cfg.DataDir)
+`, apiURL, apiURL, srv.UIAddress(), srv.FrontendAddress(), srv.FrontendAddress(), codecLine(codecEndpoint), cfg.DataDir)
 	return core.ServeAPI(ctx, tc, st, ln, ioNodes)
+}
+
+// codecLine says where payloads are decoded, for the start-up banner.
+func codecLine(endpoint string) string {
+	if endpoint == "" {
+		return "off (PAYLOAD_ENCRYPTION=off: payloads are plain text)"
+	}
+	return endpoint + "   (temporal workflow show --codec-endpoint " + endpoint + " …)"
 }

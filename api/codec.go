@@ -1,0 +1,225 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.temporal.io/sdk/converter"
+)
+
+// The codec-server endpoints (Temporal's remote codec protocol): the Web UI
+// and `temporal --codec-endpoint http://…/codec` POST {"payloads": […]} to
+// /codec/decode (or /codec/encode) and get the payloads back decoded. They
+// hand out plain text, so every call must be authenticated: a bearer token
+// from Options.CodecTokens (the CLI's --codec-auth "Bearer …"), an OpenID
+// Connect token of Options.CodecOIDC (the UI's passAccessToken), or, when
+// Options.CodecAllowLoopback says so (dev mode), any caller on loopback.
+
+// codecBodyLimit is the request body limit of the codec endpoints: the UI
+// sends a page of history's payloads at once, and a single payload may be
+// up to 2 MB (Temporal's limit).
+const codecBodyLimit = 8 << 20
+
+// OIDCOptions name the OpenID Connect provider whose tokens the codec
+// endpoints accept.
+type OIDCOptions struct {
+	// Issuer is the provider's issuer URL; its discovery document
+	// (Issuer/.well-known/openid-configuration) names the signing keys.
+	Issuer string
+	// Audience must be in the token's aud claim (the UI's client id, or
+	// the API audience of an access token).
+	Audience string
+	// HTTPClient fetches discovery and keys. Optional: default a client
+	// with a 10 s timeout.
+	HTTPClient *http.Client
+}
+
+// codecRoutes mounts /codec/encode and /codec/decode behind CORS and auth.
+func (s *Server) codecRoutes() {
+	handler := echo.WrapHandler(converter.NewPayloadCodecHTTPHandler(s.codecs()...))
+	g := s.echo.Group("/codec", s.codecCORS(), s.codecAuth)
+	for _, path := range []string{"/encode", "/decode"} {
+		g.POST(path, handler)
+		// Group middleware runs only on routes of the group: without an
+		// OPTIONS route the router would answer the browser's preflight
+		// itself, without CORS headers. The CORS middleware answers a
+		// preflight before codecAuth runs (browsers send no credentials
+		// with it).
+		g.OPTIONS(path, func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+	}
+}
+
+func (s *Server) codecs() []converter.PayloadCodec {
+	if s.codec.codec == nil {
+		// Encryption off: the endpoints answer with the payloads as they
+		// are, so a UI configured with them still works.
+		return nil
+	}
+	return []converter.PayloadCodec{s.codec.codec}
+}
+
+// codecCORS answers the browser's preflight for the UI's origins: the UI
+// sends Content-Type: application/json, X-Namespace and, with
+// passAccessToken, Authorization; with includeCredentials, cookies.
+func (s *Server) codecCORS() echo.MiddlewareFunc {
+	if len(s.codec.origins) == 0 {
+		// Echo's CORS middleware would allow every origin ("*"): with no
+		// origin configured, send no CORS headers and let browsers refuse.
+		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	}
+	return middleware.CORSWithConfig(middleware.CORSConfig{
+		AllowOrigins:     s.codec.origins,
+		AllowMethods:     []string{http.MethodPost, http.MethodOptions},
+		AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType, "X-Namespace"},
+		AllowCredentials: true,
+		MaxAge:           600,
+	})
+}
+
+// codecAuth lets a request through when it carries an accepted bearer
+// token, a valid OIDC token, or comes from loopback where allowed; else
+// 401 with no detail of what was wrong.
+func (s *Server) codecAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.codecAuthorized(c) {
+			return next(c)
+		}
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="codec"`)
+		return c.JSON(http.StatusUnauthorized, errorEnvelope{Error: errorBody{
+			Code: "unauthorized", Message: "authentication required", Details: []any{},
+		}})
+	}
+}
+
+func (s *Server) codecAuthorized(c echo.Context) bool {
+	req := c.Request()
+	if token, ok := bearerToken(req.Header.Get(echo.HeaderAuthorization)); ok {
+		if s.codec.tokenAccepted(token) {
+			return true
+		}
+		if s.codec.oidc != nil {
+			if err := s.codec.oidc.verify(req.Context(), token); err == nil {
+				return true
+			} else if !errors.Is(err, context.Canceled) {
+				s.log.Debug("codec: OIDC token rejected", "request_id", requestID(c), "error", err)
+			}
+		}
+	}
+	// The TCP peer, never X-Forwarded-For: a header cannot make a remote
+	// caller local.
+	return s.codec.allowLoopback && isLoopback(req.RemoteAddr)
+}
+
+// bearerToken extracts the token of "Bearer <token>" (scheme case-insensitive).
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
+func isLoopback(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// codecAccess is who may use the codec endpoints.
+type codecAccess struct {
+	codec         converter.PayloadCodec
+	origins       []string
+	allowLoopback bool
+	// tokenHashes are SHA-256 digests of the accepted tokens, compared in
+	// constant time (equal lengths, so the length of a token leaks nothing).
+	tokenHashes [][sha256.Size]byte
+	oidc        *oidcVerifier
+}
+
+func newCodecAccess(o Options) codecAccess {
+	a := codecAccess{codec: o.PayloadCodec, origins: o.CodecCORSOrigins, allowLoopback: o.CodecAllowLoopback}
+	for _, t := range o.CodecTokens {
+		if t = strings.TrimSpace(t); t != "" {
+			a.tokenHashes = append(a.tokenHashes, sha256.Sum256([]byte(t)))
+		}
+	}
+	if o.CodecOIDC != nil {
+		a.oidc = newOIDCVerifier(*o.CodecOIDC)
+	}
+	return a
+}
+
+func (a codecAccess) tokenAccepted(token string) bool {
+	h := sha256.Sum256([]byte(token))
+	accepted := 0
+	for _, want := range a.tokenHashes {
+		accepted |= subtle.ConstantTimeCompare(h[:], want[:])
+	}
+	return accepted == 1
+}
+
+// oidcVerifier checks tokens against an OIDC issuer. Discovery happens on
+// first use, not at start-up, so the API starts while the provider is
+// unreachable; a failed discovery is retried at most every
+// oidcRetryInterval.
+type oidcVerifier struct {
+	opts OIDCOptions
+
+	mu       sync.Mutex
+	verifier *oidc.IDTokenVerifier
+	failedAt time.Time
+	lastErr  error
+}
+
+const oidcRetryInterval = 10 * time.Second
+
+func newOIDCVerifier(o OIDCOptions) *oidcVerifier {
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	return &oidcVerifier{opts: o}
+}
+
+func (v *oidcVerifier) verify(ctx context.Context, token string) error {
+	ver, err := v.get(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = ver.Verify(ctx, token)
+	return err
+}
+
+func (v *oidcVerifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.verifier != nil {
+		return v.verifier, nil
+	}
+	if !v.failedAt.IsZero() && time.Since(v.failedAt) < oidcRetryInterval {
+		return nil, v.lastErr
+	}
+	// The provider keeps this context to fetch keys later: carry the HTTP
+	// client, not the request's cancellation.
+	pctx := oidc.ClientContext(context.WithoutCancel(ctx), v.opts.HTTPClient)
+	provider, err := oidc.NewProvider(pctx, v.opts.Issuer)
+	if err != nil {
+		v.failedAt, v.lastErr = time.Now(), err
+		return nil, err
+	}
+	v.verifier = provider.Verifier(&oidc.Config{ClientID: v.opts.Audience})
+	return v.verifier, nil
+}

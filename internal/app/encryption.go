@@ -1,0 +1,105 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/workflow-backend/workflow-backend/internal/codec"
+	"github.com/workflow-backend/workflow-backend/internal/config"
+)
+
+// RequirePayloadKeys is the production commands' check: with encryption on
+// they need PAYLOAD_KEYS (a generated key file would differ per container
+// and make every other process's payloads unreadable).
+func RequirePayloadKeys(cfg config.Config) error {
+	if !cfg.Encrypted() || strings.TrimSpace(cfg.PayloadKeys) != "" {
+		return nil
+	}
+	return errors.New("PAYLOAD_ENCRYPTION is on and PAYLOAD_KEYS is empty: make a key with `openssl rand -base64 32` " +
+		"and set PAYLOAD_KEYS=k1=<that key> on the api and every worker (the same keys everywhere), " +
+		"or set PAYLOAD_ENCRYPTION=off to store payloads in Temporal in plain text")
+}
+
+// PayloadCodec returns the payload codec cfg asks for: nil with
+// PAYLOAD_ENCRYPTION=off; the keys of PAYLOAD_KEYS; or, when it is empty
+// (dev mode and tests: the production commands check RequirePayloadKeys
+// first), the keys of DATA_DIR/payload-keys, generated there if missing.
+// logger, when not nil, is told which keys are used (never their material).
+func PayloadCodec(cfg config.Config, logger *slog.Logger) (*codec.Codec, error) {
+	if !cfg.Encrypted() {
+		if logger != nil {
+			logger.Warn("PAYLOAD_ENCRYPTION=off: workflow inputs, results and errors are stored in Temporal in plain text")
+		}
+		return nil, nil
+	}
+	var ring *codec.Keyring
+	var err error
+	if strings.TrimSpace(cfg.PayloadKeys) != "" {
+		ring, err = codec.ParseKeys(cfg.PayloadKeys)
+	} else {
+		path := filepath.Join(cfg.DataDir, codec.KeyFileName)
+		var created bool
+		ring, created, err = codec.LoadOrCreateKeyFile(path)
+		if err == nil && logger != nil {
+			if created {
+				logger.Info("PAYLOAD_KEYS is empty: generated a payload key for this DATA_DIR; keep the file to read these histories later", "file", path, "keyIds", ring.IDs())
+			} else {
+				logger.Info("PAYLOAD_KEYS is empty: using this DATA_DIR's payload keys", "file", path, "keyIds", ring.IDs())
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return codec.New(ring)
+}
+
+// withCodec makes opts encrypt payloads with pc (nil: leave opts alone):
+// a codec data converter, and a failure converter that moves error
+// messages and stack traces into an encrypted payload too.
+func withCodec(opts *client.Options, pc *codec.Codec) {
+	if pc == nil {
+		return
+	}
+	opts.DataConverter = pc.DataConverter()
+	opts.FailureConverter = codec.FailureConverter(opts.DataConverter)
+}
+
+// codecOrigins are the origins allowed to call the codec endpoints from a
+// browser: CODEC_CORS_ORIGINS, else the origin of TEMPORAL_UI_URL; dev
+// mode adds both loopback spellings of its own UI.
+func codecOrigins(cfg config.Config, dev bool) []string {
+	origins := append([]string(nil), cfg.CodecCORSOrigins...)
+	if len(origins) == 0 && cfg.TemporalUIURL != "" {
+		if u, err := url.Parse(cfg.TemporalUIURL); err == nil && u.Scheme != "" && u.Host != "" {
+			origins = append(origins, u.Scheme+"://"+u.Host)
+		}
+	}
+	if dev {
+		for _, host := range []string{"127.0.0.1", "localhost"} {
+			o := fmt.Sprintf("http://%s:%d", host, cfg.TemporalUIPort)
+			if !contains(origins, o) {
+				origins = append(origins, o)
+			}
+		}
+	}
+	for i, o := range origins {
+		origins[i] = strings.TrimRight(o, "/")
+	}
+	return origins
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
