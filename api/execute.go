@@ -45,6 +45,7 @@ const (
 var (
 	searchAttrDefinitionID      = temporal.NewSearchAttributeKeyKeyword(interpreter.SearchAttrDefinitionID)
 	searchAttrDefinitionVersion = temporal.NewSearchAttributeKeyKeyword(interpreter.SearchAttrDefinitionVersion)
+	searchAttrCaller            = temporal.NewSearchAttributeKeyKeyword(interpreter.SearchAttrCaller)
 )
 
 // executeRequest is the body of POST /api/workflows/{id}/execute.
@@ -118,6 +119,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			searchAttrDefinitionID.ValueSet(ld.def.ID),
 			searchAttrDefinitionVersion.ValueSet(ld.def.Version),
+			searchAttrCaller.ValueSet(s.caller(c)),
 		),
 		StaticSummary:    ld.def.ID + "@" + ld.def.Version,
 		EnableEagerStart: s.eager,
@@ -278,11 +280,6 @@ func checkIdempotencyKey(key string, all []string) error {
 	}
 	return nil
 }
-
-// caller identifies who makes the request, to scope idempotency keys per
-// caller. Everyone is "anonymous" until API keys exist; authentication will
-// put the key's id on the request context and this will read it.
-func (s *Server) caller(echo.Context) string { return "anonymous" }
 
 // idempotentExecutionID derives the execution id of a keyed execute: the
 // same caller, definition and key always name the same execution.

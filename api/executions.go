@@ -85,6 +85,11 @@ func (s *Server) listExecutions(c echo.Context) error {
 	q := c.QueryParams()
 	var bad []fieldError
 	conds := []string{fmt.Sprintf("WorkflowType = '%s'", interpreter.WorkflowName)}
+	if who := callerOf(c); !who.admin {
+		// Names are checked against callerNamePattern (auth.go), so they
+		// are safe in the query.
+		conds = append(conds, fmt.Sprintf("%s = '%s'", interpreter.SearchAttrCaller, who.name))
+	}
 	if v := q.Get("definitionId"); v != "" {
 		if definitionIDPattern.MatchString(v) {
 			conds = append(conds, fmt.Sprintf("%s = '%s'", interpreter.SearchAttrDefinitionID, v))
@@ -187,10 +192,11 @@ func keywordOf(sa *commonpb.SearchAttributes, name string) string {
 	return v
 }
 
-// describe finds the latest run of an interpreter execution: unknown ids,
-// malformed ids and executions of other workflow types are all
-// execution_not_found.
-func (s *Server) describe(ctx context.Context, executionID string) (*client.WorkflowExecutionDescription, error) {
+// describe finds the latest run of an interpreter execution that who may
+// see: unknown ids, malformed ids, executions of other workflow types and
+// executions another caller started are all execution_not_found, so a
+// client cannot learn that someone else's execution exists.
+func (s *Server) describe(ctx context.Context, who caller, executionID string) (*client.WorkflowExecutionDescription, error) {
 	notFound := newError(http.StatusNotFound, codeExecutionNotFound, fmt.Sprintf("no execution %q", executionID))
 	if executionID == "" || len(executionID) > maxExecutionIDLength {
 		return nil, notFound
@@ -205,6 +211,14 @@ func (s *Server) describe(ctx context.Context, executionID string) (*client.Work
 	if desc.WorkflowType.Name != interpreter.WorkflowName {
 		return nil, notFound
 	}
+	if !who.admin {
+		// Executions started before callers were recorded have no owner:
+		// only admins see them.
+		owner, recorded := desc.TypedSearchAttributes.GetKeyword(searchAttrCaller)
+		if !recorded || owner != who.name {
+			return nil, notFound
+		}
+	}
 	return desc, nil
 }
 
@@ -214,7 +228,7 @@ func (s *Server) describe(ctx context.Context, executionID string) (*client.Work
 // instead of failing.
 func (s *Server) getExecution(c echo.Context) error {
 	ctx := c.Request().Context()
-	desc, err := s.describe(ctx, c.Param("executionId"))
+	desc, err := s.describe(ctx, callerOf(c), c.Param("executionId"))
 	if err != nil {
 		return err
 	}
@@ -315,7 +329,7 @@ func (s *Server) signal(c echo.Context) error {
 		payload = json.RawMessage(trimmed)
 	}
 	ctx := c.Request().Context()
-	desc, err := s.describe(ctx, c.Param("executionId"))
+	desc, err := s.describe(ctx, callerOf(c), c.Param("executionId"))
 	if err != nil {
 		return err
 	}
@@ -341,7 +355,7 @@ func (s *Server) signal(c echo.Context) error {
 // the answer is 202 "canceling", and the status becomes canceled.
 func (s *Server) cancel(c echo.Context) error {
 	ctx := c.Request().Context()
-	desc, err := s.describe(ctx, c.Param("executionId"))
+	desc, err := s.describe(ctx, callerOf(c), c.Param("executionId"))
 	if err != nil {
 		return err
 	}
