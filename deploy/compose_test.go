@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/workflow-backend/workflow-backend/internal/app"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 )
 
@@ -21,6 +22,7 @@ type compose struct {
 	Services map[string]struct {
 		Image       string            `yaml:"image"`
 		Entrypoint  []string          `yaml:"entrypoint"`
+		Command     []string          `yaml:"command"`
 		Environment map[string]string `yaml:"environment"`
 		Volumes     []string          `yaml:"volumes"`
 		DependsOn   yaml.Node         `yaml:"depends_on"`
@@ -134,6 +136,17 @@ func TestComposeEnvironmentIsKnown(t *testing.T) {
 		}
 		if env["TEMPORAL_ADDRESS"] != "temporal:7233" {
 			t.Errorf("%s: TEMPORAL_ADDRESS = %q", name, env["TEMPORAL_ADDRESS"])
+		}
+	}
+}
+
+// The one-shot setup creates every search attribute the API checks for at
+// start (app.SearchAttributes), so the API does not refuse to start.
+func TestComposeCreatesSearchAttributes(t *testing.T) {
+	command := strings.Join(readCompose(t).Services["temporal-setup"].Command, " ")
+	for name := range app.SearchAttributes {
+		if !strings.Contains(command, "search-attribute create --namespace default --name "+name+" --type Keyword") {
+			t.Errorf("temporal-setup does not create %s: %s", name, command)
 		}
 	}
 }
