@@ -25,6 +25,7 @@ func TestFlows(t *testing.T) {
 			t.Run("OrderRefusals", func(t *testing.T) { testOrderRefusals(t, e) })
 			t.Run("Compensation", func(t *testing.T) { testCompensation(t, e, b.Name) })
 			t.Run("SQLInjection", func(t *testing.T) { testSQLInjection(t, e) })
+			t.Run("APICallRefusesInternal", func(t *testing.T) { testAPICallRefusesInternal(t, e) })
 		})
 	}
 }

@@ -2,7 +2,12 @@ package workflows_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -41,5 +46,51 @@ func testSQLInjection(t *testing.T, e *flowEnv) {
 	}
 	if n := e.scalar(t, `SELECT COUNT(*) FROM products`); n == 0 {
 		t.Error("the products are gone")
+	}
+}
+
+// api_call in a real execution refuses loopback, private and link-local
+// destinations, named or literal, and redirects to them: the execution
+// fails with a clear error and the local server behind them sees no
+// connection. No packet goes to those ranges: literals are refused before
+// dialing, names at dial time after resolution, before connecting.
+func testAPICallRefusesInternal(t *testing.T, e *flowEnv) {
+	var conns atomic.Int32
+	local := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	local.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	local.Start()
+	defer local.Close()
+	_, port, _ := net.SplitHostPort(local.Listener.Addr().String())
+
+	id := fmt.Sprintf("t-ssrf-%d", queueSeq.Add(1))
+	def := map[string]any{"id": id, "version": "1", "startNode": "call", "nodes": []map[string]any{
+		{"id": "call", "type": "api_call", "config": map[string]any{"method": "GET", "url": "input.url"}, "retry": map[string]any{"maximumAttempts": 1}},
+	}, "edges": []any{}}
+	raw, _ := json.Marshal(def)
+	if r := e.post(t, "/api/workflows", string(raw)); r.Status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.Status, r.Raw)
+	}
+	for _, c := range []struct{ url, reason string }{
+		{local.URL + "/", "loopback"},
+		{"http://localhost:" + port + "/", "loopback"},
+		{"http://[::1]:" + port + "/", "loopback"},
+		{"http://10.0.0.1/", "private"},
+		{"http://192.168.1.1/", "private"},
+		{"http://169.254.169.254/latest/meta-data/", "link-local"},
+		{"http://[fe80::1]/", "link-local"},
+	} {
+		body, _ := json.Marshal(map[string]any{"input": map[string]string{"url": c.url}})
+		r := e.post(t, "/api/workflows/"+id+"/execute", string(body))
+		if r.Status != http.StatusUnprocessableEntity || r.Error.Code != "execution_failed" ||
+			!strings.Contains(r.Raw, "refused") || !strings.Contains(r.Raw, c.reason) || strings.Contains(r.Raw, "meta-data") {
+			t.Errorf("%s: %d %s; want 422 execution_failed saying refused (%s), without the path", c.url, r.Status, r.Raw, c.reason)
+		}
+	}
+	if n := conns.Load(); n != 0 {
+		t.Errorf("the loopback server accepted %d connections", n)
 	}
 }
