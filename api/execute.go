@@ -315,7 +315,27 @@ func decodeExecuteRequest(body []byte) (executeRequest, error) {
 		return req, err
 	}
 	req.Input = nullIfEmpty(req.Input)
+	if err := checkDecodable(req.Input, "input"); err != nil {
+		return req, err
+	}
 	return req, nil
+}
+
+// checkDecodable refuses JSON the workers could not decode although it is
+// well-formed: numbers beyond float64 (1e999). Without this check the
+// execution would start and fail with the SDK's decoding error.
+func checkDecodable(raw json.RawMessage, what string) error {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		// Decoding into any can only fail on a type for a number that
+		// does not fit a float64.
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return newError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("the %s holds a number out of range", what))
+		}
+		return newError(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("the %s is not valid JSON", what))
+	}
+	return nil
 }
 
 // decodeStrict decodes one JSON object into v refusing unknown fields:

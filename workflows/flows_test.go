@@ -26,6 +26,7 @@ func TestFlows(t *testing.T) {
 			t.Run("Compensation", func(t *testing.T) { testCompensation(t, e, b.Name) })
 			t.Run("SQLInjection", func(t *testing.T) { testSQLInjection(t, e) })
 			t.Run("APICallRefusesInternal", func(t *testing.T) { testAPICallRefusesInternal(t, e) })
+			t.Run("BadInput", func(t *testing.T) { testBadFlowInput(t, e) })
 		})
 	}
 }

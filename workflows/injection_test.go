@@ -94,3 +94,40 @@ func testAPICallRefusesInternal(t *testing.T, e *flowEnv) {
 		t.Errorf("the loopback server accepted %d connections", n)
 	}
 }
+
+// Bad input to the flow and product routes is a 4xx with the error
+// envelope, never a 500 or internal error text.
+func testBadFlowInput(t *testing.T, e *flowEnv) {
+	internal := []string{"json: ", "cannot unmarshal", "invalid character", "sql: ", "SQLSTATE", "sqlite", "pq: ",
+		"goroutine", "panic", ".go:", "rpc error", "strconv.", "Go struct", "interface {}", "map[string]", "payload item"}
+	huge := `{"email": "` + strings.Repeat("a", 2<<20) + `"}`
+	cases := []struct{ method, path, body string }{
+		{"POST", "/api/users/register", `{`},
+		{"POST", "/api/users/register", `[]`},
+		{"POST", "/api/users/register", `null`},
+		{"POST", "/api/users/register", ``},
+		{"POST", "/api/users/register", `{"email": 1e999, "password": "x"}`},
+		{"POST", "/api/users/register", `{"email": {"$ne": null}, "password": ["a"]}`},
+		{"POST", "/api/users/register", `{"email": "a@example.com", "password": "long1enough", "name": 7}`},
+		{"POST", "/api/users/register", huge},
+		{"POST", "/api/orders/process", `{"customerId": "1; DROP TABLE orders", "items": [{"productId": "456", "quantity": 1}], "totalAmount": 1}`},
+		{"POST", "/api/orders/process", `{"customerId": "123", "items": "all", "totalAmount": 1}`},
+		{"POST", "/api/orders/process", `{"customerId": "123", "items": [{"productId": "x' OR 1=1 --", "quantity": -1}], "totalAmount": "NaN"}`},
+		{"POST", "/api/orders/process", `{"customerId": "123", "items": [{"productId": "456", "quantity": 1e999}], "totalAmount": 1}`},
+		{"POST", "/api/orders/process", `{"customerId": "123", "items": [], "totalAmount": 0}`},
+		{"POST", "/api/orders/process", `{"customerId": "123", "items": [{"productId": "456", "quantity": 1}], "totalAmount": 49.99, "paymentMethodId": "4242424242424242"}`},
+		{"GET", "/api/products/1%27%20OR%201=1", ``},
+		{"GET", "/api/products/-1", ``},
+	}
+	for _, c := range cases {
+		r := e.do(t, c.method, c.path, c.body)
+		if r.Status < 400 || r.Status >= 500 || r.Error.Code == "" {
+			t.Errorf("%s %s %.80s: %d %.300s; want a 4xx in the envelope", c.method, c.path, c.body, r.Status, r.Raw)
+		}
+		for _, frag := range internal {
+			if strings.Contains(r.Raw, frag) {
+				t.Errorf("%s %s %.80s: answer carries %q: %.300s", c.method, c.path, c.body, frag, r.Raw)
+			}
+		}
+	}
+}
