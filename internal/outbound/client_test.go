@@ -153,8 +153,7 @@ func TestAllowList(t *testing.T) {
 }
 
 func TestRedirects(t *testing.T) {
-	var srv *server
-	srv = newServer(t, func(w http.ResponseWriter, r *http.Request) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/metadata":
 			http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
