@@ -404,6 +404,11 @@ func TestDatabaseQueryErrors(t *testing.T) {
 			`{}`, interpreter.ErrConfiguration, false, []string{`"reports" is not configured`}},
 		{"forEach not a list", "", map[string]any{"query": "SELECT 1", "mode": "one", "forEach": "input.items"},
 			`{"items": "abc"}`, interpreter.ErrExpression, false, []string{"not a list"}},
+		// The fan-out cap: the node fails before running any statement.
+		{"forEach wider than the cap", "", map[string]any{"query": "UPDATE products SET stock = stock - 1 WHERE id = :id",
+			"params": map[string]any{"id": "item"}, "mode": "exec", "forEach": "input.items"},
+			`{"items": [` + strings.TrimSuffix(strings.Repeat("1,", MaxForEachItems+1), ",") + `]}`,
+			interpreter.ErrPayloadTooBig, false, []string{"forEach has 1001 elements; the limit is 1000"}},
 		{"timeout", "sqlite", map[string]any{
 			"query": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) AS n FROM c",
 			"mode":  "one", "timeout": "200ms"},

@@ -45,6 +45,7 @@ const (
 var (
 	searchAttrDefinitionID      = temporal.NewSearchAttributeKeyKeyword(interpreter.SearchAttrDefinitionID)
 	searchAttrDefinitionVersion = temporal.NewSearchAttributeKeyKeyword(interpreter.SearchAttrDefinitionVersion)
+	searchAttrCaller            = temporal.NewSearchAttributeKeyKeyword(interpreter.SearchAttrCaller)
 )
 
 // executeRequest is the body of POST /api/workflows/{id}/execute.
@@ -118,6 +119,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			searchAttrDefinitionID.ValueSet(ld.def.ID),
 			searchAttrDefinitionVersion.ValueSet(ld.def.Version),
+			searchAttrCaller.ValueSet(s.caller(c)),
 		),
 		StaticSummary:    ld.def.ID + "@" + ld.def.Version,
 		EnableEagerStart: s.eager,
@@ -279,11 +281,6 @@ func checkIdempotencyKey(key string, all []string) error {
 	return nil
 }
 
-// caller identifies who makes the request, to scope idempotency keys per
-// caller. Everyone is "anonymous" until API keys exist; authentication will
-// put the key's id on the request context and this will read it.
-func (s *Server) caller(echo.Context) string { return "anonymous" }
-
 // idempotentExecutionID derives the execution id of a keyed execute: the
 // same caller, definition and key always name the same execution.
 func idempotentExecutionID(caller, defID, key string) string {
@@ -318,7 +315,27 @@ func decodeExecuteRequest(body []byte) (executeRequest, error) {
 		return req, err
 	}
 	req.Input = nullIfEmpty(req.Input)
+	if err := checkDecodable(req.Input, "input"); err != nil {
+		return req, err
+	}
 	return req, nil
+}
+
+// checkDecodable refuses JSON the workers could not decode although it is
+// well-formed: numbers beyond float64 (1e999). Without this check the
+// execution would start and fail with the SDK's decoding error.
+func checkDecodable(raw json.RawMessage, what string) error {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		// Decoding into any can only fail on a type for a number that
+		// does not fit a float64.
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return newError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("the %s holds a number out of range", what))
+		}
+		return newError(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("the %s is not valid JSON", what))
+	}
+	return nil
 }
 
 // decodeStrict decodes one JSON object into v refusing unknown fields:

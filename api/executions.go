@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	commonpb "go.temporal.io/api/common/v1"
@@ -85,6 +87,11 @@ func (s *Server) listExecutions(c echo.Context) error {
 	q := c.QueryParams()
 	var bad []fieldError
 	conds := []string{fmt.Sprintf("WorkflowType = '%s'", interpreter.WorkflowName)}
+	if who := callerOf(c); !who.admin {
+		// Names are checked against callerNamePattern (auth.go), so they
+		// are safe in the query.
+		conds = append(conds, fmt.Sprintf("%s = '%s'", interpreter.SearchAttrCaller, who.name))
+	}
 	if v := q.Get("definitionId"); v != "" {
 		if definitionIDPattern.MatchString(v) {
 			conds = append(conds, fmt.Sprintf("%s = '%s'", interpreter.SearchAttrDefinitionID, v))
@@ -123,11 +130,10 @@ func (s *Server) listExecutions(c echo.Context) error {
 	}
 	var token []byte
 	if v := q.Get("pageToken"); v != "" {
-		t, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil || len(t) == 0 {
-			bad = append(bad, fieldError{Field: "pageToken", Message: "is not a token returned by this endpoint"})
-		} else {
+		if t, ok := decodePageToken(v); ok {
 			token = t
+		} else {
+			bad = append(bad, fieldError{Field: "pageToken", Message: "is not a token returned by this endpoint"})
 		}
 	}
 	if len(bad) > 0 {
@@ -168,9 +174,34 @@ func (s *Server) listExecutions(c echo.Context) error {
 	}
 	next := ""
 	if len(resp.GetNextPageToken()) > 0 {
-		next = base64.RawURLEncoding.EncodeToString(resp.GetNextPageToken())
+		next = encodePageToken(resp.GetNextPageToken())
 	}
 	return ok(c, http.StatusOK, map[string]any{"executions": out, "nextPageToken": next})
+}
+
+// pageTokenCheckLength is the length of the checksum a page token starts with.
+const pageTokenCheckLength = 8
+
+// encodePageToken wraps Temporal's NextPageToken with a checksum, so that
+// a truncated or made-up token is refused at once (400) instead of reaching
+// the server, which does not reject it as invalid but fails in a way the
+// SDK retries until the request times out.
+func encodePageToken(token []byte) string {
+	sum := sha256.Sum256(token)
+	return base64.RawURLEncoding.EncodeToString(append(sum[:pageTokenCheckLength:pageTokenCheckLength], token...))
+}
+
+func decodePageToken(s string) ([]byte, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(raw) <= pageTokenCheckLength {
+		return nil, false
+	}
+	token := raw[pageTokenCheckLength:]
+	sum := sha256.Sum256(token)
+	if !bytes.Equal(sum[:pageTokenCheckLength], raw[:pageTokenCheckLength]) {
+		return nil, false
+	}
+	return token, true
 }
 
 // keywordOf decodes a Keyword search attribute of a visibility record.
@@ -187,12 +218,28 @@ func keywordOf(sa *commonpb.SearchAttributes, name string) string {
 	return v
 }
 
-// describe finds the latest run of an interpreter execution: unknown ids,
-// malformed ids and executions of other workflow types are all
-// execution_not_found.
-func (s *Server) describe(ctx context.Context, executionID string) (*client.WorkflowExecutionDescription, error) {
+// plausibleExecutionID refuses ids Temporal could not have: empty, too
+// long, not UTF-8 or with control characters (which gRPC refuses in the
+// request headers the SDK derives from the id).
+func plausibleExecutionID(id string) bool {
+	if id == "" || len(id) > maxExecutionIDLength || !utf8.ValidString(id) {
+		return false
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// describe finds the latest run of an interpreter execution that who may
+// see: unknown ids, malformed ids, executions of other workflow types and
+// executions another caller started are all execution_not_found, so a
+// client cannot learn that someone else's execution exists.
+func (s *Server) describe(ctx context.Context, who caller, executionID string) (*client.WorkflowExecutionDescription, error) {
 	notFound := newError(http.StatusNotFound, codeExecutionNotFound, fmt.Sprintf("no execution %q", executionID))
-	if executionID == "" || len(executionID) > maxExecutionIDLength {
+	if !plausibleExecutionID(executionID) {
 		return nil, notFound
 	}
 	desc, err := s.client.DescribeWorkflow(ctx, executionID, "")
@@ -205,6 +252,14 @@ func (s *Server) describe(ctx context.Context, executionID string) (*client.Work
 	if desc.WorkflowType.Name != interpreter.WorkflowName {
 		return nil, notFound
 	}
+	if !who.admin {
+		// Executions started before callers were recorded have no owner:
+		// only admins see them.
+		owner, recorded := desc.TypedSearchAttributes.GetKeyword(searchAttrCaller)
+		if !recorded || owner != who.name {
+			return nil, notFound
+		}
+	}
 	return desc, nil
 }
 
@@ -214,7 +269,7 @@ func (s *Server) describe(ctx context.Context, executionID string) (*client.Work
 // instead of failing.
 func (s *Server) getExecution(c echo.Context) error {
 	ctx := c.Request().Context()
-	desc, err := s.describe(ctx, c.Param("executionId"))
+	desc, err := s.describe(ctx, callerOf(c), c.Param("executionId"))
 	if err != nil {
 		return err
 	}
@@ -313,9 +368,12 @@ func (s *Server) signal(c echo.Context) error {
 			return newError(http.StatusBadRequest, codeInvalidJSON, "the signal payload must be JSON")
 		}
 		payload = json.RawMessage(trimmed)
+		if err := checkDecodable(payload, "signal payload"); err != nil {
+			return err
+		}
 	}
 	ctx := c.Request().Context()
-	desc, err := s.describe(ctx, c.Param("executionId"))
+	desc, err := s.describe(ctx, callerOf(c), c.Param("executionId"))
 	if err != nil {
 		return err
 	}
@@ -341,7 +399,7 @@ func (s *Server) signal(c echo.Context) error {
 // the answer is 202 "canceling", and the status becomes canceled.
 func (s *Server) cancel(c echo.Context) error {
 	ctx := c.Request().Context()
-	desc, err := s.describe(ctx, c.Param("executionId"))
+	desc, err := s.describe(ctx, callerOf(c), c.Param("executionId"))
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,7 @@ func runTests(m *testing.M) (int, error) {
 		SearchAttributes: map[string]enumspb.IndexedValueType{
 			interpreter.SearchAttrDefinitionID:      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 			interpreter.SearchAttrDefinitionVersion: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			interpreter.SearchAttrCaller:            enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		},
 		Logger:   logger,
 		LogLevel: max(testLogLevel(), slog.LevelError),
@@ -215,6 +216,12 @@ func (r response) errCode() string {
 // and JSON-encoded otherwise. headers are name, value pairs.
 func call(t *testing.T, method, path string, body any, headers ...string) response {
 	t.Helper()
+	return callAt(t, env.baseURL, method, path, body, headers...)
+}
+
+// callAt is call against the API at baseURL.
+func callAt(t *testing.T, baseURL, method, path string, body any, headers ...string) response {
+	t.Helper()
 	var reader io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -229,7 +236,7 @@ func call(t *testing.T, method, path string, body any, headers ...string) respon
 		}
 		reader = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), method, env.baseURL+path, reader)
+	req, err := http.NewRequestWithContext(t.Context(), method, baseURL+path, reader)
 	if err != nil {
 		t.Fatal(err)
 	}

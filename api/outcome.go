@@ -82,6 +82,18 @@ func failureError(err error, ref executionRef) *appError {
 	return causeError(errors.Unwrap(wee)).about(ref)
 }
 
+// interpreterErrorTypes are the failure types whose messages the
+// interpreter writes for clients (interpreter/contract.go).
+var interpreterErrorTypes = map[string]bool{
+	interpreter.ErrValidation:    true,
+	interpreter.ErrBusiness:      true,
+	interpreter.ErrExpression:    true,
+	interpreter.ErrConfiguration: true,
+	interpreter.ErrPayloadTooBig: true,
+	interpreter.ErrNodeFailed:    true,
+	interpreter.ErrWaitTimeout:   true,
+}
+
 // failureDetails is the details of execution_failed.
 type failureDetails struct {
 	NodeID   string `json:"nodeId,omitempty"`
@@ -131,12 +143,14 @@ func causeError(cause error) *appError {
 			}
 			return newError(status, code, msg)
 		}
-		typ := ee.Type
-		if typ == "" {
-			typ = "Error"
+		if !interpreterErrorTypes[ee.Type] {
+			// Not one of the interpreter's failures: the SDK's own (an input
+			// it could not decode, a panic), whose text is internal.
+			return newError(http.StatusUnprocessableEntity, codeExecutionFailed, "the execution failed").
+				withDetails(failureDetails{Type: "Error"})
 		}
 		return newError(http.StatusUnprocessableEntity, codeExecutionFailed, e.Message()).
-			withDetails(failureDetails{NodeID: ee.NodeID, NodeType: ee.NodeType, Type: typ})
+			withDetails(failureDetails{NodeID: ee.NodeID, NodeType: ee.NodeType, Type: ee.Type})
 	default:
 		// The workflow failed with an SDK error it did not wrap (an
 		// activity or panic error). Its text is the interpreter's, not a

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -41,6 +42,9 @@ const (
 	DefaultWait      = 10 * time.Second
 	DefaultMaxWait   = 60 * time.Second
 	DefaultBodyLimit = 1 << 20 // 1 MiB
+	// DefaultRateLimitMax requests per DefaultRateLimitWindow per client IP.
+	DefaultRateLimitMax    = 1000
+	DefaultRateLimitWindow = time.Second
 	// DefaultCacheSize is the number of parsed definitions kept in memory.
 	DefaultCacheSize = 1024
 )
@@ -92,6 +96,22 @@ type Options struct {
 	// paymentMethodId: set it when a real payment provider is configured.
 	// Optional: default false (dev mode's fake provider takes a test token).
 	PaymentMethodRequired bool
+	// APIKeys are the client keys and AdminAPIKeys the admin keys (see
+	// auth.go for what each may do). Optional: with neither, every route is
+	// open and New logs a warning.
+	APIKeys      []APIKey
+	AdminAPIKeys []APIKey
+	// PublicRoutes are route paths ("/api/products/:id" or
+	// "/api/products/{id}") open at client level without a key. Optional:
+	// default none.
+	PublicRoutes []string
+	// RateLimitMax requests per RateLimitWindow are allowed per client IP;
+	// more get 429 with Retry-After. Optional: default 1000 per 1s.
+	RateLimitMax    int
+	RateLimitWindow time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client IP. Optional: default none (the TCP peer is the client).
+	TrustedProxies []netip.Prefix
 	// Logger receives request logs and internal errors. Optional: default
 	// slog.Default().
 	Logger *slog.Logger
@@ -132,6 +152,8 @@ type Server struct {
 	maxWait   time.Duration
 	bodyLimit int64
 	defs      *definitionCache
+	keys      *keyring
+	limiter   *rateLimiter
 	log       *slog.Logger
 
 	paymentMethodRequired bool
@@ -179,6 +201,16 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.RateLimitMax <= 0 {
+		o.RateLimitMax = DefaultRateLimitMax
+	}
+	if o.RateLimitWindow <= 0 {
+		o.RateLimitWindow = DefaultRateLimitWindow
+	}
+	keys, err := newKeyring(o.APIKeys, o.AdminAPIKeys, o.PublicRoutes)
+	if err != nil {
+		return nil, err
+	}
 	defs, err := newDefinitionCache(o.CacheSize)
 	if err != nil {
 		return nil, err
@@ -198,6 +230,8 @@ func New(o Options) (*Server, error) {
 		maxWait:   o.MaxWait,
 		bodyLimit: o.BodyLimit,
 		defs:      defs,
+		keys:      keys,
+		limiter:   newRateLimiter(o.RateLimitMax, o.RateLimitWindow),
 		log:       o.Logger,
 
 		paymentMethodRequired: o.PaymentMethodRequired,
@@ -207,7 +241,9 @@ func New(o Options) (*Server, error) {
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleError
+	s.echo.IPExtractor = ipExtractor(o.TrustedProxies)
 	s.routes()
+	s.warnAboutAccess(o.PublicRoutes)
 	return s, nil
 }
 

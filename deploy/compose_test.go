@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/workflow-backend/workflow-backend/internal/app"
 	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 )
@@ -23,6 +24,7 @@ type compose struct {
 	Services map[string]struct {
 		Image       string            `yaml:"image"`
 		Entrypoint  []string          `yaml:"entrypoint"`
+		Command     []string          `yaml:"command"`
 		Environment map[string]string `yaml:"environment"`
 		Volumes     []string          `yaml:"volumes"`
 		Ports       []string          `yaml:"ports"`
@@ -184,5 +186,16 @@ func TestComposePayloadEncryption(t *testing.T) {
 	// The API allows the UI's origin (CODEC_CORS_ORIGINS defaults to it).
 	if cors := api["CODEC_CORS_ORIGINS"]; cors == "" && !strings.HasPrefix(api["TEMPORAL_UI_URL"], "http://localhost:8080") {
 		t.Errorf("the api allows neither CODEC_CORS_ORIGINS nor TEMPORAL_UI_URL's origin for the UI on :8080")
+	}
+}
+
+// The one-shot setup creates every search attribute the API checks for at
+// start (app.SearchAttributes), so the API does not refuse to start.
+func TestComposeCreatesSearchAttributes(t *testing.T) {
+	command := strings.Join(readCompose(t).Services["temporal-setup"].Command, " ")
+	for name := range app.SearchAttributes {
+		if !strings.Contains(command, "search-attribute create --namespace default --name "+name+" --type Keyword") {
+			t.Errorf("temporal-setup does not create %s: %s", name, command)
+		}
 	}
 }

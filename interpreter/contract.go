@@ -21,6 +21,9 @@ const (
 	// Search attributes set on every execution (Keyword).
 	SearchAttrDefinitionID      = "DefinitionId"
 	SearchAttrDefinitionVersion = "DefinitionVersion"
+	// SearchAttrCaller is the API key name (or "anonymous") of the caller
+	// that started the execution: the API scopes execution reads by it.
+	SearchAttrCaller = "WorkflowBackendCaller"
 
 	// Activities the interpreter schedules that are not node types. They run
 	// as local activities: the workflow never evaluates CEL itself.

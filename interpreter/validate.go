@@ -24,6 +24,10 @@ const (
 	maxIDLength = 64
 	maxNodes    = 500
 	maxEdges    = 2000
+	// maxOutEdges caps the fan-out of one node: every edge that fires
+	// schedules its target in the same workflow task, and each scheduled
+	// activity is history events and a task for the workers.
+	maxOutEdges = 100
 )
 
 // reservedIDs are definition ids that collide with API routes.
@@ -240,7 +244,18 @@ func checkDuration(v *validator, path, s string) {
 
 func (v *validator) checkEdges(nodeIndex map[string]int) {
 	seen := make(map[string]int, len(v.def.Edges))
+	outgoing := make(map[string]int, len(v.def.Nodes))
+	defer func() {
+		// In definition order, once per node.
+		for i, n := range v.def.Nodes {
+			if nodeIndex[n.ID] == i && outgoing[n.ID] > maxOutEdges {
+				v.add(fmt.Sprintf("nodes[%d]", i), CodeInvalidConfig,
+					"node %q has %d outgoing edges; a node may have at most %d (fan out through intermediate nodes, or pass a list to one node)", n.ID, outgoing[n.ID], maxOutEdges)
+			}
+		}
+	}()
 	for i, e := range v.def.Edges {
+		outgoing[e.Source]++
 		path := fmt.Sprintf("edges[%d]", i)
 		if first, dup := seen[e.ID]; dup {
 			v.add(path+".id", CodeDuplicateID, "edge id %q is already used by edges[%d]", e.ID, first)

@@ -1,6 +1,7 @@
 package interpreter_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -180,6 +181,29 @@ func TestParseReportsEveryProblem(t *testing.T) {
 				t.Errorf("problems:\n%s\nwant:\n%s\n(full: %+v)", strings.Join(got, "\n"), strings.Join(tc.want, "\n"), problems)
 			}
 		})
+	}
+}
+
+// A node may fan out to at most 100 targets; 100 is fine.
+func TestParseCapsFanOut(t *testing.T) {
+	reg, env := newRegistry(t)
+	doc := func(width int) []byte {
+		nodes := []string{`{"id": "root", "type": "transform", "config": {"mapping": {"x": "1"}}}`}
+		var edges []string
+		for i := range width {
+			nodes = append(nodes, fmt.Sprintf(`{"id": "n%d", "type": "transform", "config": {"mapping": {"x": "1"}}}`, i))
+			edges = append(edges, fmt.Sprintf(`{"source": "root", "target": "n%d"}`, i))
+		}
+		return []byte(`{"id": "wide", "version": "1", "startNode": "root", "nodes": [` + strings.Join(nodes, ",") +
+			`], "edges": [` + strings.Join(edges, ",") + `]}`)
+	}
+	if _, problems := interpreter.Parse(doc(100), reg, env); len(problems) != 0 {
+		t.Fatalf("fan-out of 100 refused: %+v", problems)
+	}
+	_, problems := interpreter.Parse(doc(101), reg, env)
+	if len(problems) != 1 || problems[0].Path != "nodes[0]" || problems[0].Code != interpreter.CodeInvalidConfig ||
+		!strings.Contains(problems[0].Message, "101 outgoing edges") || !strings.Contains(problems[0].Message, "at most 100") {
+		t.Fatalf("fan-out of 101: %+v", problems)
 	}
 }
 

@@ -24,6 +24,9 @@ func TestFlows(t *testing.T) {
 			t.Run("Order", func(t *testing.T) { testOrder(t, e) })
 			t.Run("OrderRefusals", func(t *testing.T) { testOrderRefusals(t, e) })
 			t.Run("Compensation", func(t *testing.T) { testCompensation(t, e, b.Name) })
+			t.Run("SQLInjection", func(t *testing.T) { testSQLInjection(t, e) })
+			t.Run("APICallRefusesInternal", func(t *testing.T) { testAPICallRefusesInternal(t, e) })
+			t.Run("BadInput", func(t *testing.T) { testBadFlowInput(t, e) })
 		})
 	}
 }

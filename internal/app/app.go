@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,6 +43,7 @@ import (
 var SearchAttributes = map[string]enums.IndexedValueType{
 	interpreter.SearchAttrDefinitionID:      enums.INDEXED_VALUE_TYPE_KEYWORD,
 	interpreter.SearchAttrDefinitionVersion: enums.INDEXED_VALUE_TYPE_KEYWORD,
+	interpreter.SearchAttrCaller:            enums.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // Core holds what the api, worker and dev processes build the same way.
@@ -199,7 +202,7 @@ func CheckSearchAttributes(ctx context.Context, c client.Client, namespace strin
 		return fmt.Errorf("listing search attributes: %w", err)
 	}
 	var missing []string
-	for _, name := range []string{interpreter.SearchAttrDefinitionID, interpreter.SearchAttrDefinitionVersion} {
+	for _, name := range slices.Sorted(maps.Keys(SearchAttributes)) {
 		if _, ok := resp.GetCustomAttributes()[name]; !ok {
 			missing = append(missing, name)
 		}
@@ -243,7 +246,10 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		Client:        tc,
 		DataConverter: dc,
 		PayloadCodec:  payloadCodec,
-		// CodecTokens: the lead wires the API keys in here.
+		// Decoding reveals every execution's payloads, so only admin keys
+		// may use the codec endpoints (client keys see their own
+		// executions only).
+		CodecTokens:        secrets(c.Config.AdminAPIKeys),
 		CodecOIDC:          oidc,
 		CodecAllowLoopback: c.DevMode,
 		CodecCORSOrigins:   codecOrigins(c.Config, c.DevMode),
@@ -258,10 +264,34 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		MaxWait:            c.Config.WaitMax,
 		BodyLimit:          c.Config.MaxBodyBytes,
 		Logger:             c.Logger,
+
+		APIKeys:         apiKeys(c.Config.APIKeys),
+		AdminAPIKeys:    apiKeys(c.Config.AdminAPIKeys),
+		PublicRoutes:    c.Config.PublicRouteList(),
+		RateLimitMax:    c.Config.RateLimitMax,
+		RateLimitWindow: c.Config.RateLimitWindow,
+		TrustedProxies:  c.Config.TrustedProxyPrefixes(),
 		// A real payment provider needs the client's payment method token;
 		// the fake one takes a test token.
 		PaymentMethodRequired: c.Config.PaymentsProvider == config.PaymentsStripe,
 	})
+}
+
+func apiKeys(keys config.APIKeys) []api.APIKey {
+	out := make([]api.APIKey, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, api.APIKey{Name: k.Name, Secret: k.Secret})
+	}
+	return out
+}
+
+// secrets returns the secrets of keys.
+func secrets(keys config.APIKeys) []string {
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k.Secret)
+	}
+	return out
 }
 
 // ServeAPI registers the pre-configured flows and runs the API (and, when

@@ -30,6 +30,21 @@ type Config struct {
 	// process, so synchronous executions start eagerly (DESIGN §1).
 	APIWorker bool `env:"API_WORKER" envDefault:"true"`
 
+	// API access (README "Access"). With no key in either list every route
+	// is open to the anonymous caller and a warning is logged at start.
+	APIKeys      APIKeys `env:"API_KEYS"`
+	AdminAPIKeys APIKeys `env:"ADMIN_API_KEYS"`
+	// PublicRoutes are route paths (as in the README's route table, e.g.
+	// /api/products/:id) that callers without a key may use; "none" opens
+	// none. Admin-only routes stay admin-only.
+	PublicRoutes []string `env:"PUBLIC_ROUTES" envSeparator:"," envDefault:"/health,/metrics,/api/users/register,/api/orders/process,/api/products,/api/products/:id"`
+	// Rate limit per client IP: RateLimitMax requests per RateLimitWindow.
+	RateLimitMax    int           `env:"RATE_LIMIT_MAX" envDefault:"1000"`
+	RateLimitWindow time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1s"`
+	// TrustedProxies are the CIDRs of reverse proxies whose X-Forwarded-For
+	// is believed when finding the client IP; none by default.
+	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
+
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 
 	// Application database: a postgres:// URL, or an SQLite file. Empty
@@ -178,6 +193,18 @@ func (c Config) check() error {
 		if u, err := url.Parse(origin); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			errs = append(errs, fmt.Errorf("CODEC_CORS_ORIGINS: %q is not an origin (scheme://host[:port])", origin))
 		}
+	}
+	if err := checkAPIKeys(c.APIKeys, c.AdminAPIKeys); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkPublicRoutes(c.PublicRoutes); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RateLimitMax <= 0 || c.RateLimitWindow <= 0 {
+		errs = append(errs, errors.New("RATE_LIMIT_MAX and RATE_LIMIT_WINDOW must be positive"))
+	}
+	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

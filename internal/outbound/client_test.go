@@ -153,8 +153,7 @@ func TestAllowList(t *testing.T) {
 }
 
 func TestRedirects(t *testing.T) {
-	var srv *server
-	srv = newServer(t, func(w http.ResponseWriter, r *http.Request) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/metadata":
 			http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
@@ -203,6 +202,25 @@ func TestRedirects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A host allowed by name does not open its address to redirects: a
+// redirect from localhost (allowed) to the loopback literal is refused
+// before any connection to it.
+func TestRedirectFromAllowedNameToLiteral(t *testing.T) {
+	var srv *server
+	srv = newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://127.0.0.1:"+srv.port()+"/", http.StatusFound)
+	})
+	log := &connectLog{}
+	_, err := get(newClient(t, log, "localhost"), "http://localhost:"+srv.port()+"/")
+	var refused *RefusedError
+	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "loopback") {
+		t.Fatalf("err = %v, want a loopback refusal", err)
+	}
+	if n := srv.requests.Load(); n != 1 {
+		t.Fatalf("server saw %d requests, want 1 (the redirect)", n)
 	}
 }
 
