@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -33,6 +34,9 @@ func (e *NonDeterminism) Error() string {
 var (
 	eventInMessage = regexp.MustCompile(`(?:history event is|missing replay command for) ([A-Za-z]+): `)
 	missingCommand = regexp.MustCompile(`a matching (Activity|Timer) command was expected in history event position (\S+)\. `)
+	// An activity's commands in another order than recorded: the SDK finds
+	// out when a scheduled event id maps to another activity than recorded.
+	scheduledID = regexp.MustCompile(`scheduled?EventID: (\d+)`)
 	extraCommand   = "extra replay command for"
 )
 
@@ -84,9 +88,17 @@ func nonDeterminism(e *historypb.HistoryEvent, msg string) *NonDeterminism {
 	return &NonDeterminism{EventID: e.GetEventId(), EventType: e.GetEventType().String(), Cause: msg}
 }
 
-// eventByCommandID finds the event of a command the code no longer
-// schedules, when the SDK's message names it by kind and id.
+// eventByCommandID finds the event the SDK's message names by id: a command
+// the code no longer schedules, by kind and id, or the scheduled event whose
+// activity the code changed.
 func eventByCommandID(events []*historypb.HistoryEvent, msg string) *historypb.HistoryEvent {
+	if m := scheduledID.FindStringSubmatch(msg); m != nil {
+		for _, e := range events {
+			if strconv.FormatInt(e.GetEventId(), 10) == m[1] {
+				return e
+			}
+		}
+	}
 	m := missingCommand.FindStringSubmatch(msg)
 	if m == nil {
 		return nil

@@ -22,6 +22,9 @@ import (
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
+// History is a workflow history, as read from a file or from Temporal.
+type History = historypb.History
+
 // Replayer replays histories of the interpreter workflow.
 type Replayer struct {
 	sdk worker.WorkflowReplayer
@@ -53,6 +56,11 @@ func LoadFile(path string) (*historypb.History, error) {
 	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a history in JSON: %w", path, err)
+	}
+	// Unknown fields are ignored (histories from older servers), so any
+	// JSON object reads as an empty history.
+	if len(h.GetEvents()) == 0 {
+		return nil, fmt.Errorf("%s: no events (export a history with `temporal workflow show -o json`)", path)
 	}
 	return h, nil
 }
