@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/jmoiron/sqlx"
+	"go.temporal.io/sdk/client"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
 	"github.com/workflow-backend/workflow-backend/internal/config"
@@ -56,6 +57,7 @@ type flowEnv struct {
 	http     *http.Client
 	db       *sqlx.DB
 	sendgrid *testenv.SendGrid
+	temporal client.Client
 }
 
 // newFlowEnv starts an environment on the database at dsn whose Stripe API
@@ -122,7 +124,7 @@ func newFlowEnv(t *testing.T, dsn, stripeBase string, extra map[string]string) *
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &flowEnv{api: ts.URL, http: ts.Client(), db: st.DB(), sendgrid: sg}
+	return &flowEnv{api: ts.URL, http: ts.Client(), db: st.DB(), sendgrid: sg, temporal: tc}
 }
 
 // reply is a decoded API answer.
