@@ -36,8 +36,8 @@ var (
 	missingCommand = regexp.MustCompile(`a matching (Activity|Timer) command was expected in history event position (\S+)\. `)
 	// An activity's commands in another order than recorded: the SDK finds
 	// out when a scheduled event id maps to another activity than recorded.
-	scheduledID = regexp.MustCompile(`scheduled?EventID: (\d+)`)
-	extraCommand   = "extra replay command for"
+	scheduledID  = regexp.MustCompile(`scheduled?EventID: (\d+)`)
+	extraCommand = "extra replay command for"
 )
 
 // locate turns the SDK's non-determinism error for h into a
