@@ -15,6 +15,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
 	"github.com/workflow-backend/workflow-backend/internal/config"
@@ -204,6 +206,18 @@ func TestReplayQuery(t *testing.T) {
 		t.Errorf("the query replayed other executions")
 	}
 
+	// An execution whose history the current interpreter does not
+	// reproduce: it was run by an older "interpreter" that waited on a
+	// timer before anything else.
+	drift := runDrifted(t, tc, def)
+	code, _, stderr := runReplay(t, environ, "--query", interpreter.SearchAttrDefinitionID+" = 'replay-drift'")
+	if code != exitFailed {
+		t.Fatalf("drifted execution: exit %d, want %d", code, exitFailed)
+	}
+	if want := "NON-DETERMINISTIC " + drift + ": event 5 (TimerStarted): "; !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q", want)
+	}
+
 	// A query Temporal rejects is a usage error, not a pass.
 	if code, _, _ := runReplay(t, environ, "--query", "NoSuchAttribute = 'x'"); code != exitUsage {
 		t.Errorf("bad query: exit %d, want %d", code, exitUsage)
@@ -225,4 +239,35 @@ func waitVisible(t *testing.T, tc client.Client, query string, n int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// runDrifted runs def under the interpreter's workflow name with another
+// implementation (a timer, then nothing), as an incompatible older build
+// would have, and returns its workflowID/runID.
+func runDrifted(t *testing.T, tc client.Client, def interpreter.Definition) string {
+	t.Helper()
+	const queue = "replay-test-drift"
+	w := worker.New(tc, queue, worker.Options{DisableRegistrationAliasing: true})
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, _ interpreter.ExecutionInput) (any, error) {
+		return nil, workflow.Sleep(ctx, time.Millisecond)
+	}, workflow.RegisterOptions{Name: interpreter.WorkflowName})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	run, err := tc.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{
+		ID:        "drift-0",
+		TaskQueue: queue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporal.NewSearchAttributeKeyKeyword(interpreter.SearchAttrDefinitionID).ValueSet("replay-drift"),
+		),
+	}, interpreter.WorkflowName, interpreter.ExecutionInput{Definition: def, Input: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitVisible(t, tc, interpreter.SearchAttrDefinitionID+" = 'replay-drift'", 1)
+	return run.GetID() + "/" + run.GetRunID()
 }

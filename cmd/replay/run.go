@@ -87,7 +87,11 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		fmt.Fprintln(stderr, "replay:", err)
 		return exitUsage
 	}
-	fmt.Fprintf(stdout, "replayed %d histories: %d OK, %d failed\n", rep.ok+rep.failed, rep.ok, rep.failed)
+	noun := "histories"
+	if rep.ok+rep.failed == 1 {
+		noun = "history"
+	}
+	fmt.Fprintf(stdout, "replayed %d %s: %d OK, %d failed\n", rep.ok+rep.failed, noun, rep.ok, rep.failed)
 	if rep.failed > 0 {
 		return exitFailed
 	}
