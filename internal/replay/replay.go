@@ -85,11 +85,22 @@ func WriteFile(path string, h *historypb.History) error {
 // (an undecodable payload, a truncated file) are returned as they are.
 func (r *Replayer) Replay(h *historypb.History) error {
 	err := r.replay(h)
-	if err == nil || !isNonDeterminism(err) {
-		return err
+	switch {
+	case err == nil:
+		return nil
+	case strings.Contains(err.Error(), differentEnding):
+		last := h.GetEvents()[len(h.GetEvents())-1]
+		return nonDeterminism(last, err.Error())
+	case isNonDeterminism(err):
+		return locate(h, err, r.replay)
 	}
-	return locate(h, err, r.replay)
+	return err
 }
+
+// differentEnding starts the SDK's error for a history that closed
+// otherwise than the code now closes it (completed, say, where the code
+// fails): the difference is the history's last event.
+const differentEnding = "replay workflow doesn't return the same result as the last event"
 
 func (r *Replayer) replay(h *historypb.History) error {
 	return r.sdk.ReplayWorkflowHistory(quietLogger{}, h)

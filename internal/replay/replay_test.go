@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 
 	"github.com/workflow-backend/workflow-backend/activities"
@@ -47,6 +48,17 @@ func TestReplayNamesTheEditedEvent(t *testing.T) {
 			return e.GetTimerStartedEventAttributes() != nil && e.GetTimerStartedEventAttributes().GetStartToFireTimeout() != nil
 		}, func(e *historypb.HistoryEvent) {
 			e.GetTimerStartedEventAttributes().TimerId = "999"
+		}},
+		{"another ending", "fail-node.json", func(e *historypb.HistoryEvent) bool {
+			return e.GetWorkflowExecutionFailedEventAttributes() != nil
+		}, func(e *historypb.HistoryEvent) {
+			failed := e.GetWorkflowExecutionFailedEventAttributes()
+			e.EventType = enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+			e.Attributes = &historypb.HistoryEvent_WorkflowExecutionCompletedEventAttributes{
+				WorkflowExecutionCompletedEventAttributes: &historypb.WorkflowExecutionCompletedEventAttributes{
+					WorkflowTaskCompletedEventId: failed.GetWorkflowTaskCompletedEventId(),
+				},
+			}
 		}},
 	}
 	r := newReplayer(t)
