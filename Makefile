@@ -7,7 +7,7 @@ GO ?= go
 SERVER_PKGS := ./api/... ./internal/devserver/... ./internal/dev/... ./cmd/... ./workflows/...
 RACE_PKGS := $(shell $(GO) list ./... | grep -v -e /api -e /internal/devserver -e /internal/dev -e /cmd/ -e /workflows)
 
-.PHONY: dev test test-race test-server check build bench fmt
+.PHONY: dev test test-race test-server check build bench fmt replay replay-corpus
 
 dev:
 	$(GO) run ./cmd/dev
@@ -22,18 +22,32 @@ test-server:
 
 # Static checks: formatting, vet, and that the production binaries do not
 # link the Temporal server.
+PROD_CMDS := ./cmd/api ./cmd/worker ./cmd/replay
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	@if $(GO) list -deps ./cmd/api ./cmd/worker | grep -q '^go.temporal.io/server'; then \
-		echo "cmd/api or cmd/worker links go.temporal.io/server"; exit 1; fi
+	@for cmd in $(PROD_CMDS); do \
+		if $(GO) list -deps $$cmd | grep -q '^go.temporal.io/server'; then \
+			echo "$$cmd links go.temporal.io/server"; exit 1; fi; \
+	done
 
 build:
 	$(GO) build -o bin/ ./cmd/...
 
 bench:
 	$(GO) run ./cmd/bench
+
+# Replay histories against this build's interpreter before deploying it:
+#   make replay QUERY="DefinitionId = 'order-processing'"   (TEMPORAL_* say where)
+#   make replay FILES="history.json more/"
+replay:
+	@if [ -z "$(QUERY)$(FILES)" ]; then echo 'usage: make replay QUERY="<list query>" | FILES="<files or dirs>"'; exit 2; fi
+	$(GO) run ./cmd/replay $(if $(QUERY),--query "$(QUERY)") $(FILES)
+
+# Replay the recorded corpus (the interpreter's replay test does the same in CI).
+replay-corpus:
+	$(GO) run ./cmd/replay interpreter/testdata/histories
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -3,6 +3,7 @@ package interpreter
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -13,6 +14,11 @@ import (
 // schedules: node logic and every expression run in activities.
 type Interpreter struct {
 	registry *Registry
+	// reverseReady starts the nodes that become ready together in reverse
+	// definition order. It is a deliberately incompatible scheduling change
+	// that only the replay gate test sets (export_test.go), to prove that
+	// the recorded histories catch such a change.
+	reverseReady bool
 }
 
 // New returns the interpreter for the node types in registry.
@@ -33,6 +39,7 @@ func (i *Interpreter) Register(r WorkflowRegistry) {
 // Run executes the definition carried in the input.
 func (i *Interpreter) Run(ctx workflow.Context, in ExecutionInput) (any, error) {
 	r := newRun(ctx, i.registry, in)
+	r.reverseReady = i.reverseReady
 	if err := workflow.SetQueryHandler(ctx, NodesQuery, r.states); err != nil {
 		return nil, err
 	}
@@ -60,6 +67,8 @@ type run struct {
 	// compensation (error edges of interrupted nodes) runs, in compCtx.
 	canceled bool
 	compCtx  workflow.Context
+	// reverseReady: see Interpreter.
+	reverseReady bool
 }
 
 func newRun(ctx workflow.Context, registry *Registry, in ExecutionInput) *run {
@@ -224,6 +233,7 @@ func (r *run) complete(ctx workflow.Context, c completion) error {
 func (r *run) propagate(ctx workflow.Context) {
 	for changed := true; changed; {
 		changed = false
+		var ready []int
 		for i := range r.nodes {
 			st := &r.nodes[i]
 			if st.Status != StatusPending {
@@ -242,15 +252,30 @@ func (r *run) propagate(ctx workflow.Context) {
 				continue
 			}
 			changed = true
-			switch {
-			case fired && !r.canceled:
-				r.startNode(ctx, i)
-			case fired && st.compensating:
-				r.startNode(r.compCtx, i)
-			default:
+			if fired && (!r.canceled || st.compensating) {
+				ready = append(ready, i)
+			} else {
 				r.skip(ctx, i)
 			}
 		}
+		r.startReady(ctx, ready)
+	}
+}
+
+// startReady starts the nodes a pass of propagate found ready, in
+// definition order: the order of their commands in history. Starting a node
+// changes no edge, so starting them after the pass decides the same nodes
+// as starting each one where it was found. After a cancel only compensating
+// nodes are ready, and they run in the disconnected context.
+func (r *run) startReady(ctx workflow.Context, ready []int) {
+	if r.reverseReady {
+		slices.Reverse(ready)
+	}
+	if r.canceled {
+		ctx = r.compCtx
+	}
+	for _, i := range ready {
+		r.startNode(ctx, i)
 	}
 }
 

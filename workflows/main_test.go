@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/jmoiron/sqlx"
+	"go.temporal.io/sdk/client"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
 	"github.com/workflow-backend/workflow-backend/internal/config"
@@ -58,7 +59,8 @@ type flowEnv struct {
 	sendgrid *testenv.SendGrid
 	// cfg is the environment's configuration (its DATA_DIR holds the
 	// generated payload key).
-	cfg config.Config
+	cfg      config.Config
+	temporal client.Client
 }
 
 // newFlowEnv starts an environment on the database at dsn whose Stripe API
@@ -132,7 +134,7 @@ func newFlowEnvLogging(t *testing.T, dsn, stripeBase string, extra map[string]st
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &flowEnv{api: ts.URL, http: ts.Client(), db: st.DB(), sendgrid: sg, cfg: cfg}
+	return &flowEnv{api: ts.URL, http: ts.Client(), db: st.DB(), sendgrid: sg, cfg: cfg, temporal: tc}
 }
 
 // reply is a decoded API answer.

@@ -1,0 +1,96 @@
+package interpreter_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/workflow-backend/workflow-backend/interpreter"
+)
+
+// TestCorpusCoverage keeps the replay corpus complete: every node type the
+// workers register ran in at least one recorded history (as an activity, a
+// local activity or, for wait, a timer or signal), and the definitions the
+// histories ran use each wait mode, each edge outcome and parallel
+// branches, with signals and a cancel among the events. A new node type or
+// outcome fails here until a history of it is recorded (README, "Changing
+// the interpreter safely").
+func TestCorpusCoverage(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(corpusDir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		h := loadHistory(t, filepath.Base(f))
+		var in interpreter.ExecutionInput
+		started := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+		if err := converter.GetDefaultDataConverter().FromPayloads(started.GetInput(), &in); err != nil {
+			t.Fatalf("%s: the workflow input: %v", f, err)
+		}
+		hasWait := slices.ContainsFunc(in.Definition.Nodes, func(n interpreter.Node) bool { return n.Type == "wait" })
+		for _, e := range h.GetEvents() {
+			switch e.GetEventType() {
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+				seen["node "+e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()] = true
+			case enumspb.EVENT_TYPE_MARKER_RECORDED:
+				var marker struct{ ActivityType string }
+				if data := e.GetMarkerRecordedEventAttributes().GetDetails()["data"]; data != nil {
+					if err := converter.GetDefaultDataConverter().FromPayloads(data, &marker); err == nil && marker.ActivityType != "" {
+						seen["node "+marker.ActivityType] = true
+					}
+				}
+			case enumspb.EVENT_TYPE_TIMER_FIRED:
+				seen["node wait"] = seen["node wait"] || hasWait
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+				seen["signal"] = true
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+				seen["cancel"] = true
+			}
+		}
+		for _, n := range in.Definition.Nodes {
+			if n.Type != "wait" {
+				continue
+			}
+			var cfg interpreter.WaitConfig
+			if err := json.Unmarshal(n.Config, &cfg); err != nil {
+				t.Fatalf("%s: wait %s: %v", f, n.ID, err)
+			}
+			switch {
+			case cfg.Duration != "":
+				seen["wait duration"] = true
+			case cfg.Until != "":
+				seen["wait until"] = true
+			case cfg.Timeout != "":
+				seen["wait signal with timeout"] = true
+			default:
+				seen["wait signal"] = true
+			}
+		}
+		fanOut := map[string]int{}
+		for _, e := range in.Definition.Edges {
+			seen["edge on "+e.EdgeOn()] = true
+			if e.EdgeOn() == interpreter.OutcomeSuccess && e.Condition == "" {
+				fanOut[e.Source]++
+				seen["parallel branches"] = seen["parallel branches"] || fanOut[e.Source] > 1
+			}
+		}
+	}
+
+	var want []string
+	for _, name := range workerRegistry().Names() {
+		want = append(want, "node "+name)
+	}
+	want = append(want, "wait duration", "wait until", "wait signal", "wait signal with timeout",
+		"edge on "+interpreter.OutcomeError, "edge on "+interpreter.OutcomeTrue, "edge on "+interpreter.OutcomeFalse,
+		"edge on "+interpreter.OutcomeTimeout, "parallel branches", "signal", "cancel")
+	for _, w := range want {
+		if !seen[w] {
+			t.Errorf("no recorded history covers %s", w)
+		}
+	}
+}
