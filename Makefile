@@ -7,7 +7,7 @@ GO ?= go
 SERVER_PKGS := ./api/... ./internal/devserver/... ./internal/dev/... ./cmd/... ./workflows/...
 RACE_PKGS := $(shell $(GO) list ./... | grep -v -e /api -e /internal/devserver -e /internal/dev -e /cmd/ -e /workflows)
 
-.PHONY: dev test test-race test-server check build bench fmt
+.PHONY: dev test test-race test-server test-faults check build bench fmt
 
 dev:
 	$(GO) run ./cmd/dev
@@ -20,12 +20,20 @@ test-race:
 test-server:
 	$(GO) test -count=1 $(SERVER_PKGS)
 
+# Fault tests on real processes (docs/reliability.md): builds dev, api and
+# worker, starts a Temporal server process, a Postgres cluster of its own
+# (initdb/pg_ctl), two workers and the API, and kills, stops and restarts
+# them while executions run.
+test-faults:
+	$(GO) test -tags faults -count=1 -timeout 15m -v ./test/faults/
+
 # Static checks: formatting, vet, and that the production binaries do not
 # link the Temporal server.
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags faults ./test/faults/
 	@if $(GO) list -deps ./cmd/api ./cmd/worker | grep -q '^go.temporal.io/server'; then \
 		echo "cmd/api or cmd/worker links go.temporal.io/server"; exit 1; fi
 
