@@ -27,6 +27,9 @@ func TestFaults(t *testing.T) {
 		run  func(*testing.T, *system) result
 	}{
 		{"1_worker_killed_in_activity", workerKilledInActivity},
+		{"2_all_workers_killed_in_wait", allWorkersKilledInWait},
+		{"3_temporal_restarted", temporalRestarted},
+		{"4_idempotent_retries", idempotentRetries},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
