@@ -30,6 +30,9 @@ func TestFaults(t *testing.T) {
 		{"2_all_workers_killed_in_wait", allWorkersKilledInWait},
 		{"3_temporal_restarted", temporalRestarted},
 		{"4_idempotent_retries", idempotentRetries},
+		{"5_stripe_fails_after_charge", stripeFailsAfterCharge},
+		{"6_database_stopped", databaseStopped},
+		{"7_failing_node_compensates", failingNodeCompensates},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
