@@ -97,7 +97,22 @@ func databaseStopped(t *testing.T, s *system) result {
 	if orphans != 0 {
 		t.Errorf("%s: %d half-written rows in the database (orders without items, unlinked payments, reservations without an order)", r.scenario, orphans)
 	}
-	r.note = fmt.Sprintf("database down %v; 0 half-written rows in the whole database", down.Round(time.Second))
+	// The outage must have hit the executions: some database node needed
+	// more than one attempt.
+	retried := 0
+	for _, id := range ids {
+		for _, node := range []string{"record_payment", "create_order", "add_items", "link_payment", "confirmation_email"} {
+			if attempts, _ := s.activityAttempts(t, id, node); attempts > 1 {
+				retried++
+				break
+			}
+		}
+	}
+	if retried == 0 {
+		t.Errorf("%s: no node was retried: the outage did not hit the executions", r.scenario)
+	}
+	r.note = fmt.Sprintf("database down %v; %d executions retried a node through it; 0 half-written rows in the whole database",
+		down.Round(time.Second), retried)
 	return r
 }
 
