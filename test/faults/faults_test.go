@@ -55,7 +55,7 @@ func TestFaults(t *testing.T) {
 // slow Stripe call; the other worker finishes every execution, and each
 // charge, order and reservation happens once.
 func workerKilledInActivity(t *testing.T, s *system) result {
-	const defID, product, n = "faults-s1", 9001, 20
+	const defID, product, n = "faults-s1", 9001, 30
 	r := result{scenario: "1. kill -9 a worker inside a slow activity",
 		checks: "every execution completes on the other worker; one charge, order, payment, reservation each; email at least once"}
 	s.register(t, orderDefinition(t, defID, nil))

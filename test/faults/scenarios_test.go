@@ -50,7 +50,7 @@ func (s *system) timerStarted(id string) bool {
 // in a wait node, start them again before the wait is over; every
 // execution finishes, not before its wait ends, and emails once.
 func allWorkersKilledInWait(t *testing.T, s *system) result {
-	const defID, n = "faults-s2", 20
+	const defID, n = "faults-s2", 30
 	const wait = 15 * time.Second
 	r := result{scenario: "2. kill -9 every worker during a wait node",
 		checks: "every execution resumes when the workers return and finishes after its wait, not before; one email each"}
@@ -107,7 +107,7 @@ func allWorkersKilledInWait(t *testing.T, s *system) result {
 // run, start it again on the same port and file; every order completes
 // once.
 func temporalRestarted(t *testing.T, s *system) result {
-	const defID, product, n = "faults-s3", 9003, 20
+	const defID, product, n = "faults-s3", 9003, 30
 	r := result{scenario: "3. restart the Temporal server mid-execution",
 		checks: "kill -9 of the server process, restart on the same port and SQLite file; every execution completes; one charge, order, payment, reservation each"}
 	s.register(t, orderDefinition(t, defID, nil))
@@ -141,7 +141,7 @@ func temporalRestarted(t *testing.T, s *system) result {
 // first execution runs, again after a worker was killed, and once more
 // after it finished: one execution per key.
 func idempotentRetries(t *testing.T, s *system) result {
-	const defID, product, n = "faults-s4", 9004, 10
+	const defID, product, n = "faults-s4", 9004, 15
 	const copies = 3
 	r := result{scenario: "4. the same Idempotency-Key again, while running and after a worker crash",
 		checks: fmt.Sprintf("%d concurrent requests per key, one more after kill -9 of a worker, one after the end; one execution per key in Temporal and in the rows", copies)}
