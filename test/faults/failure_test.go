@@ -16,6 +16,8 @@ import (
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
 
+// Scenarios 5-7: a dependency fails, or a node fails for good.
+
 // stripeFailsAfterCharge: Stripe takes the charge and then answers 500,
 // drops the connection or never answers (the node's timeout ends the
 // attempt); the retry carries the same idempotency key, so each order is

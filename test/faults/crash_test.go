@@ -14,6 +14,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 )
 
+// Scenarios 1-4: processes crash or restart while executions run.
+
 // napDefinition waits wait, then sends an email: a wait node then a side
 // effect.
 func napDefinition(id string, wait time.Duration) map[string]any {
@@ -44,6 +46,48 @@ func (s *system) timerStarted(id string) bool {
 		}
 	}
 	return false
+}
+
+// workerKilledInActivity: kill -9 one worker while charges are inside a
+// slow Stripe call; the other worker finishes every execution, and each
+// charge, order and reservation happens once.
+func workerKilledInActivity(t *testing.T, s *system) result {
+	const defID, product, n = "faults-s1", 9001, 30
+	r := result{scenario: "1. kill -9 a worker inside a slow activity",
+		checks: "every execution completes on the other worker; one charge, order, payment, reservation each; email at least once"}
+	s.register(t, orderDefinition(t, defID, nil))
+	s.addProduct(t, product)
+	s.stripe.SetChargeDelay(3 * time.Second)
+	defer s.stripe.SetChargeDelay(0)
+	mails := len(s.sendgrid.Messages())
+
+	ids := s.startMany(t, defID, n, func(int) any { return orderInput(product) })
+	s.waitCharges(t, ids, n/2)
+	s.workers[0].kill9(t)
+	ends := s.waitClosed(t, ids, 2*time.Minute)
+	s.startWorker(t, s.workers[0])
+
+	countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	s.checkTemporalCount(t, &r, defID, n)
+	s.checkOrders(t, &r, product, ids, mails)
+	cut, retried := 0, 0
+	for _, id := range ids {
+		for _, req := range s.stripe.Requests() {
+			if req.IdempotencyKey == id+"/charge" {
+				if req.ClientGone {
+					cut++
+				}
+				if req.Replayed {
+					retried++
+				}
+			}
+		}
+	}
+	if cut == 0 {
+		t.Errorf("%s: no charge was cut off by the kill: the scenario did not test a crash inside the activity", r.scenario)
+	}
+	r.note = fmt.Sprintf("%d charges cut off by the kill, %d retried with the same key", cut, retried)
+	return r
 }
 
 // allWorkersKilledInWait: kill -9 both workers while every execution sits
