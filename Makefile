@@ -7,7 +7,7 @@ GO ?= go
 SERVER_PKGS := ./api/... ./internal/devserver/... ./internal/dev/... ./cmd/... ./workflows/...
 RACE_PKGS := $(shell $(GO) list ./... | grep -v -e /api -e /internal/devserver -e /internal/dev -e /cmd/ -e /workflows)
 
-.PHONY: dev test test-race test-server check build bench fmt replay replay-corpus
+.PHONY: dev test test-race test-server test-faults check build bench fmt replay replay-corpus
 
 dev:
 	$(GO) run ./cmd/dev
@@ -20,6 +20,13 @@ test-race:
 test-server:
 	$(GO) test -count=1 $(SERVER_PKGS)
 
+# Fault tests on real processes (docs/reliability.md): builds dev, api and
+# worker, starts a Temporal server process, a Postgres cluster of its own
+# (initdb/pg_ctl), two workers and the API, and kills, stops and restarts
+# them while executions run.
+test-faults:
+	$(GO) test -tags faults -count=1 -timeout 15m -v ./test/faults/
+
 # Static checks: formatting, vet, and that the production binaries do not
 # link the Temporal server.
 PROD_CMDS := ./cmd/api ./cmd/worker ./cmd/replay
@@ -27,6 +34,7 @@ check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags faults ./test/faults/
 	@for cmd in $(PROD_CMDS); do \
 		if $(GO) list -deps $$cmd | grep -q '^go.temporal.io/server'; then \
 			echo "$$cmd links go.temporal.io/server"; exit 1; fi; \

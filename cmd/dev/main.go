@@ -1,10 +1,15 @@
 // Command dev runs everything in one process for development: an embedded
 // Temporal server with its Web UI, the database, the worker and the API.
 // Production images do not contain it.
+//
+// With -temporal-only it runs the Temporal server and Web UI alone (state in
+// DATA_DIR/temporal.db), for the production api and worker commands to use
+// as their cluster.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,7 +22,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := dev.Run(ctx, config.Environ(os.Environ()), os.Stdout, os.Stderr); err != nil {
+	temporalOnly := flag.Bool("temporal-only", false, "run only the Temporal server and Web UI (DATA_DIR/temporal.db), for bin/api and bin/worker")
+	flag.Parse()
+	run := dev.Run
+	if *temporalOnly {
+		run = dev.RunTemporal
+	}
+	if err := run(ctx, config.Environ(os.Environ()), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "dev:", err)
 		os.Exit(1)
 	}

@@ -44,13 +44,9 @@ func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Write
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("creating DATA_DIR: %w", err)
 	}
-	host, portText, err := net.SplitHostPort(cfg.TemporalAddress)
+	host, port, err := splitAddress(cfg.TemporalAddress)
 	if err != nil {
-		return fmt.Errorf("TEMPORAL_ADDRESS %q: %w", cfg.TemporalAddress, err)
-	}
-	port, err := strconv.Atoi(portText)
-	if err != nil {
-		return fmt.Errorf("TEMPORAL_ADDRESS %q: bad port", cfg.TemporalAddress)
+		return err
 	}
 	// The Web UI decodes payloads through the API's codec endpoints (the
 	// browser calls them; loopback callers need no token in dev mode).

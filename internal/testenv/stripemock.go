@@ -199,7 +199,39 @@ type StripeServer struct {
 	mu       sync.Mutex
 	replies  []StripeReply
 	requests []StripeRequest
+
+	// Idempotent mode (see Idempotent): the objects created by key, the
+	// delay of a new PaymentIntent, and faults to apply after the next
+	// PaymentIntents were created.
+	idempotent  bool
+	created     map[string]*createdReply
+	chargeDelay time.Duration
+	faults      []ChargeFault
 }
+
+// createdReply is what a POST with an Idempotency-Key created; done is
+// closed once the first request's answer is final, so that a concurrent
+// retry waits for it, as Stripe makes it wait (or fail) rather than run it
+// twice.
+type createdReply struct {
+	body string
+	done chan struct{}
+}
+
+// ChargeFault is what goes wrong after a PaymentIntent was created: the
+// charge is taken, but the client does not learn it.
+type ChargeFault int
+
+const (
+	// ChargeFault500 answers 500 api_error after taking the charge.
+	ChargeFault500 ChargeFault = iota + 1
+	// ChargeFaultDrop closes the connection without an answer after taking
+	// the charge (a network failure or a crash on Stripe's side).
+	ChargeFaultDrop
+	// ChargeFaultHang takes the charge and answers only after the client
+	// gave up (its timeout), as a request lost in the network.
+	ChargeFaultHang
+)
 
 // StripeReply answers one request.
 type StripeReply struct {
@@ -215,6 +247,15 @@ type StripeRequest struct {
 	IdempotencyKey string
 	Form           url.Values
 	Status         int // the status answered
+	// Created says this request created the object (a charge taken, a
+	// refund made), whatever it answered; Replayed that it got the answer
+	// of an earlier request with its Idempotency-Key (Idempotent mode).
+	Created, Replayed bool
+	// ClientGone says the client went away before the answer (a killed
+	// worker, a timeout).
+	ClientGone bool
+	// ObjectID is the id of the object created (Created requests).
+	ObjectID string
 }
 
 // StripeOK answers with the object the request created.
@@ -260,13 +301,60 @@ func (s *StripeServer) Requests() []StripeRequest {
 	return append([]StripeRequest(nil), s.requests...)
 }
 
+// Idempotent makes the server keep Stripe's idempotency promise: the first
+// POST with an Idempotency-Key creates the object (with the scripted reply)
+// and every later POST with that key gets the same answer without creating
+// anything, as Stripe does for 24 hours. A retry that arrives while the
+// first request is still running waits for it. Call it before the first
+// request.
+func (s *StripeServer) Idempotent() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.idempotent = true
+	s.created = map[string]*createdReply{}
+}
+
+// SetChargeDelay makes every new PaymentIntent take d before its answer
+// (Idempotent mode): a slow provider, to catch a worker inside the call.
+// The charge is taken when the request arrives.
+func (s *StripeServer) SetChargeDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chargeDelay = d
+}
+
+// FailAfterCharge applies faults, in order, to the next new PaymentIntents
+// (Idempotent mode): each takes the charge, then fails to tell the client.
+func (s *StripeServer) FailAfterCharge(faults ...ChargeFault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, faults...)
+}
+
+// Created returns the requests to path that created an object (for
+// "/v1/payment_intents": the charges taken), replays excluded.
+func (s *StripeServer) Created(path string) []StripeRequest {
+	var out []StripeRequest
+	for _, r := range s.Requests() {
+		if r.Created && r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func (s *StripeServer) serve(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	rec := StripeRequest{Method: r.Method, Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"), Form: r.PostForm}
+	authorized := r.Header.Get("Authorization") == "Bearer "+StripeTestKey
 
 	s.mu.Lock()
+	if s.idempotent && authorized && r.Method == http.MethodPost && rec.IdempotencyKey != "" {
+		s.serveIdempotent(w, r, rec) // unlocks
+		return
+	}
 	var reply StripeReply
-	if r.Header.Get("Authorization") == "Bearer "+StripeTestKey {
+	if authorized {
 		reply = s.replies[0]
 		if len(s.replies) > 1 {
 			s.replies = s.replies[1:]
@@ -286,6 +374,109 @@ func (s *StripeServer) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprintf("req_test_%d", n))
 	w.WriteHeader(reply.Status)
+	_, _ = io.WriteString(w, body)
+}
+
+// serveIdempotent answers a keyed POST in Idempotent mode; it is called with
+// s.mu held and releases it.
+func (s *StripeServer) serveIdempotent(w http.ResponseWriter, r *http.Request, rec StripeRequest) {
+	key := rec.Path + " " + rec.IdempotencyKey
+	if earlier, ok := s.created[key]; ok {
+		rec.Replayed, rec.Status = true, http.StatusOK
+		n := len(s.requests)
+		s.requests = append(s.requests, rec)
+		s.mu.Unlock()
+		select {
+		case <-earlier.done:
+		case <-r.Context().Done():
+			s.markGone(n)
+			return
+		}
+		writeStripeJSON(w, n, http.StatusOK, earlier.body)
+		return
+	}
+
+	n := len(s.requests)
+	reply := s.replies[0]
+	if len(s.replies) > 1 {
+		s.replies = s.replies[1:]
+	}
+	body := reply.Body
+	if body == "" {
+		body = createdObject(n, rec.Path, rec.Form)
+	}
+	rec.Status = reply.Status
+	var delay time.Duration
+	var fault ChargeFault
+	if reply.Status == http.StatusOK && rec.Path == "/v1/payment_intents" {
+		delay = s.chargeDelay
+		if len(s.faults) > 0 {
+			fault, s.faults = s.faults[0], s.faults[1:]
+		}
+	}
+	var done chan struct{}
+	if reply.Status == http.StatusOK {
+		rec.Created = true
+		var obj struct{ ID string }
+		_ = json.Unmarshal([]byte(body), &obj)
+		rec.ObjectID = obj.ID
+		done = make(chan struct{})
+		s.created[key] = &createdReply{body: body, done: done}
+	}
+	s.requests = append(s.requests, rec)
+	s.mu.Unlock()
+	if done != nil {
+		defer close(done)
+	}
+
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			s.markGone(n)
+			return
+		}
+	}
+	switch fault {
+	case ChargeFault500:
+		s.setStatus(n, http.StatusInternalServerError)
+		writeStripeJSON(w, n, http.StatusInternalServerError,
+			StripeError(http.StatusInternalServerError, "api_error", "", "", "An unknown error occurred").Body)
+		return
+	case ChargeFaultDrop:
+		s.setStatus(n, 0)
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+		return
+	case ChargeFaultHang:
+		s.setStatus(n, 0)
+		select {
+		case <-r.Context().Done():
+			s.markGone(n)
+		case <-time.After(time.Minute): // a bound, so Close never waits forever
+		}
+		return
+	}
+	writeStripeJSON(w, n, reply.Status, body)
+}
+
+func (s *StripeServer) markGone(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests[n].ClientGone = true
+}
+
+func (s *StripeServer) setStatus(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests[n].Status = status
+}
+
+func writeStripeJSON(w http.ResponseWriter, n, status int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprintf("req_test_%d", n))
+	w.WriteHeader(status)
 	_, _ = io.WriteString(w, body)
 }
 

@@ -80,3 +80,33 @@ func TestStripeServer(t *testing.T) {
 		t.Fatalf("recorded %+v", reqs)
 	}
 }
+
+// TestStripeServerIdempotent checks the idempotent mode the fault tests
+// rely on: a key charges once, a fault after the charge still took it, and
+// the retry with the same key gets the charge without taking another.
+func TestStripeServerIdempotent(t *testing.T) {
+	s := NewStripeServer(t)
+	s.Idempotent()
+	s.FailAfterCharge(ChargeFault500)
+	form := url.Values{"amount": {"1500"}, "currency": {"usd"}}
+
+	status, _ := post(t, s.URL, "/v1/payment_intents", StripeTestKey, "order-1/charge", form)
+	if status != http.StatusInternalServerError {
+		t.Fatalf("first attempt: %d, want the scripted 500", status)
+	}
+	status, body := post(t, s.URL, "/v1/payment_intents", StripeTestKey, "order-1/charge", form)
+	if status != http.StatusOK || body["id"] != "pi_test_0" || body["status"] != "succeeded" {
+		t.Fatalf("retry: %d %v, want the charge of the first attempt", status, body)
+	}
+	status, body = post(t, s.URL, "/v1/payment_intents", StripeTestKey, "order-2/charge", form)
+	if status != http.StatusOK || body["id"] != "pi_test_2" {
+		t.Fatalf("another key: %d %v, want a new charge", status, body)
+	}
+	charges := s.Created("/v1/payment_intents")
+	if len(charges) != 2 || charges[0].IdempotencyKey != "order-1/charge" || charges[0].ObjectID != "pi_test_0" || charges[1].IdempotencyKey != "order-2/charge" {
+		t.Fatalf("charges taken = %+v, want one per key", charges)
+	}
+	if reqs := s.Requests(); len(reqs) != 3 || !reqs[1].Replayed || reqs[0].Status != http.StatusInternalServerError {
+		t.Fatalf("requests = %+v", reqs)
+	}
+}

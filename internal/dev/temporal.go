@@ -1,0 +1,73 @@
+package dev
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/config"
+	"github.com/workflow-backend/workflow-backend/internal/devserver"
+)
+
+// RunTemporal is `dev -temporal-only`: the embedded Temporal server and its
+// Web UI alone, with their state in DATA_DIR/temporal.db, serving until ctx
+// ends. The production api and worker commands run against it as against a
+// Temporal cluster; restarting it on the same TEMPORAL_ADDRESS and DATA_DIR
+// keeps every execution (the fault tests kill and restart it).
+func RunTemporal(ctx context.Context, environ map[string]string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(cfg, stderr)
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("creating DATA_DIR: %w", err)
+	}
+	host, port, err := splitAddress(cfg.TemporalAddress)
+	if err != nil {
+		return err
+	}
+	srv, err := devserver.Start(ctx, devserver.Options{
+		FrontendIP:       host,
+		FrontendPort:     port,
+		UIPort:           cfg.TemporalUIPort,
+		DatabaseFile:     filepath.Join(cfg.DataDir, "temporal.db"),
+		Namespace:        cfg.TemporalNamespace,
+		Retention:        cfg.Retention,
+		SearchAttributes: app.SearchAttributes,
+		Logger:           logger.With("component", "temporal-server"),
+	})
+	if err != nil {
+		return fmt.Errorf("starting the embedded Temporal server: %w", err)
+	}
+	defer srv.Stop()
+	fmt.Fprintf(stdout, `
+workflow-backend dev mode: Temporal server only
+  Temporal gRPC:    %s   (TEMPORAL_ADDRESS for bin/api and bin/worker)
+  Temporal Web UI:  %s
+  Data:             %s
+Press Ctrl+C to stop.
+
+`, srv.FrontendAddress(), srv.UIAddress(), cfg.DataDir)
+	<-ctx.Done()
+	return nil
+}
+
+// splitAddress parses TEMPORAL_ADDRESS into the IP and port the embedded
+// server listens on.
+func splitAddress(address string) (string, int, error) {
+	host, portText, err := net.SplitHostPort(address)
+	if err != nil {
+		return "", 0, fmt.Errorf("TEMPORAL_ADDRESS %q: %w", address, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return "", 0, fmt.Errorf("TEMPORAL_ADDRESS %q: bad port", address)
+	}
+	return host, port, nil
+}
