@@ -11,12 +11,10 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
 	"github.com/workflow-backend/workflow-backend/internal/config"
-	"github.com/workflow-backend/workflow-backend/internal/devserver"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 )
 
@@ -44,10 +42,6 @@ func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Write
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("creating DATA_DIR: %w", err)
 	}
-	host, port, err := splitAddress(cfg.TemporalAddress)
-	if err != nil {
-		return err
-	}
 	// The Web UI decodes payloads through the API's codec endpoints (the
 	// browser calls them; loopback callers need no token in dev mode).
 	apiHost := cfg.Host
@@ -58,19 +52,9 @@ func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Write
 	if cfg.Encrypted() {
 		codecEndpoint = "http://" + net.JoinHostPort(apiHost, strconv.Itoa(cfg.Port)) + "/codec"
 	}
-	srv, err := devserver.Start(ctx, devserver.Options{
-		FrontendIP:       host,
-		FrontendPort:     port,
-		UIPort:           cfg.TemporalUIPort,
-		UICodecEndpoint:  codecEndpoint,
-		DatabaseFile:     filepath.Join(cfg.DataDir, "temporal.db"),
-		Namespace:        cfg.TemporalNamespace,
-		Retention:        cfg.Retention,
-		SearchAttributes: app.SearchAttributes,
-		Logger:           logger.With("component", "temporal-server"),
-	})
+	srv, err := startTemporal(ctx, cfg, logger, codecEndpoint)
 	if err != nil {
-		return fmt.Errorf("starting the embedded Temporal server: %w", err)
+		return err
 	}
 	defer srv.Stop()
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -28,22 +29,9 @@ func RunTemporal(ctx context.Context, environ map[string]string, stdout, stderr 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("creating DATA_DIR: %w", err)
 	}
-	host, port, err := splitAddress(cfg.TemporalAddress)
+	srv, err := startTemporal(ctx, cfg, logger, "")
 	if err != nil {
 		return err
-	}
-	srv, err := devserver.Start(ctx, devserver.Options{
-		FrontendIP:       host,
-		FrontendPort:     port,
-		UIPort:           cfg.TemporalUIPort,
-		DatabaseFile:     filepath.Join(cfg.DataDir, "temporal.db"),
-		Namespace:        cfg.TemporalNamespace,
-		Retention:        cfg.Retention,
-		SearchAttributes: app.SearchAttributes,
-		Logger:           logger.With("component", "temporal-server"),
-	})
-	if err != nil {
-		return fmt.Errorf("starting the embedded Temporal server: %w", err)
 	}
 	defer srv.Stop()
 	fmt.Fprintf(stdout, `
@@ -56,6 +44,31 @@ Press Ctrl+C to stop.
 `, srv.FrontendAddress(), srv.UIAddress(), cfg.DataDir)
 	<-ctx.Done()
 	return nil
+}
+
+// startTemporal starts the embedded Temporal server and Web UI on cfg's
+// address, UI port and DATA_DIR/temporal.db, with the app's search
+// attributes; codecEndpoint, when set, is the UI's codec server.
+func startTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, codecEndpoint string) (*devserver.Server, error) {
+	host, port, err := splitAddress(cfg.TemporalAddress)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := devserver.Start(ctx, devserver.Options{
+		FrontendIP:       host,
+		FrontendPort:     port,
+		UIPort:           cfg.TemporalUIPort,
+		UICodecEndpoint:  codecEndpoint,
+		DatabaseFile:     filepath.Join(cfg.DataDir, "temporal.db"),
+		Namespace:        cfg.TemporalNamespace,
+		Retention:        cfg.Retention,
+		SearchAttributes: app.SearchAttributes,
+		Logger:           logger.With("component", "temporal-server"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the embedded Temporal server: %w", err)
+	}
+	return srv, nil
 }
 
 // splitAddress parses TEMPORAL_ADDRESS into the IP and port the embedded
