@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -72,6 +73,18 @@ func errorValue(err error) map[string]any {
 		}
 	}
 	return v
+}
+
+// failedAttempts is how many attempts a failed node made, as far as the
+// workflow can tell: every attempt its policy allows when Temporal reports
+// that they ran out, else 1. The SDK does not tell the workflow which attempt
+// failed last, so a non-retryable error after transient ones counts as 1.
+func failedAttempts(err error, p *temporal.RetryPolicy) int32 {
+	var actErr *temporal.ActivityError
+	if errors.As(err, &actErr) && actErr.RetryState() == enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
+		return p.MaximumAttempts
+	}
+	return 1
 }
 
 // errorType names the kind of a node failure: the application error type, or

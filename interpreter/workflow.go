@@ -143,6 +143,9 @@ func (r *run) startNode(ctx workflow.Context, i int) {
 			c.Result, c.Err = r.wait(ctx, i, req)
 		default:
 			c.Err = nodeActivity(ctx, n, nt.Kind, req).Get(ctx, &c.Result)
+			if c.Err != nil {
+				c.Result.Attempt = failedAttempts(c.Err, retryPolicy(n, nt.Kind))
+			}
 		}
 		if c.Err != nil {
 			req.Scope.Errors[n.ID] = errorValue(c.Err)

@@ -197,12 +197,12 @@ func (s *system) checkCompensated(t *testing.T, r *result, id string, attempts i
 	nodes := map[string]string{}
 	for _, nd := range view.Data.Nodes {
 		nodes[nd.ID] = nd.Status
-		if nd.ID == "add_items" && (nd.Status != "failed" || !strings.Contains(string(nd.Error), "add_items")) {
-			t.Errorf("%s: %s: add_items is %s with error %s; want failed with an error naming it", r.scenario, id, nd.Status, nd.Error)
+		if nd.ID == "add_items" && (nd.Status != "failed" || !strings.Contains(string(nd.Error), "add_items") || nd.Attempts != attempts) {
+			t.Errorf("%s: %s: add_items is %s after %d attempts with error %s; want failed after %d with an error naming it",
+				r.scenario, id, nd.Status, nd.Attempts, nd.Error, attempts)
 		}
 	}
-	// The attempts, from Temporal's history: the API's node view reports
-	// the attempt of a node's result, which a failed node does not have.
+	// The attempts, from Temporal's history too.
 	if got, state := s.activityAttempts(t, id, "add_items"); int(got) != attempts || state != enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
 		t.Errorf("%s: %s: add_items ran %d attempts and ended with retry state %v; want %d and MaximumAttemptsReached",
 			r.scenario, id, got, state, attempts)
