@@ -26,6 +26,7 @@ import (
 	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/devserver"
 	"github.com/workflow-backend/workflow-backend/internal/expr"
+	"github.com/workflow-backend/workflow-backend/internal/metrics"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 	"github.com/workflow-backend/workflow-backend/worker"
@@ -112,7 +113,13 @@ func runTests(m *testing.M) (int, error) {
 		return 0, err
 	}
 	dc := pc.DataConverter()
+	// The SDK's metrics reach the API's GET /metrics, as in production.
+	meters, err := metrics.New(logger)
+	if err != nil {
+		return 0, err
+	}
 	c, err := client.Dial(client.Options{
+		MetricsHandler:   meters.Temporal(),
 		HostPort:         srv.FrontendAddress(),
 		Namespace:        testNamespace,
 		Logger:           sdklog.NewStructuredLogger(logger),
@@ -151,6 +158,8 @@ func runTests(m *testing.M) (int, error) {
 		Store:         st,
 		Registry:      reg,
 		Exprs:         exprs,
+		ExprCache:     exprs,
+		Metrics:       meters,
 		TaskQueue:     testTaskQueue,
 		Namespace:     testNamespace,
 		UIBaseURL:     testUIBase,

@@ -12,11 +12,12 @@ import (
 )
 
 // routes is the whole HTTP surface of the API (DESIGN §5).
-//
-// Not yet here (later issues): GET /api/workflows/statistics (the definition
-// id "statistics" is reserved for it) and GET /metrics.
 func (s *Server) routes() {
 	e := s.echo
+	if s.metrics != nil {
+		// Outermost, so that every answer is counted, refusals included.
+		e.Use(s.metricsMiddleware())
+	}
 	e.Use(
 		middleware.RequestID(),
 		s.requestLogger(),
@@ -41,9 +42,16 @@ func (s *Server) routes() {
 		e.Add(method, path, h, s.guard(path, need))
 	}
 	route(http.MethodGet, "/health", s.health, accessClient)
+	if s.metrics != nil {
+		// Public by default (PUBLIC_ROUTES); a client key otherwise.
+		route(http.MethodGet, "/metrics", echo.WrapHandler(s.metrics.Handler()), accessClient)
+	}
 
 	route(http.MethodPost, "/api/workflows", s.registerDefinition, accessAdmin)
 	route(http.MethodGet, "/api/workflows", s.listDefinitions, accessClient)
+	// Counts every caller's executions, so admin only (the definition id
+	// "statistics" is reserved, so this static route shadows no definition).
+	route(http.MethodGet, "/api/workflows/statistics", s.statistics, accessAdmin)
 	route(http.MethodGet, "/api/workflows/:id", s.getDefinition, accessClient)
 	route(http.MethodGet, "/api/workflows/:id/versions/:version", s.getDefinitionVersion, accessClient)
 	route(http.MethodPost, "/api/workflows/:id/execute", s.execute, accessClient)
@@ -68,7 +76,7 @@ func (s *Server) routes() {
 }
 
 // defaultPublicRoutes are PUBLIC_ROUTES' default entries that may name no
-// route yet (GET /metrics comes with a later issue); New does not warn
+// route (GET /metrics when Options.Metrics is nil); New does not warn
 // about them.
 var defaultPublicRoutes = map[string]bool{"/metrics": true}
 

@@ -33,6 +33,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/workflow-backend/workflow-backend/internal/metrics"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
@@ -64,6 +65,14 @@ type Options struct {
 	// Optional: nil skips expression checks (tests only: a definition with a
 	// broken expression would then fail at run time).
 	Exprs interpreter.ExprChecker
+	// ExprCache is the compiled-expression cache GET
+	// /api/workflows/statistics reports on (the *expr.Env of this process).
+	// Optional: nil reports cacheStats as null.
+	ExprCache ExprCache
+	// Metrics receives the HTTP request metrics and is served on GET
+	// /metrics with the Temporal client's metrics. Optional: nil serves no
+	// /metrics.
+	Metrics *metrics.Metrics
 	// DataConverter must be the Temporal client's data converter: the API
 	// decodes memos with it. Optional: default converter.GetDefaultDataConverter().
 	DataConverter converter.DataConverter
@@ -143,6 +152,8 @@ type Server struct {
 	store     *store.Store
 	registry  *interpreter.Registry
 	exprs     interpreter.ExprChecker
+	exprCache ExprCache
+	metrics   *metrics.Metrics
 	dc        converter.DataConverter
 	taskQueue string
 	namespace string
@@ -221,6 +232,8 @@ func New(o Options) (*Server, error) {
 		store:     o.Store,
 		registry:  o.Registry,
 		exprs:     o.Exprs,
+		exprCache: o.ExprCache,
+		metrics:   o.Metrics,
 		dc:        o.DataConverter,
 		taskQueue: o.TaskQueue,
 		namespace: o.Namespace,

@@ -32,6 +32,7 @@ import (
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/mail"
+	"github.com/workflow-backend/workflow-backend/internal/metrics"
 	"github.com/workflow-backend/workflow-backend/internal/outbound"
 	"github.com/workflow-backend/workflow-backend/internal/payments"
 	"github.com/workflow-backend/workflow-backend/internal/store"
@@ -57,6 +58,10 @@ type Core struct {
 	// Codec encrypts payloads (nil with PAYLOAD_ENCRYPTION=off); the API
 	// serves it on /codec and decodes memos with it.
 	Codec *codec.Codec
+	// Metrics is the process's Prometheus registry: the Temporal client
+	// reports to it (DialTemporalMetered) and the API serves it on /metrics,
+	// a worker on METRICS_ADDR.
+	Metrics *metrics.Metrics
 	// DevMode lets loopback callers use the codec endpoints without a token
 	// and allows dev mode's own Web UI origins. Set by dev mode only.
 	DevMode bool
@@ -76,9 +81,14 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
+	meters, err := metrics.New(logger)
+	if err != nil {
+		return nil, err
+	}
 	types := append(activities.PureNodeTypes(), activities.IONodeTypes(IONames())...)
 	registry := interpreter.NewRegistry(types...)
 	return &Core{
+		Metrics:     meters,
 		Codec:       pc,
 		Config:      cfg,
 		Logger:      logger,
@@ -172,6 +182,12 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // CLI's TEMPORAL_* variables through the SDK's envconfig. Payloads and
 // failure messages are encrypted with the keys PayloadCodec(cfg) finds.
 func DialTemporal(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger) (client.Client, error) {
+	return DialTemporalMetered(ctx, cfg, environ, logger, nil)
+}
+
+// DialTemporalMetered is DialTemporal with the SDK's metrics reported to
+// mh (Core.Metrics.Temporal()); nil reports none.
+func DialTemporalMetered(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger, mh client.MetricsHandler) (client.Client, error) {
 	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{
 		DisableFile: true,
 		EnvLookup:   mapLookup(environ),
@@ -182,6 +198,9 @@ func DialTemporal(ctx context.Context, cfg config.Config, environ map[string]str
 	opts.HostPort = cfg.TemporalAddress
 	opts.Namespace = cfg.TemporalNamespace
 	opts.Logger = temporallog.NewStructuredLogger(logger.With("component", "temporal-sdk"))
+	if mh != nil {
+		opts.MetricsHandler = mh
+	}
 	pc, err := PayloadCodec(cfg, nil)
 	if err != nil {
 		return nil, err
@@ -256,6 +275,8 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		Store:              st,
 		Registry:           c.Registry,
 		Exprs:              c.Exprs,
+		ExprCache:          c.Exprs,
+		Metrics:            c.Metrics,
 		TaskQueue:          c.Config.TaskQueue,
 		Namespace:          c.Config.TemporalNamespace,
 		UIBaseURL:          c.Config.TemporalUIURL,
@@ -343,7 +364,7 @@ func open(ctx context.Context, environ map[string]string, stderr io.Writer) (*pr
 	if err != nil {
 		return nil, err
 	}
-	tc, err := DialTemporal(ctx, cfg, environ, logger)
+	tc, err := DialTemporalMetered(ctx, cfg, environ, logger, core.Metrics.Temporal())
 	if err != nil {
 		return nil, err
 	}
@@ -378,13 +399,21 @@ func RunAPI(ctx context.Context, environ map[string]string, stderr io.Writer) er
 }
 
 // RunWorker is the worker command: it serves the workflow and I/O task
-// queues until ctx ends, then drains.
+// queues until ctx ends, then drains. With METRICS_ADDR it also serves GET
+// /metrics there, so that every replica can be scraped.
 func RunWorker(ctx context.Context, environ map[string]string, stderr io.Writer) error {
 	p, err := open(ctx, environ, stderr)
 	if err != nil {
 		return err
 	}
 	defer p.close()
+	if p.cfg.MetricsAddr != "" {
+		stop, err := p.core.serveMetrics(ctx, p.cfg.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ioNodes, err := p.core.NewIO(p.store)
 	if err != nil {
 		return err
@@ -394,6 +423,25 @@ func RunWorker(ctx context.Context, environ map[string]string, stderr io.Writer)
 		return err
 	}
 	return workers.Run(ctx)
+}
+
+// serveMetrics serves Core.Metrics on GET http://addr/metrics until ctx
+// ends or stop is called; stop waits for the server to close.
+func (c *Core) serveMetrics(ctx context.Context, addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	c.Logger.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := c.Metrics.Serve(ctx, ln); err != nil {
+			c.Logger.Error("metrics server", "error", err)
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 type mapLookup map[string]string

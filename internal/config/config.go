@@ -66,6 +66,10 @@ type Config struct {
 	MaxConcurrentLocalActivities int `env:"WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES"`
 	MaxConcurrentWorkflowTasks   int `env:"WORKER_MAX_CONCURRENT_WORKFLOW_TASKS"`
 	StickyCacheSize              int `env:"WORKER_STICKY_CACHE_SIZE" envDefault:"10000"`
+	// MetricsAddr is where the worker command serves GET /metrics
+	// (host:port, e.g. :9090); empty serves none. The api and dev commands
+	// serve /metrics on the API's port instead.
+	MetricsAddr string `env:"METRICS_ADDR"`
 
 	// Expressions and node outputs.
 	CacheMaxSize  int           `env:"CACHE_MAX_SIZE" envDefault:"1000"`

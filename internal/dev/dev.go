@@ -65,7 +65,7 @@ func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Write
 		return err
 	}
 	core.DevMode = true
-	tc, err := app.DialTemporal(ctx, cfg, environ, logger)
+	tc, err := app.DialTemporalMetered(ctx, cfg, environ, logger, core.Metrics.Temporal())
 	if err != nil {
 		return err
 	}
@@ -95,10 +95,11 @@ workflow-backend dev mode
   Temporal Web UI:  %s
   Temporal gRPC:    %s   (temporal workflow list --address %s)
   Payload codec:    %s
+  Metrics:          %s/metrics   (Prometheus)
   Data:             %s
 Press Ctrl+C to stop.
 
-`, apiURL, apiURL, srv.UIAddress(), srv.FrontendAddress(), srv.FrontendAddress(), codecLine(codecEndpoint), cfg.DataDir)
+`, apiURL, apiURL, srv.UIAddress(), srv.FrontendAddress(), srv.FrontendAddress(), codecLine(codecEndpoint), apiURL, cfg.DataDir)
 	return core.ServeAPI(ctx, tc, st, ln, ioNodes)
 }
 
