@@ -4,8 +4,9 @@
 GO ?= go
 # Packages whose tests link the embedded Temporal server: too heavy for the
 # race detector on 2 cores, so they run without it.
-SERVER_PKGS := ./api/... ./internal/devserver/... ./internal/dev/... ./cmd/... ./workflows/...
-RACE_PKGS := $(shell $(GO) list ./... | grep -v -e /api -e /internal/devserver -e /internal/dev -e /cmd/ -e /workflows)
+# Recursive (=) so that only the targets that use them run `go list`.
+SERVER_PKGS = ./api/... ./internal/devserver/... ./internal/dev/... ./cmd/... ./workflows/...
+RACE_PKGS = $(filter-out $(shell $(GO) list $(SERVER_PKGS)),$(shell $(GO) list ./...))
 
 .PHONY: dev test test-race test-server test-faults check build bench fmt replay replay-corpus
 
