@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -77,7 +78,7 @@ func (h *HTTPNodes) apiCall(ctx context.Context, node interpreter.Node, vars map
 		return nil, "", err
 	}
 	header := http.Header{}
-	for _, name := range sortedKeys(cfg.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Headers)) {
 		src := cfg.Headers[name]
 		v, err := h.Expr.EvalString(ctx, src, vars)
 		if err == nil && !validHeaderValue(v) {
@@ -152,7 +153,7 @@ func compileAPICall(raw json.RawMessage, exprs interpreter.ExprChecker) (APICall
 	}
 	ps.expression("url", cfg.URL)
 	seen := map[string]string{} // canonical header name -> name as written
-	for _, name := range sortedKeys(cfg.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Headers)) {
 		path := "headers." + name
 		canonical := http.CanonicalHeaderKey(name)
 		switch {

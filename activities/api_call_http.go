@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -66,7 +67,7 @@ func NewHTTPNodes(a *Activities, client *http.Client, webhooks map[string]string
 	if client == nil || client == http.DefaultClient {
 		return nil, errors.New("http nodes: a client built by outbound.NewClient is required")
 	}
-	for _, name := range sortedKeys(webhooks) {
+	for _, name := range slices.Sorted(maps.Keys(webhooks)) {
 		if _, err := parseTargetURL(webhooks[name]); err != nil {
 			// Not the URL itself: it is a secret.
 			return nil, fmt.Errorf("http nodes: webhook %q: %v", name, err)

@@ -144,7 +144,7 @@ func compileExternalService(raw json.RawMessage, exprs interpreter.ExprChecker, 
 		ps.add("operation", interpreter.CodeInvalidConfig, "service %q has no operation %q (known: %s)",
 			cfg.Service, cfg.Operation, strings.Join(operations, ", "))
 	}
-	for _, name := range sortedKeys(cfg.Params) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Params)) {
 		if strings.TrimSpace(name) == "" {
 			ps.add("params", interpreter.CodeInvalidConfig, "params has an empty name")
 			continue
