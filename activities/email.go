@@ -139,7 +139,11 @@ func (n *EmailNodes) email(ctx context.Context, node interpreter.Node, vars map[
 		}
 	}
 
-	res, err := n.Outbox.Send(ctx, activity.GetInfo(ctx).WorkflowExecution.ID, node.ID, msg)
+	execID, err := executionID(ctx, node)
+	if err != nil {
+		return nil, "", err
+	}
+	res, err := n.Outbox.Send(ctx, execID, node.ID, msg)
 	if err != nil {
 		return nil, "", sendError(subject, err)
 	}
