@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -77,10 +80,13 @@ func (h *HTTPNodes) apiCall(ctx context.Context, node interpreter.Node, vars map
 		return nil, "", err
 	}
 	header := http.Header{}
-	for _, name := range sortedKeys(cfg.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Headers)) {
 		src := cfg.Headers[name]
 		v, err := h.Expr.EvalString(ctx, src, vars)
-		if err == nil && !validHeaderValue(v) {
+		// No control characters but tab, so an expression's result cannot
+		// split the header and inject another one (net/http would refuse it
+		// at send time, as a failure indistinguishable from a network error).
+		if err == nil && !httpguts.ValidHeaderFieldValue(v) {
 			err = &expr.EvalError{Expr: src, Err: errors.New("result contains a control character (a line break?)")}
 		}
 		if err != nil {
@@ -152,11 +158,11 @@ func compileAPICall(raw json.RawMessage, exprs interpreter.ExprChecker) (APICall
 	}
 	ps.expression("url", cfg.URL)
 	seen := map[string]string{} // canonical header name -> name as written
-	for _, name := range sortedKeys(cfg.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Headers)) {
 		path := "headers." + name
 		canonical := http.CanonicalHeaderKey(name)
 		switch {
-		case !validHeaderName(name):
+		case !httpguts.ValidHeaderFieldName(name): // an RFC 9110 token
 			ps.add(path, interpreter.CodeInvalidConfig, "%q is not a valid header name", name)
 			continue
 		case seen[canonical] != "":
@@ -177,32 +183,4 @@ func compileAPICall(raw json.RawMessage, exprs interpreter.ExprChecker) (APICall
 	}
 	timeout := checkTimeout(ps, cfg.Timeout)
 	return cfg, timeout, ps.list
-}
-
-// validHeaderName reports whether s is a header field name: an RFC 9110
-// token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' ||
-			strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue reports whether s may be sent as a header value: no
-// control characters but tab, so an expression's result cannot split the
-// header and inject another one (net/http would refuse it at send time, as a
-// failure indistinguishable from a network error).
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b < ' ' && b != '\t' || b == 0x7f {
-			return false
-		}
-	}
-	return true
 }

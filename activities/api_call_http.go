@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -54,10 +55,11 @@ type HTTPNodes struct {
 	// Client sends every request. Build it with outbound.NewClient: the
 	// outbound host policy lives in it.
 	Client *http.Client
-	// Webhooks are the notification connections: name -> webhook URL. The
-	// URLs are secrets (a Slack webhook URL is its own credential), so no
-	// message, output or history entry ever shows one.
-	Webhooks map[string]string
+	// webhooks are the notification connections: name -> webhook URL,
+	// parsed once by NewHTTPNodes. The URLs are secrets (a Slack webhook URL
+	// is its own credential), so no message, output or history entry ever
+	// shows one.
+	webhooks map[string]*url.URL
 }
 
 // NewHTTPNodes checks the dependencies of the HTTP node types: a client (never
@@ -66,13 +68,16 @@ func NewHTTPNodes(a *Activities, client *http.Client, webhooks map[string]string
 	if client == nil || client == http.DefaultClient {
 		return nil, errors.New("http nodes: a client built by outbound.NewClient is required")
 	}
-	for _, name := range sortedKeys(webhooks) {
-		if _, err := parseTargetURL(webhooks[name]); err != nil {
+	parsed := make(map[string]*url.URL, len(webhooks))
+	for _, name := range slices.Sorted(maps.Keys(webhooks)) {
+		u, err := parseTargetURL(webhooks[name])
+		if err != nil {
 			// Not the URL itself: it is a secret.
 			return nil, fmt.Errorf("http nodes: webhook %q: %v", name, err)
 		}
+		parsed[name] = u
 	}
-	return &HTTPNodes{Activities: a, Client: client, Webhooks: webhooks}, nil
+	return &HTTPNodes{Activities: a, Client: client, webhooks: parsed}, nil
 }
 
 // parseTargetURL parses the URL of a request. Its errors never quote the URL,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -233,7 +234,7 @@ func compileDatabaseQuery(raw json.RawMessage, exprs interpreter.ExprChecker, co
 			}
 		}
 	}
-	for _, name := range sortedKeys(cfg.Params) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Params)) {
 		path := "params." + name
 		switch {
 		case !paramName.MatchString(name):

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/activity"
@@ -137,7 +139,11 @@ func (n *EmailNodes) email(ctx context.Context, node interpreter.Node, vars map[
 		}
 	}
 
-	res, err := n.Outbox.Send(ctx, activity.GetInfo(ctx).WorkflowExecution.ID, node.ID, msg)
+	execID, err := executionID(ctx, node)
+	if err != nil {
+		return nil, "", err
+	}
+	res, err := n.Outbox.Send(ctx, execID, node.ID, msg)
 	if err != nil {
 		return nil, "", sendError(subject, err)
 	}
@@ -190,7 +196,7 @@ func compileEmail(raw json.RawMessage, exprs interpreter.ExprChecker) (EmailConf
 		if !strings.HasPrefix(cfg.TemplateID, "d-") {
 			ps.add("templateId", interpreter.CodeInvalidConfig, "templateId %q is not a SendGrid dynamic template id (d-…)", cfg.TemplateID)
 		}
-		for _, key := range sortedKeys(cfg.Data) {
+		for _, key := range slices.Sorted(maps.Keys(cfg.Data)) {
 			if strings.TrimSpace(key) == "" {
 				ps.add("data", interpreter.CodeInvalidConfig, "data has an empty key")
 				continue

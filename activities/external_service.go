@@ -109,15 +109,25 @@ func (s *ServiceNodes) externalService(ctx context.Context, node interpreter.Nod
 // repeats its call and the service answers it once. The run id or the
 // attempt would make every try a new payment.
 func idempotencyKey(ctx context.Context, node interpreter.Node) (string, error) {
+	id, err := executionID(ctx, node)
+	if err != nil {
+		return "", err
+	}
+	return id + "/" + node.ID, nil
+}
+
+// executionID is the workflow id that node's side effect is keyed on (with
+// the node id): the idempotency key of a service call, the outbox row of an
+// email. An activity started outside a workflow has none: that is a
+// non-retryable error rather than a key shared by every such call.
+func executionID(ctx context.Context, node interpreter.Node) (string, error) {
 	id := activity.GetInfo(ctx).WorkflowExecution.ID
 	if id == "" {
-		// An activity started outside a workflow has no execution to key
-		// its side effect on.
 		return "", temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("node %q (%s): no workflow execution to derive an idempotency key from", node.ID, node.Type),
 			interpreter.ErrConfiguration, nil)
 	}
-	return id + "/" + node.ID, nil
+	return id, nil
 }
 
 // compileExternalService decodes and checks an external_service config,
@@ -144,7 +154,7 @@ func compileExternalService(raw json.RawMessage, exprs interpreter.ExprChecker, 
 		ps.add("operation", interpreter.CodeInvalidConfig, "service %q has no operation %q (known: %s)",
 			cfg.Service, cfg.Operation, strings.Join(operations, ", "))
 	}
-	for _, name := range sortedKeys(cfg.Params) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Params)) {
 		if strings.TrimSpace(name) == "" {
 			ps.add("params", interpreter.CodeInvalidConfig, "params has an empty name")
 			continue

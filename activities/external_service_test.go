@@ -48,7 +48,7 @@ func newServiceEnv(t *testing.T, conn Connector) *testsuite.TestActivityEnvironm
 
 func newStripe(t *testing.T, base string) *payments.Stripe {
 	t.Helper()
-	s, err := payments.NewStripe(payments.StripeConfig{SecretKey: testenv.StripeTestKey, APIBase: base, Timeout: 5 * time.Second})
+	s, err := payments.NewStripe(payments.StripeConfig{SecretKey: testenv.StripeTestKey, APIBase: base})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
@@ -101,6 +102,26 @@ type FileNodes struct {
 	// Root is the storage root directory; it must exist. Nodes cannot reach
 	// outside it.
 	Root string
+
+	mu   sync.Mutex
+	root *os.Root // Root, opened by the first node that finds it
+}
+
+// openRoot returns Root opened, opening it on first use: FileNodes is built
+// as a literal, so there is no constructor to open it in. A failed open is
+// not kept, so a root that appears later (a volume mounted after the worker
+// started) is picked up by the next node.
+func (f *FileNodes) openRoot() (*os.Root, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.root == nil {
+		r, err := os.OpenRoot(f.Root)
+		if err != nil {
+			return nil, err
+		}
+		f.root = r
+	}
+	return f.root, nil
 }
 
 // FileProcessingNodeType describes the file_processing node type.
@@ -151,12 +172,11 @@ func (f *FileNodes) fileProcessing(ctx context.Context, node interpreter.Node, v
 		return nil, "", temporal.NewNonRetryableApplicationError(
 			subject+": no storage root is configured on this worker", interpreter.ErrConfiguration, nil)
 	}
-	root, err := os.OpenRoot(f.Root)
+	root, err := f.openRoot()
 	if err != nil {
 		return nil, "", temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s: storage root: %v", subject, err), interpreter.ErrConfiguration, nil)
 	}
-	defer func() { _ = root.Close() }()
 
 	var out map[string]any
 	if cfg.Operation == FileWrite {

@@ -210,6 +210,25 @@ func TestFileProcessingErrors(t *testing.T) {
 	appError(t, err, interpreter.ErrConfiguration)
 }
 
+// TestFileProcessingRootAppearsLater: a missing root fails the node as a
+// configuration error, and is opened by a later node once it exists (the
+// failure is not remembered).
+func TestFileProcessingRootAppearsLater(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "later")
+	env := newFileEnv(t, root)
+	const config = `{"operation": "checksum", "path": "'hello.txt'"}`
+	_, err := runFile(t, env, config, `{}`)
+	if appErr := appError(t, err, interpreter.ErrConfiguration); !strings.Contains(appErr.Message(), "storage root") {
+		t.Fatalf("message %q should name the storage root", appErr.Message())
+	}
+	writeFiles(t, root, map[string]string{"hello.txt": "hello\n"})
+	out, err := runFile(t, env, config, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEqual(t, out, `{"path": "hello.txt", "bytes": 6, "sha256": "`+helloSHA256+`"}`)
+}
+
 // TestFileProcessingBigCSV: a file of megabytes is summarised, not
 // returned, and heartbeats while it is read.
 func TestFileProcessingBigCSV(t *testing.T) {

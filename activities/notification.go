@@ -60,16 +60,11 @@ func (h *HTTPNodes) notification(ctx context.Context, node interpreter.Node, var
 	subject := fmt.Sprintf("node %q", node.ID)
 	call := httpCall{subject: subject, method: http.MethodPost, timeout: timeout}
 	if cfg.Connection != "" {
-		raw, ok := h.Webhooks[cfg.Connection]
+		u, ok := h.webhooks[cfg.Connection]
 		if !ok {
 			return nil, "", temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("%s: no webhook connection %q is configured on this worker", subject, cfg.Connection),
 				interpreter.ErrConfiguration, nil)
-		}
-		u, err := parseTargetURL(raw) // checked by NewHTTPNodes
-		if err != nil {
-			return nil, "", temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("%s: webhook connection %q: %v", subject, cfg.Connection, err), interpreter.ErrConfiguration, nil)
 		}
 		call.url, call.target = u, fmt.Sprintf("webhook connection %q", cfg.Connection)
 	} else {

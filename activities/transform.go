@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -54,7 +55,7 @@ func (a *Activities) transform(ctx context.Context, node interpreter.Node, vars 
 // so the first error reported is always the same one.
 func (a *Activities) evalMapping(ctx context.Context, mapping map[string]string, vars map[string]any, subject, fieldPrefix string) (map[string]any, error) {
 	out := make(map[string]any, len(mapping))
-	for _, key := range sortedKeys(mapping) {
+	for _, key := range slices.Sorted(maps.Keys(mapping)) {
 		v, err := a.Expr.Eval(ctx, mapping[key], vars)
 		if err != nil {
 			return nil, exprError(subject, fieldPrefix+key, err)
@@ -75,7 +76,7 @@ func compileTransform(raw json.RawMessage, exprs interpreter.ExprChecker) (Trans
 	if len(cfg.Mapping) == 0 {
 		ps.add("mapping", interpreter.CodeRequired, "mapping needs at least one key")
 	}
-	for _, key := range sortedKeys(cfg.Mapping) {
+	for _, key := range slices.Sorted(maps.Keys(cfg.Mapping)) {
 		if strings.TrimSpace(key) == "" {
 			ps.add("mapping", interpreter.CodeInvalidConfig, "mapping has an empty key")
 			continue
@@ -83,13 +84,4 @@ func compileTransform(raw json.RawMessage, exprs interpreter.ExprChecker) (Trans
 		ps.expression("mapping."+key, cfg.Mapping[key])
 	}
 	return cfg, ps.list
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -86,8 +86,9 @@ type rule struct {
 }
 
 // ruleCheck tests a present, non-null field value. It returns "" when the
-// value passes, else the default failure message; err is an expression
-// failure (expr rules only).
+// value passes, else the default failure message; err is only a cancelled
+// evaluation (expr rules: an expression that fails on the value fails the
+// rule).
 type ruleCheck func(ctx context.Context, a *Activities, v any, vars map[string]any) (msg string, err error)
 
 func (a *Activities) validate(ctx context.Context, node interpreter.Node, vars map[string]any) (any, string, error) {
@@ -102,7 +103,8 @@ func (a *Activities) validate(ctx context.Context, node interpreter.Node, vars m
 			return nil, "", exprError(fmt.Sprintf("node %q", node.ID), "target", err)
 		}
 		// Give the rules the JSON shape later nodes will see (CEL ints
-		// become float64, and so on).
+		// become float64, and so on); the target is also the output, so
+		// runNode need not cap it again.
 		if target, err = a.capOutput(fmt.Sprintf("node %q: target", node.ID), v); err != nil {
 			return nil, "", err
 		}
@@ -124,7 +126,7 @@ func (a *Activities) validate(ctx context.Context, node interpreter.Node, vars m
 			var err error
 			msg, err = r.check(ctx, a, v, vars)
 			if err != nil {
-				return nil, "", exprError(fmt.Sprintf("node %q", node.ID), fmt.Sprintf("rules[%d].value", r.index), err)
+				return nil, "", err // cancelled: checkExpr turns every EvalError into a failed rule
 			}
 		}
 		if msg == "" {
@@ -137,6 +139,9 @@ func (a *Activities) validate(ctx context.Context, node interpreter.Node, vars m
 	}
 	if len(failures) > 0 {
 		return nil, "", validationError(node, failures)
+	}
+	if cfg.target != "" {
+		return cappedOutput{target}, interpreter.OutcomeSuccess, nil
 	}
 	return target, interpreter.OutcomeSuccess, nil
 }

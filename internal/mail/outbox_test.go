@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,27 +18,13 @@ import (
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
 
-// databases returns openers of fresh, migrated databases: SQLite always,
-// Postgres when TEST_DATABASE_URL is set (each database its own schema,
-// dropped when the test ends).
-func databases(t *testing.T) map[string]func(t *testing.T) *sqlx.DB {
-	dbs := map[string]func(t *testing.T) *sqlx.DB{
-		"sqlite": func(t *testing.T) *sqlx.DB { return openStore(t, filepath.Join(t.TempDir(), "app.db")) },
-	}
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		t.Log("TEST_DATABASE_URL not set: skipping Postgres")
-		return dbs
-	}
-	dbs["postgres"] = func(t *testing.T) *sqlx.DB { return openStore(t, testenv.PostgresSchemaURL(t, base)) }
-	return dbs
-}
-
-func openStore(t *testing.T, dsn string) *sqlx.DB {
+// openStore opens a fresh database of backend b through store.Open, so the
+// outbox runs on the app's migrated schema and connection settings.
+func openStore(t *testing.T, b testenv.Backend) *sqlx.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := store.Open(ctx, dsn)
+	s, err := store.Open(ctx, b.URL(t))
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
@@ -78,8 +62,9 @@ func wantRow(t *testing.T, rec Record, status string, attempts int) {
 func TestOutbox(t *testing.T) {
 	msg := Message{From: shop, To: ada, Subject: "Welcome", Text: "Hello Ada", HTML: "<p>Hello Ada</p>"}
 	ctx := context.Background()
-	for name, open := range databases(t) {
-		t.Run(name, func(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		open := func(t *testing.T) *sqlx.DB { return openStore(t, b) }
+		t.Run(b.Name, func(t *testing.T) {
 			t.Run("SendsOnce", func(t *testing.T) {
 				fake := testenv.NewSendGrid(t, testKey)
 				o := NewOutbox(open(t), newSendGrid(t, testKey, fake.URL))

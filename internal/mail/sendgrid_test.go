@@ -152,6 +152,9 @@ func TestNewSendGrid(t *testing.T) {
 	}
 }
 
+// TestRetryAfter covers what retryAfter adds to outbound.RetryAfter (whose
+// parsing of Retry-After is tested in internal/outbound): SendGrid's
+// X-RateLimit-Reset, and Retry-After taking precedence over it.
 func TestRetryAfter(t *testing.T) {
 	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -159,11 +162,6 @@ func TestRetryAfter(t *testing.T) {
 		header http.Header
 		want   time.Duration
 	}{
-		{"seconds", http.Header{"Retry-After": {"30"}}, 30 * time.Second},
-		{"HTTP date", http.Header{"Retry-After": {"Wed, 01 May 2024 12:01:00 GMT"}}, time.Minute},
-		{"past date", http.Header{"Retry-After": {"Wed, 01 May 2024 11:00:00 GMT"}}, 0},
-		{"negative", http.Header{"Retry-After": {"-5"}}, 0},
-		{"garbage", http.Header{"Retry-After": {"soon"}}, 0},
 		{"SendGrid rate limit reset", http.Header{"X-Ratelimit-Reset": {"1714564810"}}, 10 * time.Second},
 		{"Retry-After wins", http.Header{"Retry-After": {"2"}, "X-Ratelimit-Reset": {"1714564810"}}, 2 * time.Second},
 		{"none", http.Header{}, 0},

@@ -13,6 +13,13 @@ import (
 // MaxRedirects is how many redirects a request follows before it is refused.
 const MaxRedirects = 5
 
+// The bounds of a connection's steps.
+const (
+	dialTimeout                  = 5 * time.Second // TCP connect
+	tlsHandshakeTimeout          = 5 * time.Second
+	defaultResponseHeaderTimeout = 30 * time.Second // from the request written to the response headers
+)
+
 // Options configures NewClient. Zero durations take the defaults.
 type Options struct {
 	// Allow lists destinations allowed although they are in a refused range:
@@ -21,10 +28,11 @@ type Options struct {
 	// whose addresses are then not checked).
 	Allow []string
 
-	DialTimeout           time.Duration // TCP connect; default 5s
-	TLSHandshakeTimeout   time.Duration // default 5s
-	ResponseHeaderTimeout time.Duration // from the request written to the response headers; default 30s
-	Timeout               time.Duration // the whole request, body read included; default 60s
+	Timeout time.Duration // the whole request, body read included; default 60s
+
+	// responseHeaderTimeout replaces defaultResponseHeaderTimeout when set
+	// (by tests).
+	responseHeaderTimeout time.Duration
 
 	// OnConnect, if set, is called with each address the client is about to
 	// connect to, once the policy has allowed it and before the connection is
@@ -49,15 +57,15 @@ func NewClient(o Options) (*http.Client, error) {
 	}
 	d := &dialer{
 		policy:    p,
-		base:      net.Dialer{Timeout: orDefault(o.DialTimeout, 5*time.Second), KeepAlive: 30 * time.Second},
+		base:      net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
 		onConnect: o.OnConnect,
 	}
 	transport := &http.Transport{
 		Proxy:                  nil, // see the package comment
 		DialContext:            d.DialContext,
 		ForceAttemptHTTP2:      true,
-		TLSHandshakeTimeout:    orDefault(o.TLSHandshakeTimeout, 5*time.Second),
-		ResponseHeaderTimeout:  orDefault(o.ResponseHeaderTimeout, 30*time.Second),
+		TLSHandshakeTimeout:    tlsHandshakeTimeout,
+		ResponseHeaderTimeout:  orDefault(o.responseHeaderTimeout, defaultResponseHeaderTimeout),
 		ExpectContinueTimeout:  time.Second,
 		MaxIdleConns:           100,
 		IdleConnTimeout:        90 * time.Second,

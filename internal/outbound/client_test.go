@@ -235,7 +235,7 @@ func TestTimeouts(t *testing.T) {
 		name string
 		opts Options
 	}{
-		{"response header", Options{ResponseHeaderTimeout: 50 * time.Millisecond}},
+		{"response header", Options{responseHeaderTimeout: 50 * time.Millisecond}},
 		{"overall", Options{Timeout: 50 * time.Millisecond}},
 	}
 	for _, tt := range tests {

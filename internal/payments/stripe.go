@@ -20,9 +20,8 @@ import (
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
-// DefaultStripeTimeout bounds one Stripe request when StripeConfig.Timeout is
-// zero: stripe-go's own default. The activity's deadline usually ends a slow
-// request sooner.
+// DefaultStripeTimeout bounds one Stripe request: stripe-go's own default.
+// The activity's deadline usually ends a slow request sooner.
 const DefaultStripeTimeout = 80 * time.Second
 
 // StripeConfig configures the Stripe connector.
@@ -32,8 +31,9 @@ type StripeConfig struct {
 	// APIBase is the API's base URL. Optional: default https://api.stripe.com;
 	// tests point it at stripe-mock.
 	APIBase string
-	// Timeout bounds one HTTP request. Optional: default DefaultStripeTimeout.
-	Timeout time.Duration
+
+	// timeout replaces DefaultStripeTimeout when set (by tests).
+	timeout time.Duration
 }
 
 // Stripe is the Stripe connector: PaymentIntents confirmed server-side with a
@@ -58,7 +58,7 @@ func NewStripe(cfg StripeConfig) (*Stripe, error) {
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("stripe: API base %q is not an http(s) URL", base)
 	}
-	timeout := cfg.Timeout
+	timeout := cfg.timeout
 	if timeout <= 0 {
 		timeout = DefaultStripeTimeout
 	}

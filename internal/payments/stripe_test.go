@@ -14,7 +14,7 @@ import (
 
 func newStripe(t *testing.T, base string) *Stripe {
 	t.Helper()
-	s, err := NewStripe(StripeConfig{SecretKey: testenv.StripeTestKey, APIBase: base, Timeout: 5 * time.Second})
+	s, err := NewStripe(StripeConfig{SecretKey: testenv.StripeTestKey, APIBase: base, timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestStripeNetworkErrors(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
 		t.Cleanup(srv.Close)
 		t.Cleanup(func() { close(release) })
-		s, err := NewStripe(StripeConfig{SecretKey: testenv.StripeTestKey, APIBase: srv.URL, Timeout: 100 * time.Millisecond})
+		s, err := NewStripe(StripeConfig{SecretKey: testenv.StripeTestKey, APIBase: srv.URL, timeout: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
