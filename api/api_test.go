@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -79,6 +80,41 @@ func TestExecuteSequence(t *testing.T) {
 		t.Fatalf("nodes in order %v", ids)
 	}
 	recordHistory(t, "sequence", res.ExecutionID, res.RunID)
+}
+
+// DefaultWait 0 (EXECUTE_WAIT_DEFAULT=0) is taken as it is: execute answers
+// 202 at once unless ?wait= asks for a wait.
+func TestExecuteDefaultWaitZero(t *testing.T) {
+	zero := time.Duration(0)
+	s, err := New(Options{
+		Client: env.client, PayloadCodec: env.codec, Store: env.store, Registry: env.registry, Exprs: env.exprs,
+		TaskQueue: testTaskQueue, Namespace: testNamespace, EagerStart: true, Logger: env.logger,
+		DefaultWait: &zero,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+
+	id := uniqueID("t-wait-zero")
+	register(t, definition(id, "1", "hello", []map[string]any{transform("hello", map[string]string{"v": "1"})}, nil), http.StatusCreated)
+	path := "/api/workflows/" + id + "/execute"
+	r := callAt(t, ts.URL, http.MethodPost, path, nil)
+	expect(t, r, http.StatusAccepted, "")
+	var res executeResponse
+	r.data(t, &res)
+	if res.Status != "running" || res.Output != nil {
+		t.Fatalf("without ?wait=: %s", r.Raw)
+	}
+	r = callAt(t, ts.URL, http.MethodPost, path+"?wait=20s", nil)
+	expect(t, r, http.StatusOK, "")
+	res = executeResponse{}
+	r.data(t, &res)
+	if res.Status != "completed" {
+		t.Fatalf("with ?wait=20s: %s", r.Raw)
+	}
+	jsonEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 1}})
 }
 
 // Scenario 2: an if/else joined afterwards completes; the branch not taken

@@ -40,14 +40,14 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultWait      = 10 * time.Second
-	DefaultMaxWait   = 60 * time.Second
-	DefaultBodyLimit = 1 << 20 // 1 MiB
-	// DefaultRateLimitMax requests per DefaultRateLimitWindow per client IP.
-	DefaultRateLimitMax    = 1000
-	DefaultRateLimitWindow = time.Second
-	// DefaultCacheSize is the number of parsed definitions kept in memory.
-	DefaultCacheSize = 1024
+	defaultWait      = 10 * time.Second
+	defaultMaxWait   = 60 * time.Second
+	defaultBodyLimit = 1 << 20 // 1 MiB
+	// defaultRateLimitMax requests per defaultRateLimitWindow per client IP.
+	defaultRateLimitMax    = 1000
+	defaultRateLimitWindow = time.Second
+	// defaultCacheSize is the number of parsed definitions kept in memory.
+	defaultCacheSize = 1024
 )
 
 // Options configure the API. Client, Store and Registry are required;
@@ -91,8 +91,10 @@ type Options struct {
 	// matching). Optional: default false.
 	EagerStart bool
 	// DefaultWait is how long POST /api/workflows/{id}/execute waits for the
-	// result when the request has no ?wait=. Optional: default 10s.
-	DefaultWait time.Duration
+	// result when the request has no ?wait=; 0 answers 202 at once. It is
+	// taken as it is, 0 included (EXECUTE_WAIT_DEFAULT=0). Optional: nil
+	// means 10s.
+	DefaultWait *time.Duration
 	// MaxWait clamps ?wait=. Optional: default 60s.
 	MaxWait time.Duration
 	// BodyLimit is the largest request body accepted, in bytes; larger
@@ -194,29 +196,30 @@ func New(o Options) (*Server, error) {
 	if o.Namespace == "" {
 		o.Namespace = "default"
 	}
-	if o.DefaultWait <= 0 {
-		o.DefaultWait = DefaultWait
+	defWait := defaultWait
+	if o.DefaultWait != nil {
+		defWait = *o.DefaultWait
 	}
 	if o.MaxWait <= 0 {
-		o.MaxWait = DefaultMaxWait
+		o.MaxWait = defaultMaxWait
 	}
-	if o.DefaultWait > o.MaxWait {
-		return nil, fmt.Errorf("api: DefaultWait %s exceeds MaxWait %s", o.DefaultWait, o.MaxWait)
+	if defWait < 0 || defWait > o.MaxWait {
+		return nil, fmt.Errorf("api: DefaultWait %s is not between 0 and MaxWait %s", defWait, o.MaxWait)
 	}
 	if o.BodyLimit <= 0 {
-		o.BodyLimit = DefaultBodyLimit
+		o.BodyLimit = defaultBodyLimit
 	}
 	if o.CacheSize <= 0 {
-		o.CacheSize = DefaultCacheSize
+		o.CacheSize = defaultCacheSize
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	if o.RateLimitMax <= 0 {
-		o.RateLimitMax = DefaultRateLimitMax
+		o.RateLimitMax = defaultRateLimitMax
 	}
 	if o.RateLimitWindow <= 0 {
-		o.RateLimitWindow = DefaultRateLimitWindow
+		o.RateLimitWindow = defaultRateLimitWindow
 	}
 	keys, err := newKeyring(o.APIKeys, o.AdminAPIKeys, o.PublicRoutes)
 	if err != nil {
@@ -239,7 +242,7 @@ func New(o Options) (*Server, error) {
 		namespace: o.Namespace,
 		uiBaseURL: strings.TrimRight(o.UIBaseURL, "/"),
 		eager:     o.EagerStart,
-		defWait:   o.DefaultWait,
+		defWait:   defWait,
 		maxWait:   o.MaxWait,
 		bodyLimit: o.BodyLimit,
 		defs:      defs,

@@ -257,6 +257,8 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 	if c.Codec != nil {
 		payloadCodec, dc = c.Codec, c.Codec.DataConverter()
 	}
+	// EXECUTE_WAIT_DEFAULT is passed as it is: 0 means answer 202 at once.
+	defaultWait := c.Config.WaitDefault
 	var oidc *api.OIDCOptions
 	if c.Config.CodecOIDCIssuer != "" {
 		oidc = &api.OIDCOptions{Issuer: c.Config.CodecOIDCIssuer, Audience: c.Config.CodecOIDCAudience}
@@ -281,7 +283,7 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		Namespace:          c.Config.TemporalNamespace,
 		UIBaseURL:          c.Config.TemporalUIURL,
 		EagerStart:         eager,
-		DefaultWait:        c.Config.WaitDefault,
+		DefaultWait:        &defaultWait,
 		MaxWait:            c.Config.WaitMax,
 		BodyLimit:          c.Config.MaxBodyBytes,
 		Logger:             c.Logger,
