@@ -27,7 +27,7 @@ func keyedAPI(t *testing.T, public []string, logs *bytes.Buffer) string {
 		logger = slog.New(slog.NewTextHandler(logs, nil))
 	}
 	s, err := New(Options{
-		Client: env.client, DataConverter: env.codec.DataConverter(), Store: env.store, Registry: env.registry, Exprs: env.exprs,
+		Client: env.client, PayloadCodec: env.codec, Store: env.store, Registry: env.registry, Exprs: env.exprs,
 		TaskQueue: testTaskQueue, Namespace: testNamespace, EagerStart: true, Logger: logger,
 		APIKeys:      []APIKey{{Name: "alice", Secret: aliceKey}, {Name: "bob", Secret: bobKey}},
 		AdminAPIKeys: []APIKey{{Name: "ops", Secret: opsKey}},

@@ -152,20 +152,19 @@ func runTests(m *testing.M) (int, error) {
 	defer ws.Stop()
 
 	api, err := New(Options{
-		Client:        c,
-		DataConverter: dc,
-		PayloadCodec:  pc,
-		Store:         st,
-		Registry:      reg,
-		Exprs:         exprs,
-		ExprCache:     exprs,
-		Metrics:       meters,
-		TaskQueue:     testTaskQueue,
-		Namespace:     testNamespace,
-		UIBaseURL:     testUIBase,
-		EagerStart:    true,
-		BodyLimit:     testBodyLimit,
-		Logger:        logger,
+		Client:       c,
+		PayloadCodec: pc,
+		Store:        st,
+		Registry:     reg,
+		Exprs:        exprs,
+		ExprCache:    exprs,
+		Metrics:      meters,
+		TaskQueue:    testTaskQueue,
+		Namespace:    testNamespace,
+		UIBaseURL:    testUIBase,
+		EagerStart:   true,
+		BodyLimit:    testBodyLimit,
+		Logger:       logger,
 	})
 	if err != nil {
 		return 0, err

@@ -73,9 +73,6 @@ type Options struct {
 	// /metrics with the Temporal client's metrics. Optional: nil serves no
 	// /metrics.
 	Metrics *metrics.Metrics
-	// DataConverter must be the Temporal client's data converter: the API
-	// decodes memos with it. Optional: default converter.GetDefaultDataConverter().
-	DataConverter converter.DataConverter
 	// TaskQueue is the task queue of the interpreter workflow. Optional:
 	// default interpreter.DefaultTaskQueue.
 	TaskQueue string
@@ -127,10 +124,13 @@ type Options struct {
 	// slog.Default().
 	Logger *slog.Logger
 
-	// PayloadCodec is served on POST /codec/encode and /codec/decode (the
-	// Temporal codec-server protocol) for the Web UI and the CLI's
-	// --codec-endpoint. Optional: nil serves the payloads unchanged
-	// (encryption off).
+	// PayloadCodec must be the codec of the Temporal client's data
+	// converter: the API decodes memos with the default data converter
+	// wrapped in it, and serves it on POST /codec/encode and /codec/decode
+	// (the Temporal codec-server protocol) for the Web UI and the CLI's
+	// --codec-endpoint. Optional: nil means encryption off (memos are
+	// decoded with the default data converter, the codec endpoints serve
+	// the payloads unchanged).
 	PayloadCodec converter.PayloadCodec
 	// CodecTokens are the bearer tokens the codec endpoints accept
 	// ("Authorization: Bearer <token>", the CLI's --codec-auth). Optional.
@@ -187,8 +187,9 @@ func New(o Options) (*Server, error) {
 	if o.Registry == nil {
 		return nil, errors.New("api: Registry is required")
 	}
-	if o.DataConverter == nil {
-		o.DataConverter = converter.GetDefaultDataConverter()
+	dc := converter.GetDefaultDataConverter()
+	if o.PayloadCodec != nil {
+		dc = converter.NewCodecDataConverter(dc, o.PayloadCodec)
 	}
 	if o.TaskQueue == "" {
 		o.TaskQueue = interpreter.DefaultTaskQueue
@@ -237,7 +238,7 @@ func New(o Options) (*Server, error) {
 		exprs:     o.Exprs,
 		exprCache: o.ExprCache,
 		metrics:   o.Metrics,
-		dc:        o.DataConverter,
+		dc:        dc,
 		taskQueue: o.TaskQueue,
 		namespace: o.Namespace,
 		uiBaseURL: strings.TrimRight(o.UIBaseURL, "/"),

@@ -253,9 +253,9 @@ func (c *Core) NewWorkers(tc client.Client, ioNodes *activities.IO) (*worker.Wor
 // the workflow task queue.
 func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Server, error) {
 	var payloadCodec converter.PayloadCodec
-	dc := converter.GetDefaultDataConverter()
 	if c.Codec != nil {
-		payloadCodec, dc = c.Codec, c.Codec.DataConverter()
+		// Not a nil *codec.Codec in a non-nil interface.
+		payloadCodec = c.Codec
 	}
 	// EXECUTE_WAIT_DEFAULT is passed as it is: 0 means answer 202 at once.
 	defaultWait := c.Config.WaitDefault
@@ -264,9 +264,8 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		oidc = &api.OIDCOptions{Issuer: c.Config.CodecOIDCIssuer, Audience: c.Config.CodecOIDCAudience}
 	}
 	return api.New(api.Options{
-		Client:        tc,
-		DataConverter: dc,
-		PayloadCodec:  payloadCodec,
+		Client:       tc,
+		PayloadCodec: payloadCodec,
 		// Decoding reveals every execution's payloads, so only admin keys
 		// may use the codec endpoints (client keys see their own
 		// executions only).
