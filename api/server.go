@@ -105,8 +105,9 @@ type Options struct {
 	// Optional: default false (dev mode's fake provider takes a test token).
 	PaymentMethodRequired bool
 	// APIKeys are the client keys and AdminAPIKeys the admin keys (see
-	// auth.go for what each may do). Optional: with neither, every route is
-	// open and New logs a warning.
+	// auth.go for what each may do; the admin keys also open the codec
+	// endpoints, codec.go). Optional: with neither, every route is open
+	// and New logs a warning.
 	APIKeys      []APIKey
 	AdminAPIKeys []APIKey
 	// PublicRoutes are route paths ("/api/products/:id" or
@@ -132,9 +133,6 @@ type Options struct {
 	// decoded with the default data converter, the codec endpoints serve
 	// the payloads unchanged).
 	PayloadCodec converter.PayloadCodec
-	// CodecTokens are the bearer tokens the codec endpoints accept
-	// ("Authorization: Bearer <token>", the CLI's --codec-auth). Optional.
-	CodecTokens []string
 	// CodecOIDC, when set, makes the codec endpoints accept OpenID Connect
 	// tokens (ID tokens, or JWT access tokens) of that issuer and audience,
 	// which the Web UI sends with codec.passAccessToken. Optional.

@@ -266,10 +266,8 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 	return api.New(api.Options{
 		Client:       tc,
 		PayloadCodec: payloadCodec,
-		// Decoding reveals every execution's payloads, so only admin keys
-		// may use the codec endpoints (client keys see their own
-		// executions only).
-		CodecTokens:        secrets(c.Config.AdminAPIKeys),
+		// The codec endpoints take the admin keys (AdminAPIKeys below),
+		// not the client keys.
 		CodecOIDC:          oidc,
 		CodecAllowLoopback: c.DevMode,
 		CodecCORSOrigins:   codecOrigins(c.Config, c.DevMode),
@@ -303,15 +301,6 @@ func apiKeys(keys config.APIKeys) []api.APIKey {
 	out := make([]api.APIKey, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, api.APIKey{Name: k.Name, Secret: k.Secret})
-	}
-	return out
-}
-
-// secrets returns the secrets of keys.
-func secrets(keys config.APIKeys) []string {
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, k.Secret)
 	}
 	return out
 }
