@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -593,34 +594,18 @@ func TestListExecutions(t *testing.T) {
 		started[res.ExecutionID] = true
 	}
 
-	type item struct {
-		ExecutionID  string     `json:"executionId"`
-		RunID        string     `json:"runId"`
-		DefinitionID string     `json:"definitionId"`
-		Version      string     `json:"version"`
-		Status       string     `json:"status"`
-		StartedAt    time.Time  `json:"startedAt"`
-		ClosedAt     *time.Time `json:"closedAt"`
-		UIURL        string     `json:"uiUrl"`
+	type listPage struct {
+		Executions    []executionSummary `json:"executions"`
+		NextPageToken string             `json:"nextPageToken"`
 	}
-	var page struct {
-		Executions    []item `json:"executions"`
-		NextPageToken string `json:"nextPageToken"`
-	}
-	// Visibility is eventually consistent: poll with a deadline.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	// Visibility is eventually consistent: poll.
+	page := poll(t, fmt.Sprintf("listing the %d completed executions", len(started)), func() listPage {
 		r := call(t, http.MethodGet, "/api/executions?definitionId="+id+"&status=completed", nil)
 		expect(t, r, http.StatusOK, "")
-		r.data(t, &page)
-		if len(page.Executions) == len(started) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("listed %d executions, want %d: %s", len(page.Executions), len(started), r.Body.Data)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		var p listPage
+		r.data(t, &p)
+		return p
+	}, func(p listPage) bool { return len(p.Executions) == len(started) })
 	for _, e := range page.Executions {
 		if !started[e.ExecutionID] || e.DefinitionID != id || e.Version != "1" || e.Status != "completed" ||
 			e.ClosedAt == nil || e.StartedAt.IsZero() || e.UIURL == "" || e.RunID == "" {
