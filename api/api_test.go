@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -79,6 +81,41 @@ func TestExecuteSequence(t *testing.T) {
 		t.Fatalf("nodes in order %v", ids)
 	}
 	recordHistory(t, "sequence", res.ExecutionID, res.RunID)
+}
+
+// DefaultWait 0 (EXECUTE_WAIT_DEFAULT=0) is taken as it is: execute answers
+// 202 at once unless ?wait= asks for a wait.
+func TestExecuteDefaultWaitZero(t *testing.T) {
+	zero := time.Duration(0)
+	s, err := New(Options{
+		Client: env.client, PayloadCodec: env.codec, Store: env.store, Registry: env.registry, Exprs: env.exprs,
+		TaskQueue: testTaskQueue, Namespace: testNamespace, EagerStart: true, Logger: env.logger,
+		DefaultWait: &zero,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+
+	id := uniqueID("t-wait-zero")
+	register(t, definition(id, "1", "hello", []map[string]any{transform("hello", map[string]string{"v": "1"})}, nil), http.StatusCreated)
+	path := "/api/workflows/" + id + "/execute"
+	r := callAt(t, ts.URL, http.MethodPost, path, nil)
+	expect(t, r, http.StatusAccepted, "")
+	var res executeResponse
+	r.data(t, &res)
+	if res.Status != "running" || res.Output != nil {
+		t.Fatalf("without ?wait=: %s", r.Raw)
+	}
+	r = callAt(t, ts.URL, http.MethodPost, path+"?wait=20s", nil)
+	expect(t, r, http.StatusOK, "")
+	res = executeResponse{}
+	r.data(t, &res)
+	if res.Status != "completed" {
+		t.Fatalf("with ?wait=20s: %s", r.Raw)
+	}
+	jsonEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 1}})
 }
 
 // Scenario 2: an if/else joined afterwards completes; the branch not taken
@@ -557,34 +594,18 @@ func TestListExecutions(t *testing.T) {
 		started[res.ExecutionID] = true
 	}
 
-	type item struct {
-		ExecutionID  string     `json:"executionId"`
-		RunID        string     `json:"runId"`
-		DefinitionID string     `json:"definitionId"`
-		Version      string     `json:"version"`
-		Status       string     `json:"status"`
-		StartedAt    time.Time  `json:"startedAt"`
-		ClosedAt     *time.Time `json:"closedAt"`
-		UIURL        string     `json:"uiUrl"`
+	type listPage struct {
+		Executions    []executionSummary `json:"executions"`
+		NextPageToken string             `json:"nextPageToken"`
 	}
-	var page struct {
-		Executions    []item `json:"executions"`
-		NextPageToken string `json:"nextPageToken"`
-	}
-	// Visibility is eventually consistent: poll with a deadline.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	// Visibility is eventually consistent: poll.
+	page := poll(t, fmt.Sprintf("listing the %d completed executions", len(started)), func() listPage {
 		r := call(t, http.MethodGet, "/api/executions?definitionId="+id+"&status=completed", nil)
 		expect(t, r, http.StatusOK, "")
-		r.data(t, &page)
-		if len(page.Executions) == len(started) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("listed %d executions, want %d: %s", len(page.Executions), len(started), r.Body.Data)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		var p listPage
+		r.data(t, &p)
+		return p
+	}, func(p listPage) bool { return len(p.Executions) == len(started) })
 	for _, e := range page.Executions {
 		if !started[e.ExecutionID] || e.DefinitionID != id || e.Version != "1" || e.Status != "completed" ||
 			e.ClosedAt == nil || e.StartedAt.IsZero() || e.UIURL == "" || e.RunID == "" {

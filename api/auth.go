@@ -132,17 +132,29 @@ func normalizeRoute(r string) string {
 	return braceParam.ReplaceAllString(strings.TrimSpace(r), ":$1")
 }
 
+// bearerToken extracts the token of an Authorization header "Bearer
+// <token>" (scheme case-insensitive). The API-key guard and the codec
+// endpoints both read it.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
 // presentedSecret reads the key from Authorization: Bearer or X-API-Key.
 // present is false when neither header is sent; an Authorization header of
 // another scheme, or two different keys, is malformed (ok false).
 func presentedSecret(h http.Header) (secret string, present, ok bool) {
 	var bearer string
 	if auth := h.Get(echo.HeaderAuthorization); auth != "" {
-		scheme, token, found := strings.Cut(auth, " ")
-		if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		token, found := bearerToken(auth)
+		if !found {
 			return "", true, false
 		}
-		bearer = strings.TrimSpace(token)
+		bearer = token
 	}
 	apiKey := strings.TrimSpace(h.Get(headerAPIKey))
 	switch {

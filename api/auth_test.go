@@ -2,13 +2,13 @@ package api
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Keys of the keyed API the access tests run against.
@@ -27,7 +27,7 @@ func keyedAPI(t *testing.T, public []string, logs *bytes.Buffer) string {
 		logger = slog.New(slog.NewTextHandler(logs, nil))
 	}
 	s, err := New(Options{
-		Client: env.client, DataConverter: env.codec.DataConverter(), Store: env.store, Registry: env.registry, Exprs: env.exprs,
+		Client: env.client, PayloadCodec: env.codec, Store: env.store, Registry: env.registry, Exprs: env.exprs,
 		TaskQueue: testTaskQueue, Namespace: testNamespace, EagerStart: true, Logger: logger,
 		APIKeys:      []APIKey{{Name: "alice", Secret: aliceKey}, {Name: "bob", Secret: bobKey}},
 		AdminAPIKeys: []APIKey{{Name: "ops", Secret: opsKey}},
@@ -185,14 +185,9 @@ func TestExecutionScoping(t *testing.T) {
 		bobKey:   sorted(bobs, bobIdem),
 		opsKey:   sorted(alices, aliceIdem, bobs, bobIdem, anons),
 	}
-	deadline := time.Now().Add(15 * time.Second)
 	for key, want := range wants {
-		for got := list(key); !slices.Equal(got, want); got = list(key) {
-			if time.Now().After(deadline) {
-				t.Fatalf("list for %s: %v, want %v", key[:5], got, want)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		poll(t, fmt.Sprintf("list for %s, want %v", key[:5], want), func() []string { return list(key) },
+			func(got []string) bool { return slices.Equal(got, want) })
 	}
 
 	// The caller is recorded on the execution, for operators.

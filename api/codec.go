@@ -2,12 +2,9 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,8 +17,10 @@ import (
 // The codec-server endpoints (Temporal's remote codec protocol): the Web UI
 // and `temporal --codec-endpoint http://…/codec` POST {"payloads": […]} to
 // /codec/decode (or /codec/encode) and get the payloads back decoded. They
-// hand out plain text, so every call must be authenticated: a bearer token
-// from Options.CodecTokens (the CLI's --codec-auth "Bearer …"), an OpenID
+// hand out plain text, so every call must be authenticated: an admin key of
+// Options.AdminAPIKeys as a bearer token (the CLI's --codec-auth "Bearer
+// …"; client keys are refused, since decoding reveals every execution's
+// payloads while a client key sees only its own executions), an OpenID
 // Connect token of Options.CodecOIDC (the UI's passAccessToken), or, when
 // Options.CodecAllowLoopback says so (dev mode), any caller on loopback.
 
@@ -86,25 +85,31 @@ func (s *Server) codecCORS() echo.MiddlewareFunc {
 	})
 }
 
-// codecAuth lets a request through when it carries an accepted bearer
-// token, a valid OIDC token, or comes from loopback where allowed; else
-// 401 with no detail of what was wrong.
+// codecAuth lets a request through when it carries an admin key or a
+// valid OIDC token as a bearer token, or comes from loopback where allowed;
+// else 401 with no detail of what was wrong.
 func (s *Server) codecAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if s.codecAuthorized(c) {
 			return next(c)
 		}
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="codec"`)
-		return c.JSON(http.StatusUnauthorized, errorEnvelope{Error: errorBody{
-			Code: "unauthorized", Message: "authentication required", Details: []any{},
-		}})
+		return errCodecUnauthorized()
 	}
+}
+
+// errCodecUnauthorized is the codec endpoints' 401. It is not
+// errUnauthorized: those endpoints take no X-API-Key and no client key,
+// and take OIDC tokens.
+func errCodecUnauthorized() *appError {
+	return newError(http.StatusUnauthorized, codeUnauthorized,
+		"an admin API key (Authorization: Bearer <key>) or an OpenID Connect token is required")
 }
 
 func (s *Server) codecAuthorized(c echo.Context) bool {
 	req := c.Request()
 	if token, ok := bearerToken(req.Header.Get(echo.HeaderAuthorization)); ok {
-		if s.codec.tokenAccepted(token) {
+		if who, found := s.keys.lookup(token); found && who.admin {
 			return true
 		}
 		if s.codec.oidc != nil {
@@ -120,16 +125,6 @@ func (s *Server) codecAuthorized(c echo.Context) bool {
 	return s.codec.allowLoopback && isLoopback(req.RemoteAddr)
 }
 
-// bearerToken extracts the token of "Bearer <token>" (scheme case-insensitive).
-func bearerToken(header string) (string, bool) {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return "", false
-	}
-	return token, true
-}
-
 func isLoopback(remoteAddr string) bool {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
@@ -139,37 +134,21 @@ func isLoopback(remoteAddr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// codecAccess is who may use the codec endpoints.
+// codecAccess is who may use the codec endpoints, next to the admin keys
+// of Server.keys.
 type codecAccess struct {
 	codec         converter.PayloadCodec
 	origins       []string
 	allowLoopback bool
-	// tokenHashes are SHA-256 digests of the accepted tokens, compared in
-	// constant time (equal lengths, so the length of a token leaks nothing).
-	tokenHashes [][sha256.Size]byte
-	oidc        *oidcVerifier
+	oidc          *oidcVerifier
 }
 
 func newCodecAccess(o Options) codecAccess {
 	a := codecAccess{codec: o.PayloadCodec, origins: o.CodecCORSOrigins, allowLoopback: o.CodecAllowLoopback}
-	for _, t := range o.CodecTokens {
-		if t = strings.TrimSpace(t); t != "" {
-			a.tokenHashes = append(a.tokenHashes, sha256.Sum256([]byte(t)))
-		}
-	}
 	if o.CodecOIDC != nil {
 		a.oidc = newOIDCVerifier(*o.CodecOIDC)
 	}
 	return a
-}
-
-func (a codecAccess) tokenAccepted(token string) bool {
-	h := sha256.Sum256([]byte(token))
-	accepted := 0
-	for _, want := range a.tokenHashes {
-		accepted |= subtle.ConstantTimeCompare(h[:], want[:])
-	}
-	return accepted == 1
 }
 
 // oidcVerifier checks tokens against an OIDC issuer. Discovery happens on

@@ -23,7 +23,8 @@ import (
 )
 
 const (
-	codecToken  = "codec-test-token-1"
+	codecToken  = "codec-test-token-1" // an admin key's secret
+	clientToken = "codec-client-key-1" // a client key's secret
 	uiOrigin    = "http://ui.example.test:8080"
 	oidcAud     = "temporal-ui"
 	remotePeer  = "203.0.113.7:40000" // TEST-NET-3: never dialled, only a RemoteAddr
@@ -50,6 +51,7 @@ func testCodec(t *testing.T) *codec.Codec {
 
 // codecServer builds an API with the codec endpoints as configured by o
 // (on top of the shared test environment's client and store).
+// adminKey is an admin key whose secret is codecToken.
 func codecServer(t *testing.T, o Options) *Server {
 	t.Helper()
 	o.Client, o.Store, o.Registry, o.Logger = env.client, env.store, env.registry, env.logger
@@ -75,6 +77,8 @@ func codecCall(s *Server, method, path, remote string, body []byte, headers ...s
 	s.Handler().ServeHTTP(rec, req)
 	return rec
 }
+
+var adminKey = []APIKey{{Name: "ops", Secret: codecToken}}
 
 func payloadsJSON(t *testing.T, ps ...*commonpb.Payload) []byte {
 	t.Helper()
@@ -103,7 +107,7 @@ func readPayloads(t *testing.T, rec *httptest.ResponseRecorder) []*commonpb.Payl
 // converter decode the same way.
 func TestCodecEndpointsRoundTrip(t *testing.T) {
 	pc := testCodec(t)
-	s := codecServer(t, Options{PayloadCodec: pc, CodecTokens: []string{codecToken}})
+	s := codecServer(t, Options{PayloadCodec: pc, AdminAPIKeys: adminKey})
 	plain, err := converter.GetDefaultDataConverter().ToPayload(map[string]string{"password": "Plant3d-Secret"})
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +144,7 @@ func TestCodecEndpointsRoundTrip(t *testing.T) {
 
 // With encryption off the endpoints answer with the payloads unchanged.
 func TestCodecEndpointsWithoutCodec(t *testing.T) {
-	s := codecServer(t, Options{CodecTokens: []string{codecToken}})
+	s := codecServer(t, Options{AdminAPIKeys: adminKey})
 	plain, _ := converter.GetDefaultDataConverter().ToPayload("plain")
 	got := readPayloads(t, codecCall(s, http.MethodPost, "/codec/decode", remotePeer, payloadsJSON(t, plain), "Authorization", "Bearer "+codecToken))
 	if len(got) != 1 || !proto.Equal(got[0], plain) {
@@ -153,8 +157,10 @@ func TestCodecAuth(t *testing.T) {
 	other := newTestIssuer(t) // a different signing key, same claims
 	body := payloadsJSON(t, &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte(`"x"`)})
 
-	strict := codecServer(t, Options{PayloadCodec: testCodec(t), CodecTokens: []string{codecToken, "second-token"},
-		CodecOIDC: &OIDCOptions{Issuer: issuer.URL, Audience: oidcAud}})
+	strict := codecServer(t, Options{PayloadCodec: testCodec(t),
+		AdminAPIKeys: []APIKey{{Name: "ops", Secret: codecToken}, {Name: "ops2", Secret: "second-token"}},
+		APIKeys:      []APIKey{{Name: "shop", Secret: clientToken}},
+		CodecOIDC:    &OIDCOptions{Issuer: issuer.URL, Audience: oidcAud}})
 	dev := codecServer(t, Options{PayloadCodec: testCodec(t), CodecAllowLoopback: true})
 
 	tests := []struct {
@@ -165,8 +171,9 @@ func TestCodecAuth(t *testing.T) {
 		want   int
 	}{
 		{"no credentials", strict, remotePeer, "", http.StatusUnauthorized},
-		{"accepted token", strict, remotePeer, "Bearer " + codecToken, http.StatusOK},
-		{"second accepted token, lower-case scheme", strict, remotePeer, "bearer second-token", http.StatusOK},
+		{"admin key", strict, remotePeer, "Bearer " + codecToken, http.StatusOK},
+		{"second admin key, lower-case scheme", strict, remotePeer, "bearer second-token", http.StatusOK},
+		{"client key", strict, remotePeer, "Bearer " + clientToken, http.StatusUnauthorized},
 		{"wrong token", strict, remotePeer, "Bearer codec-test-token-2", http.StatusUnauthorized},
 		{"token prefix", strict, remotePeer, "Bearer codec-test", http.StatusUnauthorized},
 		{"basic auth", strict, remotePeer, "Basic " + base64.StdEncoding.EncodeToString([]byte("a:"+codecToken)), http.StatusUnauthorized},
@@ -179,8 +186,9 @@ func TestCodecAuth(t *testing.T) {
 		{"loopback, dev mode", dev, loopbackIP, "", http.StatusOK},
 		{"IPv6 loopback, dev mode", dev, loopbackIP6, "", http.StatusOK},
 		{"remote, dev mode", dev, remotePeer, "", http.StatusUnauthorized},
-		{"remote with a token, dev mode without tokens", dev, remotePeer, "Bearer " + codecToken, http.StatusUnauthorized},
+		{"remote with a token, dev mode without keys", dev, remotePeer, "Bearer " + codecToken, http.StatusUnauthorized},
 	}
+	var first401 []byte // every 401 has the same body
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var headers []string
@@ -197,8 +205,13 @@ func TestCodecAuth(t *testing.T) {
 					t.Fatalf("401 body %s: %v", rec.Body, err)
 				}
 				// No detail: the same answer whatever was wrong.
-				if env.Error.Code != "unauthorized" || env.Error.Message != "authentication required" {
+				if env.Success || env.Error.Code != codeUnauthorized || env.Error.Message != errCodecUnauthorized().Message {
 					t.Fatalf("401 body %s", rec.Body)
+				}
+				if first401 == nil {
+					first401 = rec.Body.Bytes()
+				} else if !bytes.Equal(rec.Body.Bytes(), first401) {
+					t.Fatalf("401 body %s differs from %s", rec.Body, first401)
 				}
 				if rec.Header().Get("WWW-Authenticate") == "" {
 					t.Fatal("401 without WWW-Authenticate")
@@ -219,7 +232,7 @@ func TestCodecAuth(t *testing.T) {
 }
 
 func TestCodecCORS(t *testing.T) {
-	s := codecServer(t, Options{PayloadCodec: testCodec(t), CodecTokens: []string{codecToken},
+	s := codecServer(t, Options{PayloadCodec: testCodec(t), AdminAPIKeys: adminKey,
 		CodecCORSOrigins: []string{uiOrigin, "http://localhost:8233"}})
 
 	// The browser's preflight carries no credentials and must succeed.
@@ -259,7 +272,7 @@ func TestCodecCORS(t *testing.T) {
 	}
 
 	// Without configured origins no origin is allowed (not "*").
-	none := codecServer(t, Options{PayloadCodec: testCodec(t), CodecTokens: []string{codecToken}})
+	none := codecServer(t, Options{PayloadCodec: testCodec(t), AdminAPIKeys: adminKey})
 	pre = codecCall(none, http.MethodOptions, "/codec/decode", remotePeer, nil,
 		"Origin", uiOrigin, "Access-Control-Request-Method", "POST")
 	if got := pre.Header().Get("Access-Control-Allow-Origin"); got != "" {

@@ -372,25 +372,8 @@ func (s *Server) signal(c echo.Context) error {
 			return err
 		}
 	}
-	ctx := c.Request().Context()
-	desc, err := s.describe(ctx, callerOf(c), c.Param("executionId"))
-	if err != nil {
-		return err
-	}
-	ref := s.ref(desc.WorkflowExecution.ID, desc.WorkflowExecution.RunID)
-	if statusOf(desc.Status) != statusRunning {
-		return finishedError(ref, statusOf(desc.Status))
-	}
-	if err := s.client.SignalWorkflow(ctx, ref.ExecutionID, ref.RunID, name, payload); err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			// It finished between the describe and the signal.
-			return finishedError(ref, "")
-		}
-		return temporalError(err, "signal execution").about(ref)
-	}
-	return ok(c, http.StatusAccepted, map[string]any{
-		"executionId": ref.ExecutionID, "runId": ref.RunID, "signal": name, "uiUrl": ref.UIURL,
+	return s.actOnRunning(c, "signal execution", "signal", name, func(ctx context.Context, ref executionRef) error {
+		return s.client.SignalWorkflow(ctx, ref.ExecutionID, ref.RunID, name, payload)
 	})
 }
 
@@ -398,6 +381,16 @@ func (s *Server) signal(c echo.Context) error {
 // cooperative: the interpreter stops scheduling and runs compensation, so
 // the answer is 202 "canceling", and the status becomes canceled.
 func (s *Server) cancel(c echo.Context) error {
+	return s.actOnRunning(c, "cancel execution", "status", "canceling", func(ctx context.Context, ref executionRef) error {
+		return s.client.CancelWorkflow(ctx, ref.ExecutionID, ref.RunID)
+	})
+}
+
+// actOnRunning applies op (a signal or a cancel; what names it in internal
+// errors) to the execution of the path's executionId, which the caller
+// must be allowed to see and which must be running (else 409), and answers
+// 202 with the execution's ids and key: value.
+func (s *Server) actOnRunning(c echo.Context, what, key string, value any, op func(context.Context, executionRef) error) error {
 	ctx := c.Request().Context()
 	desc, err := s.describe(ctx, callerOf(c), c.Param("executionId"))
 	if err != nil {
@@ -407,15 +400,16 @@ func (s *Server) cancel(c echo.Context) error {
 	if statusOf(desc.Status) != statusRunning {
 		return finishedError(ref, statusOf(desc.Status))
 	}
-	if err := s.client.CancelWorkflow(ctx, ref.ExecutionID, ref.RunID); err != nil {
+	if err := op(ctx, ref); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
+			// It finished between the describe and op.
 			return finishedError(ref, "")
 		}
-		return temporalError(err, "cancel execution").about(ref)
+		return temporalError(err, what).about(ref)
 	}
 	return ok(c, http.StatusAccepted, map[string]any{
-		"executionId": ref.ExecutionID, "runId": ref.RunID, "status": "canceling", "uiUrl": ref.UIURL,
+		"executionId": ref.ExecutionID, "runId": ref.RunID, key: value, "uiUrl": ref.UIURL,
 	})
 }
 

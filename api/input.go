@@ -11,14 +11,13 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
-// fieldError is one rejected field, in the shape validation nodes use
-// ({"field", "message"}).
-type fieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+// fieldError is one rejected field, {"field", "message"}: the type
+// validation nodes report theirs in, so both read the same to clients.
+type fieldError = interpreter.FieldError
 
 // validateInput checks input against a definition's inputSchema and returns
 // every failure (not just the first), each with the field's path in the

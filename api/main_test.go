@@ -152,20 +152,19 @@ func runTests(m *testing.M) (int, error) {
 	defer ws.Stop()
 
 	api, err := New(Options{
-		Client:        c,
-		DataConverter: dc,
-		PayloadCodec:  pc,
-		Store:         st,
-		Registry:      reg,
-		Exprs:         exprs,
-		ExprCache:     exprs,
-		Metrics:       meters,
-		TaskQueue:     testTaskQueue,
-		Namespace:     testNamespace,
-		UIBaseURL:     testUIBase,
-		EagerStart:    true,
-		BodyLimit:     testBodyLimit,
-		Logger:        logger,
+		Client:       c,
+		PayloadCodec: pc,
+		Store:        st,
+		Registry:     reg,
+		Exprs:        exprs,
+		ExprCache:    exprs,
+		Metrics:      meters,
+		TaskQueue:    testTaskQueue,
+		Namespace:    testNamespace,
+		UIBaseURL:    testUIBase,
+		EagerStart:   true,
+		BodyLimit:    testBodyLimit,
+		Logger:       logger,
 	})
 	if err != nil {
 		return 0, err
@@ -336,21 +335,32 @@ func getExecution(t *testing.T, id string) executionView {
 	return v
 }
 
-// waitFor polls GET /api/executions/{id} until done says so or the
-// deadline passes.
-func waitFor(t *testing.T, id string, done func(executionView) bool) executionView {
+// pollTimeout bounds poll: executions, visibility and statistics catch up
+// well within it.
+const pollTimeout = 20 * time.Second
+
+// poll calls get every 100ms until done accepts its result, and returns
+// that result; after pollTimeout it fails the test with what and the last
+// result.
+func poll[T any](t *testing.T, what string, get func() T, done func(T) bool) T {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(pollTimeout)
 	for {
-		v := getExecution(t, id)
+		v := get()
 		if done(v) {
 			return v
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("execution %s: condition not reached; last view: %+v", id, v)
+			t.Fatalf("%s: condition not reached in %s; last: %+v", what, pollTimeout, v)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// waitFor polls GET /api/executions/{id} until done says so.
+func waitFor(t *testing.T, id string, done func(executionView) bool) executionView {
+	t.Helper()
+	return poll(t, "execution "+id, func() executionView { return getExecution(t, id) }, done)
 }
 
 func statusIs(status string) func(executionView) bool {

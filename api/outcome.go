@@ -119,9 +119,9 @@ func causeError(cause error) *appError {
 		}
 		switch ee.Type {
 		case interpreter.ErrValidation:
-			fields := make([]fieldError, len(ee.Fields))
-			for i, f := range ee.Fields {
-				fields[i] = fieldError{Field: f.Field, Message: f.Message}
+			fields := ee.Fields
+			if fields == nil {
+				fields = []fieldError{} // details are [] rather than null
 			}
 			msg := ee.Message
 			if msg == "" {

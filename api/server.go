@@ -40,14 +40,14 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultWait      = 10 * time.Second
-	DefaultMaxWait   = 60 * time.Second
-	DefaultBodyLimit = 1 << 20 // 1 MiB
-	// DefaultRateLimitMax requests per DefaultRateLimitWindow per client IP.
-	DefaultRateLimitMax    = 1000
-	DefaultRateLimitWindow = time.Second
-	// DefaultCacheSize is the number of parsed definitions kept in memory.
-	DefaultCacheSize = 1024
+	defaultWait      = 10 * time.Second
+	defaultMaxWait   = 60 * time.Second
+	defaultBodyLimit = 1 << 20 // 1 MiB
+	// defaultRateLimitMax requests per defaultRateLimitWindow per client IP.
+	defaultRateLimitMax    = 1000
+	defaultRateLimitWindow = time.Second
+	// defaultCacheSize is the number of parsed definitions kept in memory.
+	defaultCacheSize = 1024
 )
 
 // Options configure the API. Client, Store and Registry are required;
@@ -73,9 +73,6 @@ type Options struct {
 	// /metrics with the Temporal client's metrics. Optional: nil serves no
 	// /metrics.
 	Metrics *metrics.Metrics
-	// DataConverter must be the Temporal client's data converter: the API
-	// decodes memos with it. Optional: default converter.GetDefaultDataConverter().
-	DataConverter converter.DataConverter
 	// TaskQueue is the task queue of the interpreter workflow. Optional:
 	// default interpreter.DefaultTaskQueue.
 	TaskQueue string
@@ -91,8 +88,10 @@ type Options struct {
 	// matching). Optional: default false.
 	EagerStart bool
 	// DefaultWait is how long POST /api/workflows/{id}/execute waits for the
-	// result when the request has no ?wait=. Optional: default 10s.
-	DefaultWait time.Duration
+	// result when the request has no ?wait=; 0 answers 202 at once. It is
+	// taken as it is, 0 included (EXECUTE_WAIT_DEFAULT=0). Optional: nil
+	// means 10s.
+	DefaultWait *time.Duration
 	// MaxWait clamps ?wait=. Optional: default 60s.
 	MaxWait time.Duration
 	// BodyLimit is the largest request body accepted, in bytes; larger
@@ -106,8 +105,9 @@ type Options struct {
 	// Optional: default false (dev mode's fake provider takes a test token).
 	PaymentMethodRequired bool
 	// APIKeys are the client keys and AdminAPIKeys the admin keys (see
-	// auth.go for what each may do). Optional: with neither, every route is
-	// open and New logs a warning.
+	// auth.go for what each may do; the admin keys also open the codec
+	// endpoints, codec.go). Optional: with neither, every route is open
+	// and New logs a warning.
 	APIKeys      []APIKey
 	AdminAPIKeys []APIKey
 	// PublicRoutes are route paths ("/api/products/:id" or
@@ -125,14 +125,14 @@ type Options struct {
 	// slog.Default().
 	Logger *slog.Logger
 
-	// PayloadCodec is served on POST /codec/encode and /codec/decode (the
-	// Temporal codec-server protocol) for the Web UI and the CLI's
-	// --codec-endpoint. Optional: nil serves the payloads unchanged
-	// (encryption off).
+	// PayloadCodec must be the codec of the Temporal client's data
+	// converter: the API decodes memos with the default data converter
+	// wrapped in it, and serves it on POST /codec/encode and /codec/decode
+	// (the Temporal codec-server protocol) for the Web UI and the CLI's
+	// --codec-endpoint. Optional: nil means encryption off (memos are
+	// decoded with the default data converter, the codec endpoints serve
+	// the payloads unchanged).
 	PayloadCodec converter.PayloadCodec
-	// CodecTokens are the bearer tokens the codec endpoints accept
-	// ("Authorization: Bearer <token>", the CLI's --codec-auth). Optional.
-	CodecTokens []string
 	// CodecOIDC, when set, makes the codec endpoints accept OpenID Connect
 	// tokens (ID tokens, or JWT access tokens) of that issuer and audience,
 	// which the Web UI sends with codec.passAccessToken. Optional.
@@ -185,8 +185,9 @@ func New(o Options) (*Server, error) {
 	if o.Registry == nil {
 		return nil, errors.New("api: Registry is required")
 	}
-	if o.DataConverter == nil {
-		o.DataConverter = converter.GetDefaultDataConverter()
+	dc := converter.GetDefaultDataConverter()
+	if o.PayloadCodec != nil {
+		dc = converter.NewCodecDataConverter(dc, o.PayloadCodec)
 	}
 	if o.TaskQueue == "" {
 		o.TaskQueue = interpreter.DefaultTaskQueue
@@ -194,29 +195,30 @@ func New(o Options) (*Server, error) {
 	if o.Namespace == "" {
 		o.Namespace = "default"
 	}
-	if o.DefaultWait <= 0 {
-		o.DefaultWait = DefaultWait
+	defWait := defaultWait
+	if o.DefaultWait != nil {
+		defWait = *o.DefaultWait
 	}
 	if o.MaxWait <= 0 {
-		o.MaxWait = DefaultMaxWait
+		o.MaxWait = defaultMaxWait
 	}
-	if o.DefaultWait > o.MaxWait {
-		return nil, fmt.Errorf("api: DefaultWait %s exceeds MaxWait %s", o.DefaultWait, o.MaxWait)
+	if defWait < 0 || defWait > o.MaxWait {
+		return nil, fmt.Errorf("api: DefaultWait %s is not between 0 and MaxWait %s", defWait, o.MaxWait)
 	}
 	if o.BodyLimit <= 0 {
-		o.BodyLimit = DefaultBodyLimit
+		o.BodyLimit = defaultBodyLimit
 	}
 	if o.CacheSize <= 0 {
-		o.CacheSize = DefaultCacheSize
+		o.CacheSize = defaultCacheSize
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	if o.RateLimitMax <= 0 {
-		o.RateLimitMax = DefaultRateLimitMax
+		o.RateLimitMax = defaultRateLimitMax
 	}
 	if o.RateLimitWindow <= 0 {
-		o.RateLimitWindow = DefaultRateLimitWindow
+		o.RateLimitWindow = defaultRateLimitWindow
 	}
 	keys, err := newKeyring(o.APIKeys, o.AdminAPIKeys, o.PublicRoutes)
 	if err != nil {
@@ -234,12 +236,12 @@ func New(o Options) (*Server, error) {
 		exprs:     o.Exprs,
 		exprCache: o.ExprCache,
 		metrics:   o.Metrics,
-		dc:        o.DataConverter,
+		dc:        dc,
 		taskQueue: o.TaskQueue,
 		namespace: o.Namespace,
 		uiBaseURL: strings.TrimRight(o.UIBaseURL, "/"),
 		eager:     o.EagerStart,
-		defWait:   o.DefaultWait,
+		defWait:   defWait,
 		maxWait:   o.MaxWait,
 		bodyLimit: o.BodyLimit,
 		defs:      defs,

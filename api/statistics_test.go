@@ -4,7 +4,6 @@ import (
 	"math"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
@@ -47,17 +46,7 @@ func getStats(t *testing.T, query string) statsView {
 // updated after the execution closes, not with it.
 func waitForStats(t *testing.T, query string, done func(statsView) bool) statsView {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		v := getStats(t, query)
-		if done(v) {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("statistics%s: condition not reached; last: %+v", query, v)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return poll(t, "statistics"+query, func() statsView { return getStats(t, query) }, done)
 }
 
 // The counts follow executions as they start, complete, fail and are

@@ -194,8 +194,10 @@ func TestNewRequiresDependencies(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Fatal("New accepted no client")
 	}
-	if _, err := New(Options{Client: env.client, Store: env.store, Registry: env.registry,
-		DefaultWait: time.Minute, MaxWait: time.Second}); err == nil {
-		t.Fatal("New accepted DefaultWait > MaxWait")
+	for _, wait := range []time.Duration{time.Minute, -time.Second} {
+		if _, err := New(Options{Client: env.client, Store: env.store, Registry: env.registry,
+			DefaultWait: &wait, MaxWait: 30 * time.Second}); err == nil {
+			t.Fatalf("New accepted DefaultWait %s with MaxWait 30s", wait)
+		}
 	}
 }

@@ -253,22 +253,21 @@ func (c *Core) NewWorkers(tc client.Client, ioNodes *activities.IO) (*worker.Wor
 // the workflow task queue.
 func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Server, error) {
 	var payloadCodec converter.PayloadCodec
-	dc := converter.GetDefaultDataConverter()
 	if c.Codec != nil {
-		payloadCodec, dc = c.Codec, c.Codec.DataConverter()
+		// Not a nil *codec.Codec in a non-nil interface.
+		payloadCodec = c.Codec
 	}
+	// EXECUTE_WAIT_DEFAULT is passed as it is: 0 means answer 202 at once.
+	defaultWait := c.Config.WaitDefault
 	var oidc *api.OIDCOptions
 	if c.Config.CodecOIDCIssuer != "" {
 		oidc = &api.OIDCOptions{Issuer: c.Config.CodecOIDCIssuer, Audience: c.Config.CodecOIDCAudience}
 	}
 	return api.New(api.Options{
-		Client:        tc,
-		DataConverter: dc,
-		PayloadCodec:  payloadCodec,
-		// Decoding reveals every execution's payloads, so only admin keys
-		// may use the codec endpoints (client keys see their own
-		// executions only).
-		CodecTokens:        secrets(c.Config.AdminAPIKeys),
+		Client:       tc,
+		PayloadCodec: payloadCodec,
+		// The codec endpoints take the admin keys (AdminAPIKeys below),
+		// not the client keys.
 		CodecOIDC:          oidc,
 		CodecAllowLoopback: c.DevMode,
 		CodecCORSOrigins:   codecOrigins(c.Config, c.DevMode),
@@ -281,7 +280,7 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		Namespace:          c.Config.TemporalNamespace,
 		UIBaseURL:          c.Config.TemporalUIURL,
 		EagerStart:         eager,
-		DefaultWait:        c.Config.WaitDefault,
+		DefaultWait:        &defaultWait,
 		MaxWait:            c.Config.WaitMax,
 		BodyLimit:          c.Config.MaxBodyBytes,
 		Logger:             c.Logger,
@@ -302,15 +301,6 @@ func apiKeys(keys config.APIKeys) []api.APIKey {
 	out := make([]api.APIKey, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, api.APIKey{Name: k.Name, Secret: k.Secret})
-	}
-	return out
-}
-
-// secrets returns the secrets of keys.
-func secrets(keys config.APIKeys) []string {
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, k.Secret)
 	}
 	return out
 }

@@ -162,7 +162,7 @@ func (c Config) check() error {
 		errs = append(errs, errors.New("MAX_BODY_BYTES must be positive"))
 	}
 	if c.WaitDefault < 0 || c.WaitMax <= 0 || c.WaitDefault > c.WaitMax {
-		errs = append(errs, errors.New("EXECUTE_WAIT_DEFAULT must be between 0 and EXECUTE_WAIT_MAX, which must be positive"))
+		errs = append(errs, errors.New("EXECUTE_WAIT_DEFAULT must be between 0 (answer 202 at once) and EXECUTE_WAIT_MAX, which must be positive"))
 	}
 	if c.TaskQueue == "" {
 		errs = append(errs, errors.New("TASK_QUEUE must not be empty"))
