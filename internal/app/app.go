@@ -85,8 +85,7 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	types := append(activities.PureNodeTypes(), activities.IONodeTypes(IONames())...)
-	registry := interpreter.NewRegistry(types...)
+	registry := interpreter.NewRegistry(activities.NodeTypes(IONames())...)
 	return &Core{
 		Metrics:     meters,
 		Codec:       pc,
