@@ -67,8 +67,7 @@ func withCodec(opts *client.Options, pc *codec.Codec) {
 	if pc == nil {
 		return
 	}
-	opts.DataConverter = pc.DataConverter()
-	opts.FailureConverter = codec.FailureConverter(opts.DataConverter)
+	opts.DataConverter, opts.FailureConverter = pc.Converters()
 }
 
 // codecOrigins are the origins allowed to call the codec endpoints from a

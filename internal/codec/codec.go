@@ -136,6 +136,14 @@ func (c *Codec) DataConverter() converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
 }
 
+// Converters returns what a Temporal client, worker or replayer needs to
+// encrypt with c: DataConverter, and FailureConverter over it, so that
+// failure messages are encrypted too.
+func (c *Codec) Converters() (converter.DataConverter, converter.FailureConverter) {
+	dc := c.DataConverter()
+	return dc, FailureConverter(dc)
+}
+
 // FailureConverter returns a failure converter that moves error messages
 // and stack traces into an encoded payload (Failure.EncodedAttributes), so
 // they are encrypted by dc too; history then shows "Encoded failure".

@@ -285,7 +285,7 @@ func TestNewRequiresKeys(t *testing.T) {
 // Failure of a local activity's marker command before sending it.
 func TestFailureConverterDecodesACopy(t *testing.T) {
 	c := mustCodec(t, "k1="+newSecret(t))
-	fc := FailureConverter(c.DataConverter())
+	_, fc := c.Converters()
 	f := fc.ErrorToFailure(temporal.NewApplicationError("secret detail pm_fail_copy", "BusinessError"))
 	if f.GetMessage() != "Encoded failure" || f.GetEncodedAttributes() == nil {
 		t.Fatalf("not encoded: %v", f)

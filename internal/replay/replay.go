@@ -40,8 +40,7 @@ func New(interp *interpreter.Interpreter, pc *codec.Codec) (*Replayer, error) {
 	}
 	if pc != nil {
 		// Decode payloads and failures as the workers' client does.
-		opts.DataConverter = pc.DataConverter()
-		opts.FailureConverter = codec.FailureConverter(opts.DataConverter)
+		opts.DataConverter, opts.FailureConverter = pc.Converters()
 	}
 	r, err := worker.NewWorkflowReplayerWithOptions(opts)
 	if err != nil {
