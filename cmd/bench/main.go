@@ -74,7 +74,7 @@ func run(ctx context.Context, n int, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tc, err := app.DialTemporal(ctx, cfg, environ, quiet)
+	tc, err := app.DialTemporal(ctx, cfg, environ, quiet, core.Codec)
 	if err != nil {
 		return err
 	}

@@ -134,7 +134,7 @@ func TestReplayQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := app.DialTemporal(ctx, cfg, environ, quiet)
+	tc, err := app.DialTemporal(ctx, cfg, environ, quiet, core.Codec)
 	if err != nil {
 		t.Fatal(err)
 	}

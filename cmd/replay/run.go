@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 
 	rep := &reporter{replayer: replayer, stdout: stdout, stderr: stderr}
 	if *query != "" {
-		err = replayQuery(ctx, cfg, environ, *query, rep)
+		err = replayQuery(ctx, cfg, environ, core.Codec, *query, rep)
 	} else {
 		err = replayFiles(ctx, flags.Args(), rep)
 	}
