@@ -85,7 +85,7 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	registry := interpreter.NewRegistry(activities.NodeTypes(IONames())...)
+	registry := NodeRegistry()
 	return &Core{
 		Metrics:     meters,
 		Codec:       pc,
@@ -112,6 +112,12 @@ func IONames() activities.IOOptions {
 		Databases: []string{DatabaseApp},
 		Services:  map[string][]string{payments.ServiceStripe: payments.Operations()},
 	}
+}
+
+// NodeRegistry is the node type registry of the API and the workers: every
+// node type, the I/O ones with IONames.
+func NodeRegistry() *interpreter.Registry {
+	return interpreter.NewRegistry(activities.NodeTypes(IONames())...)
 }
 
 // NewIO builds the dependencies of the I/O node types from the

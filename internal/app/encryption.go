@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"path/filepath"
@@ -38,22 +39,49 @@ func PayloadCodec(cfg config.Config, logger *slog.Logger) (*codec.Codec, error) 
 		}
 		return nil, nil
 	}
-	var ring *codec.Keyring
-	var err error
 	if strings.TrimSpace(cfg.PayloadKeys) != "" {
-		ring, err = codec.ParseKeys(cfg.PayloadKeys)
-	} else {
-		path := filepath.Join(cfg.DataDir, codec.KeyFileName)
-		var created bool
-		ring, created, err = codec.LoadOrCreateKeyFile(path)
-		if err == nil && logger != nil {
-			if created {
-				logger.Info("PAYLOAD_KEYS is empty: generated a payload key for this DATA_DIR; keep the file to read these histories later", "file", path, "keyIds", ring.IDs())
-			} else {
-				logger.Info("PAYLOAD_KEYS is empty: using this DATA_DIR's payload keys", "file", path, "keyIds", ring.IDs())
-			}
+		return payloadKeysCodec(cfg)
+	}
+	path := filepath.Join(cfg.DataDir, codec.KeyFileName)
+	ring, created, err := codec.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if logger != nil {
+		if created {
+			logger.Info("PAYLOAD_KEYS is empty: generated a payload key for this DATA_DIR; keep the file to read these histories later", "file", path, "keyIds", ring.IDs())
+		} else {
+			logger.Info("PAYLOAD_KEYS is empty: using this DATA_DIR's payload keys", "file", path, "keyIds", ring.IDs())
 		}
 	}
+	return codec.New(ring)
+}
+
+// ExistingPayloadCodec is PayloadCodec for a process that only reads
+// histories (the replay command), which must not generate a key: a new key
+// decrypts nothing. It returns nil with PAYLOAD_ENCRYPTION=off; the keys of
+// PAYLOAD_KEYS; else those of an existing DATA_DIR/payload-keys; else nil
+// (plain histories only).
+func ExistingPayloadCodec(cfg config.Config) (*codec.Codec, error) {
+	if !cfg.Encrypted() {
+		return nil, nil
+	}
+	if strings.TrimSpace(cfg.PayloadKeys) != "" {
+		return payloadKeysCodec(cfg)
+	}
+	ring, err := codec.LoadKeyFile(filepath.Join(cfg.DataDir, codec.KeyFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return codec.New(ring)
+}
+
+// payloadKeysCodec is the codec of PAYLOAD_KEYS.
+func payloadKeysCodec(cfg config.Config) (*codec.Codec, error) {
+	ring, err := codec.ParseKeys(cfg.PayloadKeys)
 	if err != nil {
 		return nil, err
 	}

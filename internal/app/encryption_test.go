@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -77,6 +78,58 @@ func TestPayloadCodecKeySources(t *testing.T) {
 
 	// Off: no codec.
 	if off, err := PayloadCodec(load(map[string]string{"DATA_DIR": dir, "PAYLOAD_ENCRYPTION": "off"}), nil); off != nil || err != nil {
+		t.Fatalf("off: %v %v", off, err)
+	}
+}
+
+// The replay command's codec comes from PAYLOAD_KEYS or an existing key
+// file; without either it is nil, and no key file is generated.
+func TestExistingPayloadCodec(t *testing.T) {
+	load := func(environ map[string]string) config.Config {
+		t.Helper()
+		cfg, err := config.Load(environ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	dir := t.TempDir()
+	if pc, err := ExistingPayloadCodec(load(map[string]string{"DATA_DIR": dir})); pc != nil || err != nil {
+		t.Fatalf("no keys: %v %v, want nil", pc, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, codec.KeyFileName)); err == nil {
+		t.Fatal("ExistingPayloadCodec generated a key file")
+	}
+
+	// The key file dev mode generated: what it encrypted decodes.
+	dev, err := PayloadCodec(load(map[string]string{"DATA_DIR": dir}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := dev.DataConverter().ToPayload("dev payload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := ExistingPayloadCodec(load(map[string]string{"DATA_DIR": dir}))
+	if err != nil || pc == nil {
+		t.Fatalf("existing file: %v %v", pc, err)
+	}
+	var got string
+	if err := pc.DataConverter().FromPayload(enc, &got); err != nil || got != "dev payload" {
+		t.Fatalf("decoding with the existing file's keys: %q %v", got, err)
+	}
+
+	// PAYLOAD_KEYS wins over the file; off means no codec.
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	pc, err = ExistingPayloadCodec(load(map[string]string{"DATA_DIR": dir, "PAYLOAD_KEYS": "prod-1=" + base64.StdEncoding.EncodeToString(secret)}))
+	if err != nil || pc == nil {
+		t.Fatalf("PAYLOAD_KEYS: %v %v", pc, err)
+	}
+	if err := pc.DataConverter().FromPayload(enc, &got); !errors.Is(err, codec.ErrUnknownKey) {
+		t.Fatalf("PAYLOAD_KEYS decoded the file's payload: %v", err)
+	}
+	if off, err := ExistingPayloadCodec(load(map[string]string{"DATA_DIR": dir, "PAYLOAD_ENCRYPTION": "off"})); off != nil || err != nil {
 		t.Fatalf("off: %v %v", off, err)
 	}
 }
