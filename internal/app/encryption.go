@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/client"
@@ -111,7 +112,7 @@ func codecOrigins(cfg config.Config, dev bool) []string {
 	if dev {
 		for _, host := range []string{"127.0.0.1", "localhost"} {
 			o := fmt.Sprintf("http://%s:%d", host, cfg.TemporalUIPort)
-			if !contains(origins, o) {
+			if !slices.Contains(origins, o) {
 				origins = append(origins, o)
 			}
 		}
@@ -120,13 +121,4 @@ func codecOrigins(cfg config.Config, dev bool) []string {
 		origins[i] = strings.TrimRight(o, "/")
 	}
 	return origins
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

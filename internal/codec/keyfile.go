@@ -46,7 +46,7 @@ func LoadOrCreateKeyFile(path string) (ring *Keyring, created bool, err error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, false, fmt.Errorf("generating a payload key: %w", err)
 	}
-	line := "dev-" + randomID() + "=" + base64.StdEncoding.EncodeToString(secret) + "\n"
+	line := "dev-" + rand.Text() + "=" + base64.StdEncoding.EncodeToString(secret) + "\n"
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, false, fmt.Errorf("creating the payload key's directory: %w", err)
 	}
@@ -78,11 +78,4 @@ func LoadOrCreateKeyFile(path string) (ring *Keyring, created bool, err error) {
 	}
 	ring, err = ParseKeys(strings.TrimSpace(line))
 	return ring, err == nil, err
-}
-
-// randomID is a short random hex id for a generated key.
-func randomID() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return fmt.Sprintf("%x", b)
 }
