@@ -79,7 +79,7 @@ func run(ctx context.Context, n int, out io.Writer) error {
 		return err
 	}
 	defer tc.Close()
-	st, err := store.Open(ctx, filepath.Join(dir, "app.db"))
+	st, err := store.Open(ctx, cfg.DatabaseURL) // DATA_DIR/app.db
 	if err != nil {
 		return err
 	}
