@@ -63,16 +63,28 @@ func TestPayloadCodecKeySources(t *testing.T) {
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", info, err)
 	}
+	// keyID is the key id a codec encrypts with.
+	keyID := func(pc *codec.Codec) string {
+		t.Helper()
+		p, err := pc.DataConverter().ToPayload("x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(p.GetMetadata()[codec.MetadataKeyID])
+	}
 	again, err := PayloadCodec(load(map[string]string{"DATA_DIR": dir}), nil)
-	if err != nil || !reflect.DeepEqual(again.Keyring().IDs(), first.Keyring().IDs()) {
-		t.Fatalf("restart: %v, ids %v vs %v", err, again.Keyring().IDs(), first.Keyring().IDs())
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if keyID(again) != keyID(first) {
+		t.Fatalf("restart: key id %q, want %q", keyID(again), keyID(first))
 	}
 
 	// PAYLOAD_KEYS wins over the file.
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	explicit, err := PayloadCodec(load(map[string]string{"DATA_DIR": dir, "PAYLOAD_KEYS": "prod-1=" + base64.StdEncoding.EncodeToString(secret)}), nil)
-	if err != nil || !reflect.DeepEqual(explicit.Keyring().IDs(), []string{"prod-1"}) {
+	if err != nil || keyID(explicit) != "prod-1" {
 		t.Fatalf("PAYLOAD_KEYS: %v %v", explicit, err)
 	}
 

@@ -61,9 +61,6 @@ func New(ring *Keyring) (*Codec, error) {
 	return &Codec{ring: ring}, nil
 }
 
-// Keyring returns the codec's keys.
-func (c *Codec) Keyring() *Keyring { return c.ring }
-
 // Encode encrypts every payload with the first key. Payloads that are
 // already encrypted are left alone (a codec chain applied twice must not
 // wrap them again).

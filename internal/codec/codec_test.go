@@ -94,7 +94,7 @@ func TestCodec(t *testing.T) {
 			if got := string(encrypted.Metadata[converter.MetadataEncoding]); got != EncodingEncrypted {
 				t.Fatalf("encoding %q, want %q", got, EncodingEncrypted)
 			}
-			if got, want := string(encrypted.Metadata[MetadataKeyID]), enc.Keyring().IDs()[0]; got != want {
+			if got, want := string(encrypted.Metadata[MetadataKeyID]), enc.ring.IDs()[0]; got != want {
 				t.Fatalf("key id %q, want %q", got, want)
 			}
 			for _, s := range []string{"s3cret-Plant-42", "pm_leak_test", "json/plain"} {

@@ -129,7 +129,7 @@ type Options struct {
 type Server struct {
 	frontendAddr string
 	uiAddr       string
-	namespace    string
+	namespace    string // the namespace Start prepared
 	logger       *slog.Logger
 
 	server temporal.Server
@@ -147,9 +147,6 @@ func (s *Server) FrontendAddress() string { return s.frontendAddr }
 // UIAddress returns the Web UI's base URL, e.g. "http://127.0.0.1:8233", or
 // "" when the UI is not running.
 func (s *Server) UIAddress() string { return s.uiAddr }
-
-// Namespace returns the namespace Start prepared.
-func (s *Server) Namespace() string { return s.namespace }
 
 // Stop stops the UI and the server. It is safe to call more than once.
 //
