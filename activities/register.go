@@ -65,6 +65,13 @@ func IONodeTypes(o IOOptions) []interpreter.NodeType {
 	}
 }
 
+// NodeTypes describes every node type of this package, the pure ones and
+// the I/O ones with o's names, for interpreter.NewRegistry: the registry of
+// the workers and of the API.
+func NodeTypes(o IOOptions) []interpreter.NodeType {
+	return append(PureNodeTypes(), IONodeTypes(o)...)
+}
+
 // IO holds the dependencies of the I/O node types: the secrets and
 // connections that only the workers serving the I/O task queue have.
 type IO struct {

@@ -19,7 +19,7 @@ const corpusDir = "testdata/histories"
 // workerRegistry is the node type registry of the workers: the histories
 // include I/O nodes, which the interpreter dispatches by kind.
 func workerRegistry() *interpreter.Registry {
-	return interpreter.NewRegistry(append(activities.PureNodeTypes(), activities.IONodeTypes(activities.IOOptions{})...)...)
+	return interpreter.NewRegistry(activities.NodeTypes(activities.IOOptions{})...)
 }
 
 func newReplayer(t *testing.T, interp *interpreter.Interpreter) *replay.Replayer {

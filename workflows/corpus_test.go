@@ -149,7 +149,7 @@ func (e *flowEnv) record(t *testing.T, name, id string, secrets []string) {
 			t.Fatalf("the history of %s contains the secret %q", name, s)
 		}
 	}
-	types := append(activities.PureNodeTypes(), activities.IONodeTypes(app.IONames())...)
+	types := activities.NodeTypes(app.IONames())
 	r, err := replay.New(interpreter.New(interpreter.NewRegistry(types...)), nil)
 	if err != nil {
 		t.Fatal(err)

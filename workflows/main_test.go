@@ -100,7 +100,7 @@ func newFlowEnvLogging(t *testing.T, dsn, stripeBase string, extra map[string]st
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := app.DialTemporal(ctx, cfg, environ, logger)
+	tc, err := app.DialTemporal(ctx, cfg, environ, logger, core.Codec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,12 +74,12 @@ func run(ctx context.Context, n int, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tc, err := app.DialTemporal(ctx, cfg, environ, quiet)
+	tc, err := app.DialTemporal(ctx, cfg, environ, quiet, core.Codec)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	st, err := store.Open(ctx, filepath.Join(dir, "app.db"))
+	st, err := store.Open(ctx, cfg.DatabaseURL) // DATA_DIR/app.db
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,10 @@
 //	                                every execution the Temporal list query matches
 //
 // Which Temporal server and namespace the query mode reads comes from the
-// same TEMPORAL_* variables as the api and worker commands. It links the
-// SDK's replayer, never the Temporal server.
+// same TEMPORAL_* variables as the api and worker commands. Encrypted
+// payloads are decrypted with PAYLOAD_KEYS, else with DATA_DIR's key file if
+// it exists; replay never generates a key, so without either only plain
+// histories replay. It links the SDK's replayer, never the Temporal server.
 package main
 
 import (

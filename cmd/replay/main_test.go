@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +22,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/devserver"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -26,9 +30,14 @@ import (
 
 const corpus = "../../interpreter/testdata/histories"
 
-// runReplay runs the command and returns its exit code and output.
+// runReplay runs the command and returns its exit code and output. A nil
+// environ runs it on an empty DATA_DIR (the default, ./.data, would be this
+// package's directory).
 func runReplay(t *testing.T, environ map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	if environ == nil {
+		environ = map[string]string{"DATA_DIR": t.TempDir()}
+	}
 	var out, errb bytes.Buffer
 	code = run(t.Context(), args, environ, &out, &errb)
 	t.Logf("replay %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errb.String())
@@ -134,7 +143,7 @@ func TestReplayQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := app.DialTemporal(ctx, cfg, environ, quiet)
+	tc, err := app.DialTemporal(ctx, cfg, environ, quiet, core.Codec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,14 +216,24 @@ func TestReplayQuery(t *testing.T) {
 	}
 
 	// The executions' payloads are encrypted with DATA_DIR's key: without
-	// it they cannot be decoded, and replay says which key is missing.
-	keyless := map[string]string{}
-	for k, v := range environ {
-		keyless[k] = v
-	}
-	keyless["DATA_DIR"] = t.TempDir()
-	if code, _, stderr := runReplay(t, keyless, "--query", query); code == exitOK || !strings.Contains(stderr, "key id") {
-		t.Errorf("replay without the payload key: exit %d, stderr does not name the key id", code)
+	// it they cannot be decoded, and replay says which key is missing. It
+	// does not generate a key in the empty DATA_DIR, nor with another key.
+	keyIDs := keyIDs(t, environ["DATA_DIR"])
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	for name, env := range map[string]map[string]string{
+		"no key":    {"DATA_DIR": t.TempDir()},
+		"other key": {"DATA_DIR": t.TempDir(), "PAYLOAD_KEYS": "other-1=" + base64.StdEncoding.EncodeToString(secret)},
+	} {
+		keyless := maps.Clone(environ)
+		maps.Copy(keyless, env)
+		code, _, stderr := runReplay(t, keyless, "--query", query)
+		if want := fmt.Sprintf("key id %q", keyIDs[0]); code != exitFailed || !strings.Contains(stderr, want) {
+			t.Errorf("replay with %s: exit %d, stderr lacks %s", name, code, want)
+		}
+		if _, err := os.Stat(filepath.Join(env["DATA_DIR"], codec.KeyFileName)); err == nil {
+			t.Errorf("replay with %s generated a key file", name)
+		}
 	}
 
 	// An execution whose history the current interpreter does not
@@ -233,6 +252,16 @@ func TestReplayQuery(t *testing.T) {
 	if code, _, _ := runReplay(t, environ, "--query", "NoSuchAttribute = 'x'"); code != exitUsage {
 		t.Errorf("bad query: exit %d, want %d", code, exitUsage)
 	}
+}
+
+// keyIDs returns the ids of the keys in dir's key file.
+func keyIDs(t *testing.T, dir string) []string {
+	t.Helper()
+	ring, err := codec.LoadKeyFile(filepath.Join(dir, codec.KeyFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ring.IDs()
 }
 
 // waitVisible waits until visibility lists n executions for query (it is

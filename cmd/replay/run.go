@@ -12,6 +12,7 @@ import (
 	"github.com/workflow-backend/workflow-backend/internal/app"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/replay"
+	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
 // Exit codes.
@@ -36,6 +37,10 @@ const usage = `usage:
                          (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the other
                          TEMPORAL_* variables say where)
 
+Encrypted payloads are decrypted with PAYLOAD_KEYS, else with the key file
+of DATA_DIR if there is one (replay never creates it); without either only
+plain histories replay.
+
 Prints one OK line per history that replays; exits 1 if any does not.
 `
 
@@ -58,14 +63,15 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		fmt.Fprintln(stderr, "replay:", err)
 		return exitUsage
 	}
-	logger := app.NewLogger(cfg, stderr)
-	// The interpreter exactly as the workers register it.
-	core, err := app.NewCore(cfg, logger)
+	// The payload keys of PAYLOAD_KEYS or of an existing DATA_DIR key file;
+	// unlike the other commands, replay never generates one.
+	pc, err := app.ExistingPayloadCodec(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "replay:", err)
 		return exitUsage
 	}
-	replayer, err := replay.New(core.Interpreter, core.Codec)
+	// The interpreter exactly as the workers register it.
+	replayer, err := replay.New(interpreter.New(app.NodeRegistry()), pc)
 	if err != nil {
 		fmt.Fprintln(stderr, "replay:", err)
 		return exitUsage
@@ -73,7 +79,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 
 	rep := &reporter{replayer: replayer, stdout: stdout, stderr: stderr}
 	if *query != "" {
-		err = replayQuery(ctx, cfg, environ, *query, rep)
+		err = replayQuery(ctx, cfg, environ, pc, *query, rep)
 	} else {
 		err = replayFiles(ctx, flags.Args(), rep)
 	}

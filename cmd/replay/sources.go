@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/replay"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -53,9 +54,9 @@ func replayFiles(ctx context.Context, paths []string, rep *reporter) error {
 
 // replayQuery replays every execution of the interpreter workflow that the
 // list query matches, fetching each history from Temporal. Executions of
-// other workflow types are listed as skipped.
-func replayQuery(ctx context.Context, cfg config.Config, environ map[string]string, query string, rep *reporter) error {
-	tc, err := app.DialTemporal(ctx, cfg, environ, app.NewLogger(cfg, rep.stderr))
+// other workflow types are listed as skipped. pc is the replayer's codec.
+func replayQuery(ctx context.Context, cfg config.Config, environ map[string]string, pc *codec.Codec, query string, rep *reporter) error {
+	tc, err := app.DialTemporal(ctx, cfg, environ, app.NewLogger(cfg, rep.stderr), pc)
 	if err != nil {
 		return err
 	}

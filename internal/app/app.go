@@ -85,8 +85,7 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	types := append(activities.PureNodeTypes(), activities.IONodeTypes(IONames())...)
-	registry := interpreter.NewRegistry(types...)
+	registry := NodeRegistry()
 	return &Core{
 		Metrics:     meters,
 		Codec:       pc,
@@ -113,6 +112,12 @@ func IONames() activities.IOOptions {
 		Databases: []string{DatabaseApp},
 		Services:  map[string][]string{payments.ServiceStripe: payments.Operations()},
 	}
+}
+
+// NodeRegistry is the node type registry of the API and the workers: every
+// node type, the I/O ones with IONames.
+func NodeRegistry() *interpreter.Registry {
+	return interpreter.NewRegistry(activities.NodeTypes(IONames())...)
 }
 
 // NewIO builds the dependencies of the I/O node types from the
@@ -180,14 +185,14 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // DialTemporal connects to Temporal. TEMPORAL_ADDRESS and
 // TEMPORAL_NAMESPACE come from cfg; TLS and API key settings from the
 // CLI's TEMPORAL_* variables through the SDK's envconfig. Payloads and
-// failure messages are encrypted with the keys PayloadCodec(cfg) finds.
-func DialTemporal(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger) (client.Client, error) {
-	return DialTemporalMetered(ctx, cfg, environ, logger, nil)
+// failure messages are encrypted with pc (Core.Codec; nil: plain text).
+func DialTemporal(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger, pc *codec.Codec) (client.Client, error) {
+	return DialTemporalMetered(ctx, cfg, environ, logger, pc, nil)
 }
 
 // DialTemporalMetered is DialTemporal with the SDK's metrics reported to
 // mh (Core.Metrics.Temporal()); nil reports none.
-func DialTemporalMetered(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger, mh client.MetricsHandler) (client.Client, error) {
+func DialTemporalMetered(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger, pc *codec.Codec, mh client.MetricsHandler) (client.Client, error) {
 	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{
 		DisableFile: true,
 		EnvLookup:   mapLookup(environ),
@@ -200,10 +205,6 @@ func DialTemporalMetered(ctx context.Context, cfg config.Config, environ map[str
 	opts.Logger = temporallog.NewStructuredLogger(logger.With("component", "temporal-sdk"))
 	if mh != nil {
 		opts.MetricsHandler = mh
-	}
-	pc, err := PayloadCodec(cfg, nil)
-	if err != nil {
-		return nil, err
 	}
 	withCodec(&opts, pc)
 	c, err := client.DialContext(ctx, opts)
@@ -354,7 +355,7 @@ func open(ctx context.Context, environ map[string]string, stderr io.Writer) (*pr
 	if err != nil {
 		return nil, err
 	}
-	tc, err := DialTemporalMetered(ctx, cfg, environ, logger, core.Metrics.Temporal())
+	tc, err := DialTemporalMetered(ctx, cfg, environ, logger, core.Codec, core.Metrics.Temporal())
 	if err != nil {
 		return nil, err
 	}

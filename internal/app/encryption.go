@@ -3,9 +3,11 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/client"
@@ -38,22 +40,49 @@ func PayloadCodec(cfg config.Config, logger *slog.Logger) (*codec.Codec, error) 
 		}
 		return nil, nil
 	}
-	var ring *codec.Keyring
-	var err error
 	if strings.TrimSpace(cfg.PayloadKeys) != "" {
-		ring, err = codec.ParseKeys(cfg.PayloadKeys)
-	} else {
-		path := filepath.Join(cfg.DataDir, codec.KeyFileName)
-		var created bool
-		ring, created, err = codec.LoadOrCreateKeyFile(path)
-		if err == nil && logger != nil {
-			if created {
-				logger.Info("PAYLOAD_KEYS is empty: generated a payload key for this DATA_DIR; keep the file to read these histories later", "file", path, "keyIds", ring.IDs())
-			} else {
-				logger.Info("PAYLOAD_KEYS is empty: using this DATA_DIR's payload keys", "file", path, "keyIds", ring.IDs())
-			}
+		return payloadKeysCodec(cfg)
+	}
+	path := filepath.Join(cfg.DataDir, codec.KeyFileName)
+	ring, created, err := codec.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if logger != nil {
+		if created {
+			logger.Info("PAYLOAD_KEYS is empty: generated a payload key for this DATA_DIR; keep the file to read these histories later", "file", path, "keyIds", ring.IDs())
+		} else {
+			logger.Info("PAYLOAD_KEYS is empty: using this DATA_DIR's payload keys", "file", path, "keyIds", ring.IDs())
 		}
 	}
+	return codec.New(ring)
+}
+
+// ExistingPayloadCodec is PayloadCodec for a process that only reads
+// histories (the replay command), which must not generate a key: a new key
+// decrypts nothing. It returns nil with PAYLOAD_ENCRYPTION=off; the keys of
+// PAYLOAD_KEYS; else those of an existing DATA_DIR/payload-keys; else nil
+// (plain histories only).
+func ExistingPayloadCodec(cfg config.Config) (*codec.Codec, error) {
+	if !cfg.Encrypted() {
+		return nil, nil
+	}
+	if strings.TrimSpace(cfg.PayloadKeys) != "" {
+		return payloadKeysCodec(cfg)
+	}
+	ring, err := codec.LoadKeyFile(filepath.Join(cfg.DataDir, codec.KeyFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return codec.New(ring)
+}
+
+// payloadKeysCodec is the codec of PAYLOAD_KEYS.
+func payloadKeysCodec(cfg config.Config) (*codec.Codec, error) {
+	ring, err := codec.ParseKeys(cfg.PayloadKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -67,8 +96,7 @@ func withCodec(opts *client.Options, pc *codec.Codec) {
 	if pc == nil {
 		return
 	}
-	opts.DataConverter = pc.DataConverter()
-	opts.FailureConverter = codec.FailureConverter(opts.DataConverter)
+	opts.DataConverter, opts.FailureConverter = pc.Converters()
 }
 
 // codecOrigins are the origins allowed to call the codec endpoints from a
@@ -84,7 +112,7 @@ func codecOrigins(cfg config.Config, dev bool) []string {
 	if dev {
 		for _, host := range []string{"127.0.0.1", "localhost"} {
 			o := fmt.Sprintf("http://%s:%d", host, cfg.TemporalUIPort)
-			if !contains(origins, o) {
+			if !slices.Contains(origins, o) {
 				origins = append(origins, o)
 			}
 		}
@@ -93,13 +121,4 @@ func codecOrigins(cfg config.Config, dev bool) []string {
 		origins[i] = strings.TrimRight(o, "/")
 	}
 	return origins
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

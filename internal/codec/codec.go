@@ -61,9 +61,6 @@ func New(ring *Keyring) (*Codec, error) {
 	return &Codec{ring: ring}, nil
 }
 
-// Keyring returns the codec's keys.
-func (c *Codec) Keyring() *Keyring { return c.ring }
-
 // Encode encrypts every payload with the first key. Payloads that are
 // already encrypted are left alone (a codec chain applied twice must not
 // wrap them again).
@@ -134,6 +131,40 @@ func isEncrypted(p *commonpb.Payload) bool {
 // DataConverter wraps the SDK's default data converter with c.
 func (c *Codec) DataConverter() converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
+}
+
+// PlainDataConverter is the SDK's default data converter for a reader
+// without payload keys (the replay command without PAYLOAD_KEYS or a key
+// file): plain payloads decode as usual, and an encrypted one fails with
+// ErrUnknownKey naming its key id, where the SDK would only say that the
+// encoding is not supported.
+func PlainDataConverter() converter.DataConverter {
+	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), noKeys{})
+}
+
+// noKeys is the PayloadCodec of PlainDataConverter.
+type noKeys struct{}
+
+func (noKeys) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return payloads, nil
+}
+
+func (noKeys) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	for _, p := range payloads {
+		if isEncrypted(p) {
+			return payloads, fmt.Errorf("codec: payload encrypted with key id %q, and no payload keys are given (PAYLOAD_KEYS, or DATA_DIR/%s): %w",
+				string(p.GetMetadata()[MetadataKeyID]), KeyFileName, ErrUnknownKey)
+		}
+	}
+	return payloads, nil
+}
+
+// Converters returns what a Temporal client, worker or replayer needs to
+// encrypt with c: DataConverter, and FailureConverter over it, so that
+// failure messages are encrypted too.
+func (c *Codec) Converters() (converter.DataConverter, converter.FailureConverter) {
+	dc := c.DataConverter()
+	return dc, FailureConverter(dc)
 }
 
 // FailureConverter returns a failure converter that moves error messages

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,7 +94,7 @@ func TestCodec(t *testing.T) {
 			if got := string(encrypted.Metadata[converter.MetadataEncoding]); got != EncodingEncrypted {
 				t.Fatalf("encoding %q, want %q", got, EncodingEncrypted)
 			}
-			if got, want := string(encrypted.Metadata[MetadataKeyID]), enc.Keyring().IDs()[0]; got != want {
+			if got, want := string(encrypted.Metadata[MetadataKeyID]), enc.ring.IDs()[0]; got != want {
 				t.Fatalf("key id %q, want %q", got, want)
 			}
 			for _, s := range []string{"s3cret-Plant-42", "pm_leak_test", "json/plain"} {
@@ -275,6 +276,53 @@ func TestLoadOrCreateKeyFile(t *testing.T) {
 	}
 }
 
+// LoadKeyFile reads what LoadOrCreateKeyFile wrote and never creates a file.
+func TestLoadKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), KeyFileName)
+	if _, err := LoadKeyFile(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadKeyFile created the file: %v", err)
+	}
+	written, _, err := LoadOrCreateKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := LoadKeyFile(path)
+	if err != nil || read.String() != written.String() {
+		t.Fatalf("read %v (%v), want %v", read, err, written)
+	}
+	if err := os.WriteFile(path, []byte("k1=short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadKeyFile(path); err == nil || errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("corrupt file: %v", err)
+	}
+}
+
+// Without keys, plain payloads decode and an encrypted one fails naming
+// its key id.
+func TestPlainDataConverter(t *testing.T) {
+	dc := PlainDataConverter()
+	plain, err := dc.ToPayload("plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(plain.GetMetadata()[converter.MetadataEncoding]) != "json/plain" {
+		t.Fatalf("encoded %v", plain)
+	}
+	var got string
+	if err := dc.FromPayload(plain, &got); err != nil || got != "plain" {
+		t.Fatalf("plain payload: %q %v", got, err)
+	}
+	enc := encodeOne(t, mustCodec(t, "k-7="+newSecret(t)), jsonPayload(t, "secret"))
+	err = dc.FromPayload(enc, &got)
+	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), `key id "k-7"`) {
+		t.Fatalf("encrypted payload: %v", err)
+	}
+}
+
 func TestNewRequiresKeys(t *testing.T) {
 	if _, err := New(nil); err == nil {
 		t.Fatal("New(nil) succeeded")
@@ -285,7 +333,7 @@ func TestNewRequiresKeys(t *testing.T) {
 // Failure of a local activity's marker command before sending it.
 func TestFailureConverterDecodesACopy(t *testing.T) {
 	c := mustCodec(t, "k1="+newSecret(t))
-	fc := FailureConverter(c.DataConverter())
+	_, fc := c.Converters()
 	f := fc.ErrorToFailure(temporal.NewApplicationError("secret detail pm_fail_copy", "BusinessError"))
 	if f.GetMessage() != "Encoded failure" || f.GetEncodedAttributes() == nil {
 		t.Fatalf("not encoded: %v", f)

@@ -14,12 +14,12 @@ import (
 // DecodeMessage: inputs decrypted, failure messages restored.
 func TestDecodeMessage(t *testing.T) {
 	c := mustCodec(t, "k1="+newSecret(t))
-	dc := c.DataConverter()
+	dc, fc := c.Converters()
 	input, err := dc.ToPayloads(map[string]string{"password": "Hist0ry-Secret"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	failure := FailureConverter(dc).ErrorToFailure(
+	failure := fc.ErrorToFailure(
 		temporal.NewNonRetryableApplicationError("card pm_hist_secret declined", "PaymentDeclined", errors.New("cause text")))
 	if failure.GetMessage() != "Encoded failure" {
 		t.Fatalf("failure message %q is not encoded", failure.GetMessage())

@@ -15,29 +15,38 @@ import (
 // their generated key in.
 const KeyFileName = "payload-keys"
 
+// LoadKeyFile reads the keys in path (PAYLOAD_KEYS' format) and never
+// creates the file: when it does not exist the error wraps fs.ErrNotExist.
+// Processes that only read histories (the replay command) use it, since a
+// key they generated could decrypt nothing.
+func LoadKeyFile(path string) (*Keyring, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading payload keys: %w", err)
+	}
+	ring, err := ParseKeys(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ring, nil
+}
+
 // LoadOrCreateKeyFile reads the keys in path (PAYLOAD_KEYS' format), or,
 // when the file does not exist, generates one random key, writes it with
 // mode 0600 and returns it. created says a new key was made. Dev mode and
 // tests use it when PAYLOAD_KEYS is empty; reusing the file on restart keeps
 // old histories readable.
 func LoadOrCreateKeyFile(path string) (ring *Keyring, created bool, err error) {
-	raw, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		ring, err := ParseKeys(strings.TrimSpace(string(raw)))
-		if err != nil {
-			return nil, false, fmt.Errorf("%s: %w", path, err)
-		}
-		return ring, false, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, false, fmt.Errorf("reading payload keys: %w", err)
+	ring, err = LoadKeyFile(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return ring, false, err
 	}
 
 	secret := make([]byte, KeySize)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, false, fmt.Errorf("generating a payload key: %w", err)
 	}
-	line := "dev-" + randomID() + "=" + base64.StdEncoding.EncodeToString(secret) + "\n"
+	line := "dev-" + rand.Text() + "=" + base64.StdEncoding.EncodeToString(secret) + "\n"
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, false, fmt.Errorf("creating the payload key's directory: %w", err)
 	}
@@ -69,11 +78,4 @@ func LoadOrCreateKeyFile(path string) (ring *Keyring, created bool, err error) {
 	}
 	ring, err = ParseKeys(strings.TrimSpace(line))
 	return ring, err == nil, err
-}
-
-// randomID is a short random hex id for a generated key.
-func randomID() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return fmt.Sprintf("%x", b)
 }

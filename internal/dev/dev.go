@@ -65,7 +65,7 @@ func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Write
 		return err
 	}
 	core.DevMode = true
-	tc, err := app.DialTemporalMetered(ctx, cfg, environ, logger, core.Metrics.Temporal())
+	tc, err := app.DialTemporalMetered(ctx, cfg, environ, logger, core.Codec, core.Metrics.Temporal())
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ package devserver
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
@@ -129,7 +129,7 @@ type Options struct {
 type Server struct {
 	frontendAddr string
 	uiAddr       string
-	namespace    string
+	namespace    string // the namespace Start prepared
 	logger       *slog.Logger
 
 	server temporal.Server
@@ -147,9 +147,6 @@ func (s *Server) FrontendAddress() string { return s.frontendAddr }
 // UIAddress returns the Web UI's base URL, e.g. "http://127.0.0.1:8233", or
 // "" when the UI is not running.
 func (s *Server) UIAddress() string { return s.uiAddr }
-
-// Namespace returns the namespace Start prepared.
-func (s *Server) Namespace() string { return s.namespace }
 
 // Stop stops the UI and the server. It is safe to call more than once.
 //
@@ -413,7 +410,7 @@ func prepareDatabase(o Options) (defaultStore, visibilityStore *config.SQL, err 
 	if o.DatabaseFile == "" {
 		// A unique name: several servers can run in one process (tests).
 		// The plugin creates the schema of an in-memory database itself.
-		name := "devserver-" + randomHex(8)
+		name := "devserver-" + rand.Text()
 		defaultStore.DatabaseName = name
 		defaultStore.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
 		visibilityStore.DatabaseName = name + "-visibility"
@@ -531,7 +528,7 @@ func serverConfig(o Options, dialIP string, ports servicePorts, sqlConf, visibil
 				InitialFailoverVersion: 1,
 				RPCAddress:             frontendAddr,
 				HTTPAddress:            net.JoinHostPort(dialIP, strconv.Itoa(ports.frontendHTTP)),
-				ClusterID:              randomUUID(),
+				ClusterID:              uuid.NewString(),
 			},
 		},
 	}
@@ -733,20 +730,4 @@ func waitHTTP(ctx context.Context, url string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	return hex.EncodeToString(b)
-}
-
-// randomUUID returns a random (version 4) UUID string.
-func randomUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

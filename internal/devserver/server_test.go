@@ -61,7 +61,7 @@ func dial(t *testing.T, s *Server) client.Client {
 	t.Helper()
 	c, err := client.Dial(client.Options{
 		HostPort:  s.FrontendAddress(),
-		Namespace: s.Namespace(),
+		Namespace: s.namespace,
 		Logger:    sdklog.NewStructuredLogger(quietLogger()),
 	})
 	if err != nil {
@@ -102,8 +102,8 @@ func TestStartInMemoryRunsWorkflow(t *testing.T) {
 	if s.UIAddress() != "" {
 		t.Errorf("UIAddress() = %q without UI, want empty", s.UIAddress())
 	}
-	if s.Namespace() != DefaultNamespace {
-		t.Errorf("Namespace() = %q, want %q", s.Namespace(), DefaultNamespace)
+	if s.namespace != DefaultNamespace {
+		t.Errorf("namespace %q, want %q", s.namespace, DefaultNamespace)
 	}
 	c := dial(t, s)
 	begin := time.Now()

@@ -31,8 +31,9 @@ type Replayer struct {
 }
 
 // New returns a replayer for interp. pc decodes the payloads and failures
-// of encrypted histories (nil: plain histories only); histories recorded
-// without encryption replay with any codec.
+// of encrypted histories (nil: plain histories only, and an encrypted one
+// fails naming the key id it needs); histories recorded without encryption
+// replay with any codec.
 func New(interp *interpreter.Interpreter, pc *codec.Codec) (*Replayer, error) {
 	opts := worker.WorkflowReplayerOptions{
 		// As on the workers: the workflow is known only by its name.
@@ -40,8 +41,9 @@ func New(interp *interpreter.Interpreter, pc *codec.Codec) (*Replayer, error) {
 	}
 	if pc != nil {
 		// Decode payloads and failures as the workers' client does.
-		opts.DataConverter = pc.DataConverter()
-		opts.FailureConverter = codec.FailureConverter(opts.DataConverter)
+		opts.DataConverter, opts.FailureConverter = pc.Converters()
+	} else {
+		opts.DataConverter = codec.PlainDataConverter()
 	}
 	r, err := worker.NewWorkflowReplayerWithOptions(opts)
 	if err != nil {

@@ -17,7 +17,7 @@ const corpus = "../../interpreter/testdata/histories"
 
 func newReplayer(t *testing.T) *replay.Replayer {
 	t.Helper()
-	types := append(activities.PureNodeTypes(), activities.IONodeTypes(activities.IOOptions{})...)
+	types := activities.NodeTypes(activities.IOOptions{})
 	r, err := replay.New(interpreter.New(interpreter.NewRegistry(types...)), nil)
 	if err != nil {
 		t.Fatal(err)
