@@ -296,12 +296,11 @@ func requestHash(req executeRequest) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	canonical, err := store.CanonicalJSON(raw)
+	canonical, err := interpreter.CanonicalJSON(raw)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(canonical)
-	return hex.EncodeToString(sum[:]), nil
+	return store.HashDocument(canonical), nil
 }
 
 // decodeExecuteRequest decodes the execute body strictly. An empty body

@@ -54,18 +54,32 @@ func Parse(data []byte, reg *Registry, exprs ExprChecker) (Definition, []Problem
 
 // Canonical returns the definition as compact JSON with sorted object keys,
 // so two documents that mean the same thing compare equal byte for byte.
+// This is the form the definition store keeps and hashes.
 func Canonical(def Definition) ([]byte, error) {
 	raw, err := json.Marshal(def)
 	if err != nil {
 		return nil, err
 	}
+	return CanonicalJSON(raw)
+}
+
+// CanonicalJSON re-encodes one JSON value canonically: object keys sorted, no
+// insignificant whitespace, no HTML escaping ("<", ">" and "&" stay as they
+// are), numbers kept exactly as written.
+func CanonicalJSON(raw []byte) ([]byte, error) {
 	var generic any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // keep numbers exactly as written
 	if err := dec.Decode(&generic); err != nil {
 		return nil, err
 	}
-	return json.Marshal(generic)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(generic); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // deriveEdgeIDs names edges that have no id "source->target", adding "#2",

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/client"
@@ -117,24 +118,52 @@ func newFlowEnvLogging(t *testing.T, dsn, stripeBase string, extra map[string]st
 	if err != nil {
 		t.Fatal(err)
 	}
-	workers, err := core.NewWorkers(tc, ioNodes)
+	// The API's own start-up path: a co-located worker serving both task
+	// queues (API_WORKER defaults to true), the pre-configured flows
+	// registered, then the server on ln until the test ends.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := workers.Start(); err != nil {
-		t.Fatal(err)
+	serveCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- core.ServeAPI(serveCtx, tc, st, ln, ioNodes) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("ServeAPI: %v", err)
+		}
+	})
+	e := &flowEnv{api: "http://" + ln.Addr().String(), http: &http.Client{}, db: st.DB(), sendgrid: sg, cfg: cfg, temporal: tc}
+	e.waitReady(t, served)
+	return e
+}
+
+// waitReady waits until the API answers /health with 200, or fails the test
+// if ServeAPI returned (start-up failed).
+func (e *flowEnv) waitReady(t *testing.T, served chan error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-served:
+			served <- err // for the cleanup
+			t.Fatalf("ServeAPI returned during start-up: %v", err)
+		default:
+		}
+		resp, err := e.http.Get(e.api + "/health")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			err = fmt.Errorf("%s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API is not ready after 30s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Cleanup(workers.Stop)
-	srv, err := core.NewAPI(tc, st, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.RegisterFlows(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &flowEnv{api: ts.URL, http: ts.Client(), db: st.DB(), sendgrid: sg, cfg: cfg, temporal: tc}
 }
 
 // reply is a decoded API answer.

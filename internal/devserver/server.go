@@ -348,18 +348,12 @@ var embeddedDynamicConfig = map[string]any{
 }
 
 // dynamicConfigClient merges deploy's dynamic config, embeddedDynamicConfig and
-// overrides, in that order, and loads the result through the server's own
-// YAML loader, so that unknown keys and mistyped values are caught here
-// rather than silently ignored.
+// overrides, in that order. Both deploy's file and the other values (as a
+// file of the same format) go through the server's own YAML loader, so that
+// unknown keys and mistyped values are caught here rather than silently
+// ignored.
 func dynamicConfigClient(overrides map[string]any) (dynamicconfig.StaticClient, error) {
-	defaults, err := deploy.DynamicConfig()
-	if err != nil {
-		return nil, fmt.Errorf("devserver: %w", err)
-	}
-	values := make(map[string]any, len(defaults)+len(embeddedDynamicConfig)+len(overrides))
-	for k, v := range defaults {
-		values[strings.ToLower(k)] = v
-	}
+	values := make(map[string]any, len(embeddedDynamicConfig)+len(overrides))
 	for k, v := range embeddedDynamicConfig {
 		values[strings.ToLower(k)] = v
 	}
@@ -371,17 +365,19 @@ func dynamicConfigClient(overrides map[string]any) (dynamicconfig.StaticClient, 
 	for k, v := range values {
 		file[k] = []map[string]any{{"value": v}}
 	}
-	data, err := yaml.Marshal(file)
+	tuning, err := yaml.Marshal(file)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: dynamic config: %w", err)
 	}
-	loaded := dynamicconfig.LoadYamlFile(data)
-	if err := errors.Join(append(loaded.Errors, loaded.Warnings...)...); err != nil {
-		return nil, fmt.Errorf("devserver: dynamic config: %w", err)
-	}
-	client := make(dynamicconfig.StaticClient, len(loaded.Map))
-	for k, cvs := range loaded.Map {
-		client[k] = cvs
+	client := dynamicconfig.StaticClient{}
+	for _, data := range [][]byte{deploy.DynamicConfigYAML(), tuning} {
+		loaded := dynamicconfig.LoadYamlFile(data)
+		if err := errors.Join(append(loaded.Errors, loaded.Warnings...)...); err != nil {
+			return nil, fmt.Errorf("devserver: dynamic config: %w", err)
+		}
+		for k, cvs := range loaded.Map {
+			client[k] = cvs
+		}
 	}
 	return client, nil
 }

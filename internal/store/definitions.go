@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -9,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 )
 
@@ -31,11 +29,10 @@ type Definition struct {
 	Version     string
 	Name        string
 	Description string
-	// Document is the whole definition as canonical JSON (object keys
-	// sorted, no insignificant whitespace, numbers as written).
+	// Document is the whole definition as canonical JSON
+	// (interpreter.Canonical: object keys sorted, no insignificant
+	// whitespace, numbers as written). Register stores it as given.
 	Document json.RawMessage
-	// Hash is the lower-case hex SHA-256 of Document. Register computes it.
-	Hash string
 	// CreatedAt is when the pair was first registered (UTC, microseconds).
 	CreatedAt time.Time
 }
@@ -47,7 +44,6 @@ type definitionRow struct {
 	Name        string    `db:"name"`
 	Description string    `db:"description"`
 	Document    string    `db:"document"`
-	Hash        string    `db:"hash"`
 	CreatedAt   time.Time `db:"created_at"`
 }
 
@@ -58,45 +54,23 @@ func (r definitionRow) definition() Definition {
 		Name:        r.Name,
 		Description: r.Description,
 		Document:    json.RawMessage(r.Document),
-		Hash:        r.Hash,
 		CreatedAt:   r.CreatedAt.UTC(),
 	}
 }
 
-const definitionColumns = `seq, id, version, name, description, document, hash, created_at`
+const definitionColumns = `seq, id, version, name, description, document, created_at`
 
-// CanonicalJSON returns doc re-encoded canonically: object keys sorted, no
-// insignificant whitespace, no HTML escaping, numbers kept as written. Two
-// documents that differ only in formatting or key order canonicalise to the
-// same bytes.
-func CanonicalJSON(doc []byte) (json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%w: document is not JSON: %v", ErrInvalid, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: document has data after the JSON value", ErrInvalid)
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	return json.RawMessage(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
-}
-
-// HashDocument returns the lower-case hex SHA-256 of a canonical document.
+// HashDocument returns the lower-case hex SHA-256 of a canonical document
+// (the api package hashes idempotent execute requests with it too).
 func HashDocument(canonical []byte) string {
 	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:])
 }
 
 // Register stores d unless its (ID, Version) is already registered. The
-// document is canonicalised and hashed first (d.Hash is ignored); a zero
-// CreatedAt is set to now.
+// document is stored and hashed as given: the caller passes it in canonical
+// form (interpreter.Canonical), so that formatting never makes two equal
+// definitions differ. A zero CreatedAt is set to now.
 //
 // It returns created=true when this call inserted the row, (false, nil) when
 // the pair already holds the same document, and ErrConflict when it holds a
@@ -106,9 +80,9 @@ func (s *Store) Register(ctx context.Context, d Definition) (created bool, err e
 	if d.ID == "" || d.Version == "" {
 		return false, fmt.Errorf("%w: id and version are required", ErrInvalid)
 	}
-	doc, err := CanonicalJSON(d.Document)
-	if err != nil {
-		return false, err
+	doc := d.Document
+	if !json.Valid(doc) {
+		return false, fmt.Errorf("%w: document is not a single JSON value", ErrInvalid)
 	}
 	hash := HashDocument(doc)
 	createdAt := d.CreatedAt

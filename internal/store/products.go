@@ -47,14 +47,14 @@ func (s *Store) GetProduct(ctx context.Context, id int64) (Product, error) {
 // written. The ids are those of the project's seed document (customer 123,
 // product 456).
 const (
-	DemoCustomerID    = 123
-	DemoCustomerEmail = "customer@example.com"
-	DemoProductID     = 456
+	demoCustomerID    = 123
+	demoCustomerEmail = "customer@example.com"
+	demoProductID     = 456
 )
 
-// DemoProducts are the products SeedDemo creates when they do not exist.
-var DemoProducts = []Product{
-	{ID: DemoProductID, Name: "Mechanical keyboard", PriceCents: 4999, Currency: "usd", Stock: 10},
+// demoProducts are the products SeedDemo creates when they do not exist.
+var demoProducts = []Product{
+	{ID: demoProductID, Name: "Mechanical keyboard", PriceCents: 4999, Currency: "usd", Stock: 10},
 	{ID: 457, Name: "USB-C cable", PriceCents: 999, Currency: "usd", Stock: 100},
 	{ID: 458, Name: "Limited edition mouse", PriceCents: 2500, Currency: "usd", Stock: 1},
 }
@@ -71,10 +71,10 @@ func (s *Store) SeedDemo(ctx context.Context) error {
 	defer func() { _ = tx.Rollback() }()
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(
 		`INSERT INTO users (id, email, name, password_hash) VALUES (?, ?, ?, '!') ON CONFLICT DO NOTHING`),
-		DemoCustomerID, DemoCustomerEmail, "Demo Customer"); err != nil {
+		demoCustomerID, demoCustomerEmail, "Demo Customer"); err != nil {
 		return fmt.Errorf("store: seed customer: %w", err)
 	}
-	for _, p := range DemoProducts {
+	for _, p := range demoProducts {
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(
 			`INSERT INTO products (id, name, price_cents, currency, stock) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
 			p.ID, p.Name, p.PriceCents, p.Currency, p.Stock); err != nil {

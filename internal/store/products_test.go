@@ -13,7 +13,7 @@ func TestProducts(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
 			s := openStore(t, b.URL(t))
-			if _, err := s.GetProduct(ctx, DemoProductID); !errors.Is(err, ErrNotFound) {
+			if _, err := s.GetProduct(ctx, demoProductID); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("GetProduct before seeding: %v, want ErrNotFound", err)
 			}
 			for range 2 { // seeding twice changes nothing
@@ -22,10 +22,10 @@ func TestProducts(t *testing.T) {
 				}
 			}
 			list, err := s.ListProducts(ctx)
-			if err != nil || len(list) != len(DemoProducts) {
+			if err != nil || len(list) != len(demoProducts) {
 				t.Fatalf("ListProducts = %d products, %v", len(list), err)
 			}
-			p, err := s.GetProduct(ctx, DemoProductID)
+			p, err := s.GetProduct(ctx, demoProductID)
 			if err != nil || p.PriceCents != 4999 || p.Stock != 10 || p.UpdatedAt.IsZero() {
 				t.Fatalf("GetProduct = %+v, %v", p, err)
 			}
@@ -42,21 +42,21 @@ func testReservations(t *testing.T, s *Store) {
 	reserve := db.Rebind(`INSERT INTO stock_reservations (execution_id, product_id, quantity) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
 	stock := func() int64 {
 		t.Helper()
-		p, err := s.GetProduct(ctx, DemoProductID)
+		p, err := s.GetProduct(ctx, demoProductID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p.Stock
 	}
 	for range 2 { // the retry of an insert finds the row and takes nothing
-		if _, err := db.ExecContext(ctx, reserve, "order-1", DemoProductID, 4); err != nil {
+		if _, err := db.ExecContext(ctx, reserve, "order-1", demoProductID, 4); err != nil {
 			t.Fatalf("reserve: %v", err)
 		}
 	}
 	if got := stock(); got != 6 {
 		t.Fatalf("stock after reserving 4 of 10 = %d, want 6", got)
 	}
-	if _, err := db.ExecContext(ctx, reserve, "order-2", DemoProductID, 7); err == nil {
+	if _, err := db.ExecContext(ctx, reserve, "order-2", demoProductID, 7); err == nil {
 		t.Fatal("reserving 7 of 6 succeeded")
 	}
 	if got := stock(); got != 6 {

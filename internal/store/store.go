@@ -27,10 +27,10 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// Dialect names returned by Store.Dialect.
+// Dialect names (Store.dialect).
 const (
-	DialectSQLite   = "sqlite"
-	DialectPostgres = "postgres"
+	dialectSQLite   = "sqlite"
+	dialectPostgres = "postgres"
 )
 
 // sqlitePragmas are added to every SQLite DSN unless the caller's URL sets the
@@ -102,7 +102,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: connect to postgres: %w", err)
 	}
-	return &Store{db: db, dialect: DialectPostgres}, nil
+	return &Store{db: db, dialect: dialectPostgres}, nil
 }
 
 func openSQLite(ctx context.Context, dsn string) (*Store, error) {
@@ -131,7 +131,7 @@ func openSQLite(ctx context.Context, dsn string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
-	return &Store{db: db, dialect: DialectSQLite}, nil
+	return &Store{db: db, dialect: dialectSQLite}, nil
 }
 
 // sqliteDSN splits an SQLite URL into the file path and the query string to
@@ -183,7 +183,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	gooseDialect := goose.DialectSQLite3
 	var opts []goose.ProviderOption
-	if s.dialect == DialectPostgres {
+	if s.dialect == dialectPostgres {
 		gooseDialect = goose.DialectPostgres
 		// Replicas starting together take turns. The lock id is derived from
 		// the current schema so that separate schemas (tests, tenants) do not
@@ -209,7 +209,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	// together the loser's transaction fails and rolls back; running Up again
 	// then finds the migration applied. A few attempts cover that race.
 	attempts := 1
-	if s.dialect == DialectSQLite {
+	if s.dialect == dialectSQLite {
 		attempts = 5
 	}
 	for attempt := 1; ; attempt++ {
@@ -240,9 +240,6 @@ func (s *Store) migrateOnce(ctx context.Context, dialect goose.Dialect, fsys fs.
 // DB returns the underlying handle, for packages that keep their own tables
 // in the same database (use Rebind for placeholders).
 func (s *Store) DB() *sqlx.DB { return s.db }
-
-// Dialect returns DialectSQLite or DialectPostgres.
-func (s *Store) Dialect() string { return s.dialect }
 
 // Ping checks that the database answers (for readiness checks).
 func (s *Store) Ping(ctx context.Context) error {

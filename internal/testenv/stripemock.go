@@ -28,10 +28,10 @@ const StripeMockModule = "github.com/stripe/stripe-mock@v0.203.0"
 // StripeTestKey is a key stripe-mock and StripeServer accept.
 const StripeTestKey = "sk_test_123"
 
-// SkipStripeMockEnv names the variable that lets tests skip, instead of
+// skipStripeMockEnv names the variable that lets tests skip, instead of
 // fail, when stripe-mock can neither be found nor installed. CI leaves it
 // unset, so a missing stripe-mock fails the build rather than hiding tests.
-const SkipStripeMockEnv = "SKIP_STRIPE_MOCK"
+const skipStripeMockEnv = "SKIP_STRIPE_MOCK"
 
 // StripeMock starts stripe-mock for the test and returns its base URL (for
 // STRIPE_API_BASE); it is stopped when the test ends. The binary is taken
@@ -47,11 +47,11 @@ func StripeMock(t testing.TB) string {
 	t.Helper()
 	bin, err := stripeMockBinary()
 	if err != nil {
-		if os.Getenv(SkipStripeMockEnv) == "1" {
-			t.Skipf("stripe-mock unavailable (%s=1): %v", SkipStripeMockEnv, err)
+		if os.Getenv(skipStripeMockEnv) == "1" {
+			t.Skipf("stripe-mock unavailable (%s=1): %v", skipStripeMockEnv, err)
 		}
 		t.Fatalf("stripe-mock unavailable: %v (install it with `go install %s`, or set %s=1 to skip these tests)",
-			err, StripeMockModule, SkipStripeMockEnv)
+			err, StripeMockModule, skipStripeMockEnv)
 	}
 
 	// Both listeners on 127.0.0.1 port 0: the kernel picks free ports, so
@@ -353,28 +353,29 @@ func (s *StripeServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveIdempotent(w, r, rec) // unlocks
 		return
 	}
-	var reply StripeReply
-	if authorized {
-		reply = s.replies[0]
-		if len(s.replies) > 1 {
-			s.replies = s.replies[1:]
-		}
-	} else {
-		reply = StripeError(http.StatusUnauthorized, "invalid_request_error", "", "", "Invalid API Key provided: sk_test_****")
-	}
 	n := len(s.requests)
-	body := reply.Body
-	if body == "" {
-		body = createdObject(n, r.URL.Path, r.PostForm)
+	reply := StripeError(http.StatusUnauthorized, "invalid_request_error", "", "", "Invalid API Key provided: sk_test_****")
+	if authorized {
+		reply = s.nextReply(n, rec.Path, rec.Form)
 	}
 	rec.Status = reply.Status
 	s.requests = append(s.requests, rec)
 	s.mu.Unlock()
+	writeStripeJSON(w, n, reply.Status, reply.Body)
+}
 
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Request-Id", fmt.Sprintf("req_test_%d", n))
-	w.WriteHeader(reply.Status)
-	_, _ = io.WriteString(w, body)
+// nextReply takes the next scripted reply (the last one repeats) for the
+// n-th request, to path with form, filling in the created object when the
+// reply has no body. s.mu must be held.
+func (s *StripeServer) nextReply(n int, path string, form url.Values) StripeReply {
+	reply := s.replies[0]
+	if len(s.replies) > 1 {
+		s.replies = s.replies[1:]
+	}
+	if reply.Body == "" {
+		reply.Body = createdObject(n, path, form)
+	}
+	return reply
 }
 
 // serveIdempotent answers a keyed POST in Idempotent mode; it is called with
@@ -397,14 +398,8 @@ func (s *StripeServer) serveIdempotent(w http.ResponseWriter, r *http.Request, r
 	}
 
 	n := len(s.requests)
-	reply := s.replies[0]
-	if len(s.replies) > 1 {
-		s.replies = s.replies[1:]
-	}
+	reply := s.nextReply(n, rec.Path, rec.Form)
 	body := reply.Body
-	if body == "" {
-		body = createdObject(n, rec.Path, rec.Form)
-	}
 	rec.Status = reply.Status
 	var delay time.Duration
 	var fault ChargeFault

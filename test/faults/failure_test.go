@@ -103,8 +103,9 @@ func databaseStopped(t *testing.T, s *system) result {
 	// more than one attempt.
 	retried := 0
 	for _, id := range ids {
+		runs := s.activityRuns(t, id)
 		for _, node := range []string{"record_payment", "create_order", "add_items", "link_payment", "confirmation_email"} {
-			if attempts, _ := s.activityAttempts(t, id, node); attempts > 1 {
+			if runs[node].attempts > 1 {
 				retried++
 				break
 			}
@@ -203,9 +204,9 @@ func (s *system) checkCompensated(t *testing.T, r *result, id string, attempts i
 		}
 	}
 	// The attempts, from Temporal's history too.
-	if got, state := s.activityAttempts(t, id, "add_items"); int(got) != attempts || state != enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
+	if run := s.activityRuns(t, id)["add_items"]; int(run.attempts) != attempts || run.state != enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
 		t.Errorf("%s: %s: add_items ran %d attempts and ended with retry state %v; want %d and MaximumAttemptsReached",
-			r.scenario, id, got, state, attempts)
+			r.scenario, id, run.attempts, run.state, attempts)
 	}
 	for _, comp := range []string{"refund", "mark_refunded", "cancel_order", "release_paid_stock", "order_failed"} {
 		if nodes[comp] != "completed" && !(comp == "order_failed" && nodes[comp] == "failed") {
@@ -237,16 +238,23 @@ func (s *system) checkCompensated(t *testing.T, r *result, id string, attempts i
 	}
 }
 
-// activityAttempts reads from execution id's history how many attempts the
-// activity activityID ran (the attempt of its last start) and the retry
-// state its failure ended with.
-func (s *system) activityAttempts(t *testing.T, id, activityID string) (int32, enumspb.RetryState) {
+// activityRun is what execution history says of one activity id: how many
+// attempts it ran (the attempt of its last start) and the retry state its
+// failure ended with.
+type activityRun struct {
+	attempts int32
+	state    enumspb.RetryState
+}
+
+// activityRuns reads execution id's history once and returns the run of
+// each activity id in it (for an id scheduled more than once, its last
+// scheduling).
+func (s *system) activityRuns(t *testing.T, id string) map[string]activityRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var scheduled int64
-	var attempts int32
-	state := enumspb.RETRY_STATE_UNSPECIFIED
+	activityOf := map[int64]string{} // scheduled event id -> activity id
+	runs := map[string]activityRun{}
 	it := s.tc.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
@@ -255,20 +263,24 @@ func (s *system) activityAttempts(t *testing.T, id, activityID string) (int32, e
 		}
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			if ev.GetActivityTaskScheduledEventAttributes().GetActivityId() == activityID {
-				scheduled = ev.GetEventId()
-			}
+			activityOf[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetActivityId()
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-			if a := ev.GetActivityTaskStartedEventAttributes(); scheduled != 0 && a.GetScheduledEventId() == scheduled {
-				attempts = a.GetAttempt()
+			a := ev.GetActivityTaskStartedEventAttributes()
+			if act, ok := activityOf[a.GetScheduledEventId()]; ok {
+				r := runs[act]
+				r.attempts = a.GetAttempt()
+				runs[act] = r
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-			if a := ev.GetActivityTaskFailedEventAttributes(); scheduled != 0 && a.GetScheduledEventId() == scheduled {
-				state = a.GetRetryState()
+			a := ev.GetActivityTaskFailedEventAttributes()
+			if act, ok := activityOf[a.GetScheduledEventId()]; ok {
+				r := runs[act]
+				r.state = a.GetRetryState()
+				runs[act] = r
 			}
 		}
 	}
-	return attempts, state
+	return runs
 }
 
 // unhandledFailure runs executions of a node that fails on every attempt
@@ -316,11 +328,11 @@ func (s *system) unhandledFailure(t *testing.T, r *result, product, attempts int
 			continue
 		}
 		e := view.Data.Error
-		got, state := s.activityAttempts(t, id, "add_item")
+		run := s.activityRuns(t, id)["add_item"]
 		if e.HTTPStatus != http.StatusUnprocessableEntity || e.Code != "execution_failed" || e.Details.NodeID != "add_item" ||
-			e.Details.NodeType != "database_query" || int(got) != attempts || state != enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
+			e.Details.NodeType != "database_query" || int(run.attempts) != attempts || run.state != enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
 			t.Errorf("%s: %s: error %+v after %d attempts (%v); want 422 execution_failed naming add_item after %d",
-				r.scenario, id, e, got, state, attempts)
+				r.scenario, id, e, run.attempts, run.state, attempts)
 			continue
 		}
 		r.completed++

@@ -7,13 +7,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/workflow-backend/workflow-backend/interpreter"
+	"github.com/workflow-backend/workflow-backend/workflows"
 )
 
 // Every scenario orders from this customer, one unit of a product of its
@@ -35,14 +37,20 @@ var ioRetry = map[string]any{"maximumAttempts": 12, "initialInterval": "200ms", 
 // retried after it.
 const ioTimeout = "5s"
 
-// orderDefinition is the shipped order flow (workflows/order-processing.json,
+// orderDefinition is the shipped order flow (workflows.OrderProcessing,
 // the same graph, saga included) under another id, with ioRetry and
 // ioTimeout on its I/O nodes; tweak may change nodes further.
 func orderDefinition(t *testing.T, id string, tweak func(node map[string]any)) map[string]any {
 	t.Helper()
-	raw, err := os.ReadFile("../../workflows/order-processing.json")
+	flows, err := workflows.All()
 	if err != nil {
 		t.Fatal(err)
+	}
+	var raw []byte
+	for _, f := range flows {
+		if f.ID == workflows.OrderProcessing {
+			raw = f.Document
+		}
 	}
 	var def map[string]any
 	if err := json.Unmarshal(raw, &def); err != nil {
@@ -189,7 +197,7 @@ func (s *system) executionsInTemporal(t *testing.T, defID string, want int) int 
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			resp, err := s.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-				Namespace: "default", Query: fmt.Sprintf("DefinitionId = '%s'", defID), NextPageToken: token, PageSize: 100,
+				Namespace: "default", Query: fmt.Sprintf("%s = '%s'", interpreter.SearchAttrDefinitionID, defID), NextPageToken: token, PageSize: 100,
 			})
 			cancel()
 			if err != nil {

@@ -25,11 +25,12 @@ import (
 
 	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
+	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
 // taskQueue is the processes' TASK_QUEUE (the default); I/O nodes run on
-// taskQueue + "-io".
-const taskQueue = "workflow-backend"
+// taskQueue + interpreter.IOTaskQueueSuffix.
+const taskQueue = interpreter.DefaultTaskQueue
 
 // system is the whole deployment under test, on loopback: the Temporal
 // server (dev -temporal-only, SQLite files in dir), a Postgres cluster of
@@ -173,8 +174,8 @@ func (s *system) startTemporal(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if _, ok := resp.GetCustomAttributes()["DefinitionId"]; !ok {
-			return fmt.Errorf("no DefinitionId search attribute yet")
+		if _, ok := resp.GetCustomAttributes()[interpreter.SearchAttrDefinitionID]; !ok {
+			return fmt.Errorf("no %s search attribute yet", interpreter.SearchAttrDefinitionID)
 		}
 		return nil
 	})
@@ -213,7 +214,7 @@ func (s *system) startWorker(t *testing.T, w *process) {
 		for _, q := range []struct {
 			name string
 			typ  enumspb.TaskQueueType
-		}{{taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW}, {taskQueue + "-io", enumspb.TASK_QUEUE_TYPE_ACTIVITY}} {
+		}{{taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW}, {taskQueue + interpreter.IOTaskQueueSuffix, enumspb.TASK_QUEUE_TYPE_ACTIVITY}} {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			resp, err := s.tc.DescribeTaskQueue(ctx, q.name, q.typ)
 			cancel()
