@@ -55,11 +55,6 @@ func (a *Activities) maxOutputBytes() int {
 // its own outcomes).
 type nodeLogic func(ctx context.Context, node interpreter.Node, vars map[string]any) (output any, outcome string, err error)
 
-// cappedOutput is an output that nodeLogic has already passed through
-// capOutput (because it needed the JSON shape itself): runNode does not
-// measure and decode it again.
-type cappedOutput struct{ v any }
-
 // runNode is the common frame of every node activity: logic, output cap,
 // fired edges, attempt.
 func (a *Activities) runNode(ctx context.Context, req interpreter.NodeRequest, logic nodeLogic) (interpreter.NodeResult, error) {
@@ -68,9 +63,8 @@ func (a *Activities) runNode(ctx context.Context, req interpreter.NodeRequest, l
 	if err != nil {
 		return interpreter.NodeResult{}, err
 	}
-	if c, ok := out.(cappedOutput); ok {
-		out = c.v
-	} else if out, err = a.capOutput(fmt.Sprintf("node %q", req.Node.ID), out); err != nil {
+	out, err = a.capOutput(fmt.Sprintf("node %q", req.Node.ID), out)
+	if err != nil {
 		return interpreter.NodeResult{}, err
 	}
 	// Edge conditions may read the node's own output as nodes.<id>.

@@ -103,8 +103,7 @@ func (a *Activities) validate(ctx context.Context, node interpreter.Node, vars m
 			return nil, "", exprError(fmt.Sprintf("node %q", node.ID), "target", err)
 		}
 		// Give the rules the JSON shape later nodes will see (CEL ints
-		// become float64, and so on); the target is also the output, so
-		// runNode need not cap it again.
+		// become float64, and so on).
 		if target, err = a.capOutput(fmt.Sprintf("node %q: target", node.ID), v); err != nil {
 			return nil, "", err
 		}
@@ -139,9 +138,6 @@ func (a *Activities) validate(ctx context.Context, node interpreter.Node, vars m
 	}
 	if len(failures) > 0 {
 		return nil, "", validationError(node, failures)
-	}
-	if cfg.target != "" {
-		return cappedOutput{target}, interpreter.OutcomeSuccess, nil
 	}
 	return target, interpreter.OutcomeSuccess, nil
 }

@@ -112,7 +112,7 @@ func runTests(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	dc := pc.DataConverter()
+	dc, fc := pc.Converters()
 	// The SDK's metrics reach the API's GET /metrics, as in production.
 	meters, err := metrics.New(logger)
 	if err != nil {
@@ -124,7 +124,7 @@ func runTests(m *testing.M) (int, error) {
 		Namespace:        testNamespace,
 		Logger:           sdklog.NewStructuredLogger(logger),
 		DataConverter:    dc,
-		FailureConverter: codec.FailureConverter(dc),
+		FailureConverter: fc,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("dial temporal: %w", err)
