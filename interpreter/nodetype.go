@@ -42,6 +42,7 @@ const (
 	CodeInvalidExecution  = "invalid_execution"
 	CodeInvalidRetry      = "invalid_retry"
 	CodeInvalidSchema     = "invalid_schema"
+	CodeTooLarge          = "too_large"
 )
 
 // ExprChecker compiles a CEL expression without running it.

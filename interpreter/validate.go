@@ -19,7 +19,10 @@ var (
 )
 
 // Limits on the size of a definition, so one graph cannot exhaust a
-// workflow's history (DESIGN §6).
+// workflow's history, and registering the largest accepted one stays well
+// under a second: every step of Parse is linear in the document, and
+// compiling expressions, the costliest step (about 1 ms per KB), is bounded
+// by maxExpressionBytes.
 const (
 	maxIDLength = 64
 	maxNodes    = 500
@@ -28,6 +31,15 @@ const (
 	// schedules its target in the same workflow task, and each scheduled
 	// activity is history events and a task for the workers.
 	maxOutEdges = 100
+	// maxDefinitionBytes bounds the JSON document, whatever the API's body
+	// limit is.
+	maxDefinitionBytes = 1 << 20
+	// maxExpressionBytes bounds the CEL source of all of a definition's
+	// expressions together (500 nodes of 256 bytes each).
+	maxExpressionBytes = 128 << 10
+	// maxInputSchemaBytes bounds the inputSchema: compiling a JSON Schema
+	// costs about 1 ms per KB (its patterns are compiled too).
+	maxInputSchemaBytes = 64 << 10
 )
 
 // reservedIDs are definition ids that collide with API routes.
@@ -38,6 +50,10 @@ var reservedIDs = []string{"statistics"}
 // the definition is usable only when the problem list is empty.
 func Parse(data []byte, reg *Registry, exprs ExprChecker) (Definition, []Problem) {
 	var def Definition
+	if len(data) > maxDefinitionBytes {
+		return def, []Problem{{Path: "", Code: CodeTooLarge, Message: fmt.Sprintf(
+			"the definition is %d bytes; the limit is %d", len(data), maxDefinitionBytes)}}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&def); err != nil {
@@ -46,11 +62,53 @@ func Parse(data []byte, reg *Registry, exprs ExprChecker) (Definition, []Problem
 	if dec.More() {
 		return def, []Problem{{Path: "", Code: CodeInvalidJSON, Message: "unexpected data after the definition object"}}
 	}
+	// A graph over the size limits is refused before anything else looks at
+	// it: the other checks would only spend time listing its problems.
+	if problems := checkSize(&def); len(problems) > 0 {
+		return def, problems
+	}
 	deriveEdgeIDs(&def)
-	v := validator{def: &def, reg: reg, exprs: exprs}
+	v := validator{def: &def, reg: reg}
+	if exprs != nil {
+		v.exprs = &exprBudget{inner: exprs, left: maxExpressionBytes}
+	}
 	v.validate()
 	return def, v.problems
 }
+
+// checkSize reports a definition with more nodes or edges than allowed.
+func checkSize(def *Definition) []Problem {
+	var problems []Problem
+	if len(def.Nodes) > maxNodes {
+		problems = append(problems, Problem{Path: "nodes", Code: CodeTooLarge, Message: fmt.Sprintf(
+			"the definition has %d nodes; a definition may have at most %d", len(def.Nodes), maxNodes)})
+	}
+	if len(def.Edges) > maxEdges {
+		problems = append(problems, Problem{Path: "edges", Code: CodeTooLarge, Message: fmt.Sprintf(
+			"the definition has %d edges; a definition may have at most %d", len(def.Edges), maxEdges)})
+	}
+	return problems
+}
+
+// exprBudget compiles expressions until their sources add up to more than
+// maxExpressionBytes; past that it only counts, and the validator reports
+// the total once.
+type exprBudget struct {
+	inner ExprChecker
+	left  int
+	total int
+}
+
+func (b *exprBudget) Check(src string) error {
+	b.total += len(src)
+	b.left -= len(src)
+	if b.left < 0 {
+		return nil
+	}
+	return b.inner.Check(src)
+}
+
+func (b *exprBudget) exceeded() bool { return b.left < 0 }
 
 // Canonical returns the definition as compact JSON with sorted object keys,
 // so two documents that mean the same thing compare equal byte for byte.
@@ -83,7 +141,9 @@ func CanonicalJSON(raw []byte) ([]byte, error) {
 }
 
 // deriveEdgeIDs names edges that have no id "source->target", adding "#2",
-// "#3"... when two edges join the same pair of nodes.
+// "#3"... when two edges join the same pair of nodes. Each pair remembers
+// the last suffix it gave out, so the ids of n edges between one pair are
+// found in linear time, not by probing "#2", "#3"… for every edge.
 func deriveEdgeIDs(def *Definition) {
 	taken := make(map[string]bool, len(def.Edges))
 	for _, e := range def.Edges {
@@ -91,6 +151,7 @@ func deriveEdgeIDs(def *Definition) {
 			taken[e.ID] = true
 		}
 	}
+	next := map[string]int{} // base id -> next suffix to try
 	for i := range def.Edges {
 		e := &def.Edges[i]
 		if e.ID != "" {
@@ -98,9 +159,17 @@ func deriveEdgeIDs(def *Definition) {
 		}
 		base := e.Source + "->" + e.Target
 		id := base
-		for n := 2; taken[id]; n++ {
-			id = fmt.Sprintf("%s#%d", base, n)
+		n, seen := next[base]
+		if !seen {
+			n = 2
 		}
+		if seen || taken[id] {
+			for id = fmt.Sprintf("%s#%d", base, n); taken[id]; id = fmt.Sprintf("%s#%d", base, n) {
+				n++
+			}
+			n++
+		}
+		next[base] = n
 		e.ID = id
 		taken[id] = true
 	}
@@ -129,7 +198,12 @@ func (v *validator) validate() {
 		}
 	}
 	v.checkOutput()
-	if len(v.def.InputSchema) > 0 {
+	if b, ok := v.exprs.(*exprBudget); ok && b.exceeded() {
+		v.add("", CodeTooLarge, "the definition's expressions are %d bytes in all; the limit is %d (compute big values in fewer, shorter expressions)", b.total, maxExpressionBytes)
+	}
+	if n := len(v.def.InputSchema); n > maxInputSchemaBytes {
+		v.add("inputSchema", CodeTooLarge, "the inputSchema is %d bytes; the limit is %d", n, maxInputSchemaBytes)
+	} else if n > 0 {
 		if _, err := CompileSchema(v.def.InputSchema); err != nil {
 			v.add("inputSchema", CodeInvalidSchema, "inputSchema is not a valid JSON Schema: %v", err)
 		}
@@ -157,12 +231,6 @@ func (v *validator) checkHeader() {
 	}
 	if len(d.Nodes) == 0 {
 		v.add("nodes", CodeRequired, "a definition needs at least one node")
-	}
-	if len(d.Nodes) > maxNodes {
-		v.add("nodes", CodeInvalidConfig, "a definition may have at most %d nodes", maxNodes)
-	}
-	if len(d.Edges) > maxEdges {
-		v.add("edges", CodeInvalidConfig, "a definition may have at most %d edges", maxEdges)
 	}
 }
 
