@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -57,6 +58,14 @@ func ValidationNodeType() interpreter.NodeType {
 		CheckConfig: func(config json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
 			_, problems := compileValidation(config, exprs)
 			return problems
+		},
+		// Without a target the node checks, and outputs, the whole input.
+		ImplicitReads: func(config json.RawMessage) []string {
+			var cfg ValidationConfig
+			if decodeConfig(config, &cfg) != nil || cfg.Target == "" {
+				return []string{expr.VarInput}
+			}
+			return nil
 		},
 	}
 }

@@ -186,6 +186,10 @@ func readBody(c echo.Context) ([]byte, error) {
 type loadedDefinition struct {
 	def    interpreter.Definition
 	schema *jsonschema.Schema // nil when the definition has no inputSchema
+	// reads is what each node reads of the scope, carried in the execution
+	// input; nil without an expression analyzer (every node then gets the
+	// whole scope).
+	reads *interpreter.Reads
 }
 
 type definitionKey struct{ id, version string }
@@ -231,6 +235,12 @@ func (s *Server) loadDefinition(ctx context.Context, id, version string) (*loade
 		ld.schema, err = interpreter.CompileSchema(ld.def.InputSchema)
 		if err != nil {
 			return nil, internalError(err, "compile inputSchema of "+id+"@"+stored.Version)
+		}
+	}
+	if an, ok := s.exprs.(interpreter.ScopeAnalyzer); ok {
+		ld.reads, err = interpreter.PlanReads(&ld.def, s.registry, an)
+		if err != nil {
+			return nil, internalError(err, "plan the scopes of "+id+"@"+stored.Version)
 		}
 	}
 	s.defs.lru.Add(key, ld)

@@ -38,6 +38,7 @@ const (
 	codeServiceUnavailable   = "service_unavailable"
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeProductNotFound      = "product_not_found"
+	codeHistoryBudget        = "history_budget_exceeded"
 )
 
 // appError is an error a handler returns to be rendered as the error

@@ -145,8 +145,11 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
 	}
 
+	if err := s.checkHistoryBudget(ld, req.Input); err != nil {
+		return err
+	}
 	run, err := s.client.ExecuteWorkflow(ctx, opts, interpreter.WorkflowName,
-		interpreter.ExecutionInput{Definition: ld.def, Input: req.Input})
+		interpreter.ExecutionInput{Definition: ld.def, Input: req.Input, Reads: ld.reads})
 	if err != nil {
 		return temporalError(err, "start execution")
 	}
@@ -191,7 +194,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 		return c.NoContent(statusClientClosedRequest)
 	}
 	if ae := failureError(err, ref); ae != nil {
-		return ae
+		return s.explainTermination(ctx, ae, ref.ExecutionID, ref.RunID)
 	}
 	// The budget ran out. The SDK's long poll may give up with its own
 	// deadline error a moment before waitCtx ends; either way the
@@ -202,6 +205,34 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 		return pending()
 	}
 	return temporalError(err, "wait for execution result").about(ref)
+}
+
+// maxPayloadBytes is Temporal's default limit on one payload (an
+// execution's input, an activity's request); larger ones fail the start or
+// the workflow task.
+const maxPayloadBytes = 2 << 20
+
+// checkHistoryBudget refuses, before anything starts, an input the
+// execution's history could not hold: a payload over Temporal's limit, or
+// an estimate over the history budget (Temporal terminates an execution
+// whose history passes its own limit, 50 MB by default, wherever it is).
+func (s *Server) checkHistoryBudget(ld *loadedDefinition, input json.RawMessage) error {
+	est, err := interpreter.EstimateHistory(&ld.def, s.registry, ld.reads, nullIfEmpty(input))
+	if err != nil {
+		return internalError(err, "estimate the history of "+ld.def.ID)
+	}
+	switch {
+	case est.LargestPayload > maxPayloadBytes:
+		return newError(http.StatusRequestEntityTooLarge, codeHistoryBudget, fmt.Sprintf(
+			"%s would be %d bytes; Temporal accepts at most %d in one payload (pass references to big data, not the data)",
+			est.LargestWhat, est.LargestPayload, maxPayloadBytes))
+	case est.Bytes > s.historyBudget:
+		return newError(http.StatusRequestEntityTooLarge, codeHistoryBudget, fmt.Sprintf(
+			"with this input the execution's history would need about %d bytes; the budget is %d (HISTORY_BUDGET_BYTES): "+
+				"the input is too big for this definition's nodes that read it (pass references to big data, or read only the fields a node needs)",
+			est.Bytes, s.historyBudget))
+	}
+	return nil
 }
 
 // waitBudget reads ?wait= (a Go duration or a bare number of seconds,

@@ -297,7 +297,7 @@ func (s *Server) getExecution(c echo.Context) error {
 		case err == nil:
 			out.Output = nullIfEmpty(result)
 		default:
-			ae := failureError(err, executionRef{})
+			ae := s.explainTermination(ctx, failureError(err, executionRef{}), ex.ID, ex.RunID)
 			if ae == nil {
 				return temporalError(err, "read execution result").about(s.ref(ex.ID, ex.RunID))
 			}

@@ -48,6 +48,9 @@ const (
 	defaultRateLimitWindow = time.Second
 	// defaultCacheSize is the number of parsed definitions kept in memory.
 	defaultCacheSize = 1024
+	// defaultHistoryBudget leaves room under Temporal's 50 MB history limit
+	// for what the estimate cannot know: the nodes' outputs.
+	defaultHistoryBudget = 32 << 20
 )
 
 // Options configure the API. Client, Store and Registry are required;
@@ -97,6 +100,11 @@ type Options struct {
 	// BodyLimit is the largest request body accepted, in bytes; larger
 	// bodies get 413. Optional: default 1 MiB.
 	BodyLimit int64
+	// HistoryBudget is the most history, in bytes, an execution may be
+	// estimated to need when it starts (see checkHistoryBudget); a larger
+	// input gets 413 history_budget_exceeded. Optional: default 32 MiB,
+	// under Temporal's default limit of 50 MB per execution.
+	HistoryBudget int
 	// CacheSize is the number of parsed definitions (and compiled input
 	// schemas) kept, keyed by (id, version). Optional: default 1024.
 	CacheSize int
@@ -162,10 +170,12 @@ type Server struct {
 	defWait   time.Duration
 	maxWait   time.Duration
 	bodyLimit int64
-	defs      *definitionCache
-	keys      *keyring
-	limiter   *rateLimiter
-	log       *slog.Logger
+	// historyBudget bounds the history an execution is estimated to need.
+	historyBudget int
+	defs          *definitionCache
+	keys          *keyring
+	limiter       *rateLimiter
+	log           *slog.Logger
 
 	paymentMethodRequired bool
 	codec                 codecAccess
@@ -211,6 +221,9 @@ func New(o Options) (*Server, error) {
 	if o.CacheSize <= 0 {
 		o.CacheSize = defaultCacheSize
 	}
+	if o.HistoryBudget <= 0 {
+		o.HistoryBudget = defaultHistoryBudget
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -245,9 +258,11 @@ func New(o Options) (*Server, error) {
 		maxWait:   o.MaxWait,
 		bodyLimit: o.BodyLimit,
 		defs:      defs,
-		keys:      keys,
-		limiter:   newRateLimiter(o.RateLimitMax, o.RateLimitWindow),
-		log:       o.Logger,
+
+		historyBudget: o.HistoryBudget,
+		keys:          keys,
+		limiter:       newRateLimiter(o.RateLimitMax, o.RateLimitWindow),
+		log:           o.Logger,
 
 		paymentMethodRequired: o.PaymentMethodRequired,
 		codec:                 newCodecAccess(o),

@@ -49,6 +49,10 @@ const (
 type ExecutionInput struct {
 	Definition Definition `json:"definition"`
 	Input      any        `json:"input"`
+	// Reads limits each node's scope to what it reads (see Reads). Absent
+	// in executions started before it existed: every node then gets the
+	// whole scope.
+	Reads *Reads `json:"reads,omitempty"`
 }
 
 // ExecutionInfo is the `execution` variable of expressions.

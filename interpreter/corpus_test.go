@@ -32,6 +32,13 @@ func TestCorpusCoverage(t *testing.T) {
 		if err := converter.GetDefaultDataConverter().FromPayloads(started.GetInput(), &in); err != nil {
 			t.Fatalf("%s: the workflow input: %v", f, err)
 		}
+		// Executions started before Reads give every node the whole scope;
+		// both kinds must keep replaying.
+		if in.Reads != nil {
+			seen["scope by reads"] = true
+		} else {
+			seen["whole scope"] = true
+		}
 		hasWait := slices.ContainsFunc(in.Definition.Nodes, func(n interpreter.Node) bool { return n.Type == "wait" })
 		for _, e := range h.GetEvents() {
 			switch e.GetEventType() {
@@ -87,7 +94,8 @@ func TestCorpusCoverage(t *testing.T) {
 	}
 	want = append(want, "wait duration", "wait until", "wait signal", "wait signal with timeout",
 		"edge on "+interpreter.OutcomeError, "edge on "+interpreter.OutcomeTrue, "edge on "+interpreter.OutcomeFalse,
-		"edge on "+interpreter.OutcomeTimeout, "parallel branches", "signal", "cancel")
+		"edge on "+interpreter.OutcomeTimeout, "parallel branches", "signal", "cancel",
+		"scope by reads", "whole scope")
 	for _, w := range want {
 		if !seen[w] {
 			t.Errorf("no recorded history covers %s", w)

@@ -75,7 +75,7 @@ func nodeActivity(ctx workflow.Context, n Node, kind Kind, req NodeRequest) work
 	if n.Label != "" {
 		summary = n.ID + ": " + n.Label
 	}
-	if kind == KindPure && n.Execution != ExecutionRemote {
+	if !scheduledRemotely(n, kind) {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 			StartToCloseTimeout: startToClose(n, pureStartToClose),
 			RetryPolicy:         retryPolicy(n, kind),

@@ -59,6 +59,11 @@ type NodeType struct {
 	// CheckConfig validates a node's config and compiles its expressions.
 	// Paths in the problems are relative to the config ("rules[0].operator").
 	CheckConfig func(config json.RawMessage, exprs ExprChecker) []Problem
+	// ImplicitReads lists, as expressions, what a node of this type reads
+	// besides the expressions its CheckConfig compiles (a validation node
+	// without a target checks fields of `input`). Optional: nil means
+	// nothing else; see Reads.
+	ImplicitReads func(config json.RawMessage) []string
 }
 
 // Registry is the set of node types a worker and the API agree on.

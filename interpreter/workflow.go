@@ -58,6 +58,7 @@ type run struct {
 	g        *graph
 	registry *Registry
 	input    any
+	reads    *Reads // nil: every node gets the whole scope
 	info     ExecutionInfo
 	nodes    []nodeRun
 	edges    []int
@@ -91,6 +92,9 @@ func newRun(ctx workflow.Context, registry *Registry, in ExecutionInput) *run {
 	}
 	for i, n := range def.Nodes {
 		r.nodes[i].ID, r.nodes[i].Type, r.nodes[i].Status = n.ID, n.Type, StatusPending
+	}
+	if in.Reads != nil && len(in.Reads.Nodes) == len(def.Nodes) {
+		r.reads = in.Reads
 	}
 	return r
 }
@@ -130,7 +134,7 @@ func (r *run) startNode(ctx workflow.Context, i int) {
 	st := &r.nodes[i]
 	st.Status = StatusRunning
 	st.StartedAt = timePtr(workflow.Now(ctx))
-	req := NodeRequest{Node: n, Edges: r.g.outgoingEdges(i), Scope: r.scope()}
+	req := NodeRequest{Node: n, Edges: r.g.outgoingEdges(i), Scope: r.nodeScope(i)}
 	nt, known := r.registry.Lookup(n.Type)
 	r.running++
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -314,13 +318,50 @@ func (r *run) scope() Scope {
 	return s
 }
 
+// nodeScope is the scope node i is given: what it reads, or everything
+// when the execution carries no Reads.
+func (r *run) nodeScope(i int) Scope {
+	if r.reads == nil {
+		return r.scope()
+	}
+	return r.scopeOf(r.reads.Nodes[i])
+}
+
+// scopeOf builds the part of the scope that paths name, as fresh maps. It
+// walks the nodes in definition order and the paths in their order, never a
+// map.
+func (r *run) scopeOf(paths ScopePaths) Scope {
+	st := newScopeTries(paths)
+	s := Scope{Nodes: map[string]any{}, Errors: map[string]any{}, Execution: r.info}
+	if st.input.reads() {
+		s.Input = st.input.prune(r.input)
+	}
+	for _, n := range r.nodes {
+		switch n.Status {
+		case StatusCompleted:
+			if t := st.nodes.child(n.ID); t != nil {
+				s.Nodes[n.ID] = t.prune(n.output)
+			}
+		case StatusFailed:
+			if st.errors.child(n.ID) != nil {
+				s.Errors[n.ID] = n.errInfo
+			}
+		}
+	}
+	return s
+}
+
 // output builds the execution result: the definition's output mapping, or
 // by default the outputs of the leaves of the run (completed nodes none of
 // whose outgoing edges fired), keyed by node id.
 func (r *run) output(ctx workflow.Context) (any, error) {
 	if len(r.g.def.Output) > 0 {
 		var out map[string]any
-		err := helperActivity(ctx, OutputActivity, "output", OutputRequest{Mapping: r.g.def.Output, Scope: r.scope()}).Get(ctx, &out)
+		scope := r.scope()
+		if r.reads != nil {
+			scope = r.scopeOf(r.reads.Output)
+		}
+		err := helperActivity(ctx, OutputActivity, "output", OutputRequest{Mapping: r.g.def.Output, Scope: scope}).Get(ctx, &out)
 		if err != nil {
 			return nil, temporal.NewNonRetryableApplicationError("building the output failed: "+rootMessage(err), ErrExpression, nil,
 				ExecutionError{Type: ErrExpression, Code: "output_failed", Message: rootMessage(err)})

@@ -20,6 +20,9 @@ type harness struct {
 	t   *testing.T
 	env *testsuite.TestWorkflowEnvironment
 	def interpreter.Definition
+	// reads is what the API would send with the definition: every test
+	// runs with each node given only what it reads.
+	reads *interpreter.Reads
 }
 
 func newHarness(t *testing.T, doc string) *harness {
@@ -33,11 +36,15 @@ func newHarness(t *testing.T, doc string) *harness {
 	env := suite.NewTestWorkflowEnvironment()
 	interpreter.New(reg).Register(env)
 	(&activities.Activities{Expr: exprs, MaxOutputBytes: 64 << 10}).RegisterPure(env)
-	return &harness{t: t, env: env, def: def}
+	reads, err := interpreter.PlanReads(&def, reg, exprs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, env: env, def: def, reads: reads}
 }
 
 func (h *harness) run(input any) {
-	h.env.ExecuteWorkflow(interpreter.WorkflowName, interpreter.ExecutionInput{Definition: h.def, Input: input})
+	h.env.ExecuteWorkflow(interpreter.WorkflowName, interpreter.ExecutionInput{Definition: h.def, Input: input, Reads: h.reads})
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("workflow did not complete")
 	}

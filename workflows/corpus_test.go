@@ -69,6 +69,32 @@ func TestCorpus(t *testing.T) {
 		e.record(t, "waits-until-timeout-signal", id, secrets)
 	})
 
+	t.Run("PrunedScope", func(t *testing.T) {
+		// 20 KB the nodes never read: no node's request may carry it.
+		unread := strings.Repeat("u", 20_000)
+		id := e.corpusRun(t, corpusPrunedScope, `{"input": {"order": {"qty": 3, "unit": 2.5}, "unread": "`+unread+`"}}`, http.StatusOK, "")
+		e.checkPath(t, id, "price completed\nlabel completed\n")
+		it := e.temporal.GetWorkflowHistory(t.Context(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		scheduled := 0
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+				scheduled++
+				raw, _ := proto.Marshal(a.GetInput())
+				if bytes.Contains(raw, []byte(unread)) {
+					t.Errorf("the request of %s carries the input no node reads", a.GetActivityId())
+				}
+			}
+		}
+		if scheduled != 2 {
+			t.Errorf("%d activities scheduled, want 2", scheduled)
+		}
+		e.record(t, "pruned-scope", id, secrets)
+	})
+
 	t.Run("CompensationRefund", func(t *testing.T) {
 		id := e.corpusRun(t, corpusSaga(svc.URL), `{"input": {}}`, http.StatusBadGateway, "shipping_refused")
 		e.checkPath(t, id, "charge completed\nship failed\nrefund completed\nshipping_refused failed\n")
@@ -248,6 +274,18 @@ const corpusWaits = `{
     {"source": "approval", "target": "expired", "on": "timeout"},
     {"source": "until", "target": "done"}, {"source": "confirm", "target": "done"}
   ]
+}`
+
+// corpusPrunedScope: two remote nodes, each given only what it reads (a
+// field of the input, the other's output), never the whole input.
+const corpusPrunedScope = `{
+  "id": "corpus-pruned-scope", "version": "1", "startNode": "price",
+  "output": {"label": "nodes.label.text"},
+  "nodes": [
+    {"id": "price", "type": "transform", "execution": "remote", "config": {"mapping": {"total": "input.order.qty * input.order.unit"}}},
+    {"id": "label", "type": "transform", "execution": "remote", "config": {"mapping": {"text": "'total ' + string(nodes.price.total)"}}}
+  ],
+  "edges": [{"source": "price", "target": "label", "condition": "nodes.price.total > 0"}]
 }`
 
 // corpusSaga: a charge, then a shipping call the service refuses; the

@@ -284,6 +284,7 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		DefaultWait:        &defaultWait,
 		MaxWait:            c.Config.WaitMax,
 		BodyLimit:          c.Config.MaxBodyBytes,
+		HistoryBudget:      c.Config.HistoryBudget,
 		Logger:             c.Logger,
 
 		APIKeys:         apiKeys(c.Config.APIKeys),

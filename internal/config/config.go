@@ -75,6 +75,10 @@ type Config struct {
 	CacheMaxSize  int           `env:"CACHE_MAX_SIZE" envDefault:"1000"`
 	CacheTTL      time.Duration `env:"CACHE_TTL" envDefault:"1h"`
 	NodeOutputMax int           `env:"NODE_OUTPUT_MAX_BYTES" envDefault:"262144"`
+	// HistoryBudget is the most history, in bytes, an execution may be
+	// estimated to need at its start (its input, and the requests of the
+	// nodes that run as regular activities); more is refused with 413.
+	HistoryBudget int `env:"HISTORY_BUDGET_BYTES" envDefault:"33554432"`
 
 	// I/O node types. Secrets (keys, webhook URLs) are read by the workers
 	// that serve the I/O task queue; the API needs none of them.
@@ -172,6 +176,9 @@ func (c Config) check() error {
 	}
 	if c.CacheMaxSize <= 0 || c.CacheTTL <= 0 || c.NodeOutputMax <= 0 {
 		errs = append(errs, errors.New("CACHE_MAX_SIZE, CACHE_TTL and NODE_OUTPUT_MAX_BYTES must be positive"))
+	}
+	if c.HistoryBudget <= 0 {
+		errs = append(errs, errors.New("HISTORY_BUDGET_BYTES must be positive"))
 	}
 	if c.PaymentsProvider != PaymentsStripe && c.PaymentsProvider != PaymentsFake {
 		errs = append(errs, fmt.Errorf("PAYMENTS_PROVIDER %q must be stripe or fake", c.PaymentsProvider))
