@@ -39,6 +39,7 @@ const (
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeProductNotFound      = "product_not_found"
 	codeHistoryBudget        = "history_budget_exceeded"
+	codeMemoryPressure       = "memory_pressure"
 )
 
 // appError is an error a handler returns to be rendered as the error

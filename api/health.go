@@ -61,5 +61,13 @@ func (s *Server) health(c echo.Context) error {
 		}
 		body.Checks[chk.name] = "ok"
 	}
+	// Memory pressure is reported but does not fail the probe: the process
+	// is alive and finishing its work, and restarting it would lose that.
+	if s.memory != nil {
+		body.Checks["memory"] = "ok"
+		if s.memory.UnderPressure() {
+			body.Checks["memory"] = "pressure"
+		}
+	}
 	return c.JSON(status, body)
 }

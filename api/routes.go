@@ -38,8 +38,8 @@ func (s *Server) routes() {
 
 	// Each route says what its caller needs (auth.go): a client key (or
 	// none when PUBLIC_ROUTES lists it) or an admin key.
-	route := func(method, path string, h echo.HandlerFunc, need access) {
-		e.Add(method, path, h, s.guard(path, need))
+	route := func(method, path string, h echo.HandlerFunc, need access, more ...echo.MiddlewareFunc) {
+		e.Add(method, path, h, append([]echo.MiddlewareFunc{s.guard(path, need)}, more...)...)
 	}
 	route(http.MethodGet, "/health", s.health, accessClient)
 	if s.metrics != nil {
@@ -54,7 +54,7 @@ func (s *Server) routes() {
 	route(http.MethodGet, "/api/workflows/statistics", s.statistics, accessAdmin)
 	route(http.MethodGet, "/api/workflows/:id", s.getDefinition, accessClient)
 	route(http.MethodGet, "/api/workflows/:id/versions/:version", s.getDefinitionVersion, accessClient)
-	route(http.MethodPost, "/api/workflows/:id/execute", s.execute, accessClient)
+	route(http.MethodPost, "/api/workflows/:id/execute", s.execute, accessClient, s.memoryGate())
 
 	// Clients see only the executions they started (executions.go).
 	route(http.MethodGet, "/api/executions", s.listExecutions, accessClient)
@@ -64,8 +64,8 @@ func (s *Server) routes() {
 
 	// The pre-configured flows (package workflows) and the products the
 	// order flow sells.
-	route(http.MethodPost, "/api/users/register", s.flow(workflows.UserRegistration, http.StatusCreated, nil), accessClient)
-	route(http.MethodPost, "/api/orders/process", s.flow(workflows.OrderProcessing, http.StatusCreated, s.checkPaymentMethod), accessClient)
+	route(http.MethodPost, "/api/users/register", s.flow(workflows.UserRegistration, http.StatusCreated, nil), accessClient, s.memoryGate())
+	route(http.MethodPost, "/api/orders/process", s.flow(workflows.OrderProcessing, http.StatusCreated, s.checkPaymentMethod), accessClient, s.memoryGate())
 	route(http.MethodGet, "/api/products", s.listProducts, accessClient)
 	route(http.MethodGet, "/api/products/:id", s.getProduct, accessClient)
 

@@ -100,6 +100,10 @@ type Options struct {
 	// BodyLimit is the largest request body accepted, in bytes; larger
 	// bodies get 413. Optional: default 1 MiB.
 	BodyLimit int64
+	// Memory tells the API when the process is short of memory: new
+	// executions are then refused with 503 (memory.go). Optional: nil never
+	// refuses.
+	Memory MemoryGuard
 	// HistoryBudget is the most history, in bytes, an execution may be
 	// estimated to need when it starts (see checkHistoryBudget); a larger
 	// input gets 413 history_budget_exceeded. Optional: default 32 MiB,
@@ -172,6 +176,7 @@ type Server struct {
 	bodyLimit int64
 	// historyBudget bounds the history an execution is estimated to need.
 	historyBudget int
+	memory        MemoryGuard
 	defs          *definitionCache
 	keys          *keyring
 	limiter       *rateLimiter
@@ -260,6 +265,7 @@ func New(o Options) (*Server, error) {
 		defs:      defs,
 
 		historyBudget: o.HistoryBudget,
+		memory:        o.Memory,
 		keys:          keys,
 		limiter:       newRateLimiter(o.RateLimitMax, o.RateLimitWindow),
 		log:           o.Logger,

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/workflow-backend/workflow-backend/internal/expr"
+	"github.com/workflow-backend/workflow-backend/internal/memguard"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -42,13 +43,16 @@ type statistics struct {
 	// AverageExecutionTime is the mean of CloseTime − StartTime, in
 	// milliseconds, over the AverageExecutionTimeSample most recently
 	// closed executions (at most durationSampleSize); null when none closed.
-	AverageExecutionTime       *float64      `json:"averageExecutionTime"`
-	AverageExecutionTimeSample int           `json:"averageExecutionTimeSample"`
-	MemoryUsage                memoryUsage   `json:"memoryUsage"`
-	CacheStats                 *cacheSummary `json:"cacheStats"`
-	Namespace                  string        `json:"namespace"`
-	WorkflowType               string        `json:"workflowType"`
-	DefinitionID               string        `json:"definitionId,omitempty"`
+	AverageExecutionTime       *float64    `json:"averageExecutionTime"`
+	AverageExecutionTimeSample int         `json:"averageExecutionTimeSample"`
+	MemoryUsage                memoryUsage `json:"memoryUsage"`
+	// MemoryGuard is the memory guard's state (MAX_MEMORY,
+	// MEMORY_THRESHOLD); null when the API runs without one.
+	MemoryGuard  *memguard.Stats `json:"memoryGuard"`
+	CacheStats   *cacheSummary   `json:"cacheStats"`
+	Namespace    string          `json:"namespace"`
+	WorkflowType string          `json:"workflowType"`
+	DefinitionID string          `json:"definitionId,omitempty"`
 }
 
 // memoryUsage is this process's memory as the Go runtime accounts it
@@ -105,6 +109,10 @@ func (s *Server) statistics(c echo.Context) error {
 		return temporalError(err, "sample closed executions")
 	}
 	out.MemoryUsage = readMemoryUsage()
+	if s.memory != nil {
+		st := s.memory.Stats()
+		out.MemoryGuard = &st
+	}
 	if s.exprCache != nil {
 		st := s.exprCache.CacheStats()
 		out.CacheStats = &cacheSummary{

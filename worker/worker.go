@@ -14,6 +14,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/workflow-backend/workflow-backend/activities"
+	"github.com/workflow-backend/workflow-backend/internal/memguard"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -29,6 +30,35 @@ type Options struct {
 	// StopTimeout is how long a stopping worker lets running activities
 	// finish (default 30s).
 	StopTimeout time.Duration
+	// Memory, when set, holds back new task slots while the process is
+	// short of memory (memguard.Guard.SlotSupplier); the limits above stay
+	// the maximums. Optional: nil hands out slots up to the limits always.
+	Memory *memguard.Guard
+}
+
+// sdkDefaultSlots is the SDK's default for each MaxConcurrent… limit.
+const sdkDefaultSlots = 1000
+
+// tuner builds one worker's slot suppliers: each kind of task up to its
+// limit, down to one slot while memory is short.
+func (o Options) tuner() (sdkworker.WorkerTuner, error) {
+	slots := func(limit int) sdkworker.SlotSupplier {
+		if limit <= 0 {
+			limit = sdkDefaultSlots
+		}
+		return o.Memory.SlotSupplier(limit, 1)
+	}
+	nexus, err := sdkworker.NewFixedSizeSlotSupplier(sdkDefaultSlots)
+	if err != nil {
+		return nil, err
+	}
+	return sdkworker.NewCompositeTuner(sdkworker.CompositeTunerOptions{
+		WorkflowSlotSupplier:        slots(o.MaxConcurrentWorkflowTasks),
+		ActivitySlotSupplier:        slots(o.MaxConcurrentActivities),
+		LocalActivitySlotSupplier:   slots(o.MaxConcurrentLocalActivities),
+		SessionActivitySlotSupplier: slots(o.MaxConcurrentActivities),
+		NexusSlotSupplier:           nexus,
+	})
 }
 
 // Workers are the started-or-not workers of one process.
@@ -56,12 +86,33 @@ func New(c client.Client, o Options, interp *interpreter.Interpreter, acts *acti
 		// under the Go function name.
 		DisableRegistrationAliasing: true,
 	}
-	main := sdkworker.New(c, o.TaskQueue, sdkOpts)
+	// Each worker counts its own slots, so each gets its own tuner.
+	optsFor := func() (sdkworker.Options, error) {
+		if o.Memory == nil {
+			return sdkOpts, nil
+		}
+		withTuner := sdkOpts
+		withTuner.MaxConcurrentActivityExecutionSize = 0
+		withTuner.MaxConcurrentLocalActivityExecutionSize = 0
+		withTuner.MaxConcurrentWorkflowTaskExecutionSize = 0
+		var err error
+		withTuner.Tuner, err = o.tuner()
+		return withTuner, err
+	}
+	mainOpts, err := optsFor()
+	if err != nil {
+		return nil, err
+	}
+	main := sdkworker.New(c, o.TaskQueue, mainOpts)
 	interp.Register(main)
 	acts.RegisterPure(main)
 	ws := &Workers{workers: []sdkworker.Worker{main}, logger: logger}
 	if io != nil {
-		ioWorker := sdkworker.New(c, o.TaskQueue+interpreter.IOTaskQueueSuffix, sdkOpts)
+		ioOpts, err := optsFor()
+		if err != nil {
+			return nil, err
+		}
+		ioWorker := sdkworker.New(c, o.TaskQueue+interpreter.IOTaskQueueSuffix, ioOpts)
 		io.Register(ioWorker)
 		ws.workers = append(ws.workers, ioWorker)
 	}

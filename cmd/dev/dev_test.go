@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,11 +25,7 @@ func TestRestartKeepsExecutions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the dev binary")
 	}
-	bin := filepath.Join(t.TempDir(), "dev")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildDev(t)
 	dataDir := t.TempDir()
 	env := append(os.Environ(),
 		"DATA_DIR="+dataDir,
@@ -98,6 +95,41 @@ func TestRestartKeepsExecutions(t *testing.T) {
 	}
 }
 
+// buildDev builds the dev binary once for the package's tests.
+func buildDev(t *testing.T) string {
+	t.Helper()
+	devBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "dev-test-bin")
+		if err != nil {
+			devBuild.err = err
+			return
+		}
+		devBuild.path = filepath.Join(dir, "dev")
+		out, err := exec.Command("go", "build", "-o", devBuild.path, ".").CombinedOutput()
+		if err != nil {
+			devBuild.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if devBuild.err != nil {
+		t.Fatal(devBuild.err)
+	}
+	return devBuild.path
+}
+
+var devBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if devBuild.path != "" {
+		_ = os.RemoveAll(filepath.Dir(devBuild.path))
+	}
+	os.Exit(code)
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	port, err := devserver.GetFreePort("127.0.0.1")
@@ -110,10 +142,36 @@ func freePort(t *testing.T) int {
 // startDev starts the binary and waits until its API reports healthy.
 func startDev(t *testing.T, bin string, env []string, api string) *exec.Cmd {
 	t.Helper()
+	cmd, _ := startDevLogging(t, bin, env, api)
+	return cmd
+}
+
+// lockedBuffer is the process's output, written by its copying goroutine
+// and read by the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startDevLogging is startDev that also returns the process's output.
+func startDevLogging(t *testing.T, bin string, env []string, api string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -132,13 +190,13 @@ func startDev(t *testing.T, bin string, env []string, api string) *exec.Cmd {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return cmd
+				return cmd, out
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("dev mode not healthy after 90s")
-	return nil
+	return nil, nil
 }
 
 func call(t *testing.T, method, url, body string) (int, []byte) {

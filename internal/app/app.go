@@ -32,6 +32,7 @@ import (
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/mail"
+	"github.com/workflow-backend/workflow-backend/internal/memguard"
 	"github.com/workflow-backend/workflow-backend/internal/metrics"
 	"github.com/workflow-backend/workflow-backend/internal/outbound"
 	"github.com/workflow-backend/workflow-backend/internal/payments"
@@ -65,6 +66,10 @@ type Core struct {
 	// DevMode lets loopback callers use the codec endpoints without a token
 	// and allows dev mode's own Web UI origins. Set by dev mode only.
 	DevMode bool
+	// Memory is the process's memory guard (MAX_MEMORY, MEMORY_THRESHOLD):
+	// the API refuses new executions and the workers take no new tasks
+	// while it reports pressure. It only watches once GuardMemory runs.
+	Memory *memguard.Guard
 }
 
 // NewCore builds the expression environment, the node type registry, the
@@ -86,7 +91,12 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 		return nil, err
 	}
 	registry := NodeRegistry()
+	memory := memguard.New(memguard.Options{Limit: uint64(cfg.MaxMemory), Threshold: cfg.MemoryThreshold, Logger: logger})
+	if err := meters.WatchMemory(memory.Stats); err != nil {
+		return nil, err
+	}
 	return &Core{
+		Memory:      memory,
 		Metrics:     meters,
 		Codec:       pc,
 		Config:      cfg,
@@ -247,6 +257,7 @@ func (c *Core) NewWorkers(tc client.Client, ioNodes *activities.IO) (*worker.Wor
 		MaxConcurrentActivities:      c.Config.MaxConcurrentActivities,
 		MaxConcurrentLocalActivities: c.Config.MaxConcurrentLocalActivities,
 		MaxConcurrentWorkflowTasks:   c.Config.MaxConcurrentWorkflowTasks,
+		Memory:                       c.Memory,
 	}, c.Interpreter, c.Activities, ioNodes, c.Logger)
 }
 
@@ -285,6 +296,7 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		MaxWait:            c.Config.WaitMax,
 		BodyLimit:          c.Config.MaxBodyBytes,
 		HistoryBudget:      c.Config.HistoryBudget,
+		Memory:             c.Memory,
 		Logger:             c.Logger,
 
 		APIKeys:         apiKeys(c.Config.APIKeys),
@@ -373,6 +385,24 @@ func (p *process) close() {
 	p.client.Close()
 }
 
+// GuardMemory makes MAX_MEMORY the Go runtime's soft memory limit (unless
+// GOMEMLIMIT is set) and watches the memory until ctx ends or stop is
+// called. The commands call it; tests that build a Core in a shared test
+// process do not, so their guard never reports pressure.
+func (c *Core) GuardMemory(ctx context.Context) (stop func()) {
+	softLimit := c.Memory.ApplyLimit()
+	st := c.Memory.Stats()
+	c.Logger.Info("memory guard", "maxMemoryBytes", st.MaxBytes, "thresholdBytes", st.ThresholdBytes,
+		"softLimitFrom", softLimit)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Memory.Watch(ctx)
+	}()
+	return func() { cancel(); <-done }
+}
+
 // RunAPI is the api command: the HTTP API against a Temporal cluster.
 func RunAPI(ctx context.Context, environ map[string]string, stderr io.Writer) error {
 	p, err := open(ctx, environ, stderr)
@@ -380,6 +410,7 @@ func RunAPI(ctx context.Context, environ map[string]string, stderr io.Writer) er
 		return err
 	}
 	defer p.close()
+	defer p.core.GuardMemory(ctx)()
 	if err := CheckSearchAttributes(ctx, p.client, p.cfg.TemporalNamespace); err != nil {
 		return err
 	}
@@ -399,6 +430,7 @@ func RunWorker(ctx context.Context, environ map[string]string, stderr io.Writer)
 		return err
 	}
 	defer p.close()
+	defer p.core.GuardMemory(ctx)()
 	if p.cfg.MetricsAddr != "" {
 		stop, err := p.core.serveMetrics(ctx, p.cfg.MetricsAddr)
 		if err != nil {

@@ -47,6 +47,13 @@ type Config struct {
 
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 
+	// Memory guard (internal/memguard): MAX_MEMORY is the process's memory
+	// budget, also set as the Go runtime's soft limit unless GOMEMLIMIT is
+	// set; above MEMORY_THRESHOLD of it new executions are refused and the
+	// workers take no new tasks until memory falls.
+	MaxMemory       ByteSize `env:"MAX_MEMORY" envDefault:"1GiB"`
+	MemoryThreshold float64  `env:"MEMORY_THRESHOLD" envDefault:"0.8"`
+
 	// Application database: a postgres:// URL, or an SQLite file. Empty
 	// means DATA_DIR/app.db.
 	DatabaseURL string `env:"DATABASE_URL"`
@@ -176,6 +183,12 @@ func (c Config) check() error {
 	}
 	if c.CacheMaxSize <= 0 || c.CacheTTL <= 0 || c.NodeOutputMax <= 0 {
 		errs = append(errs, errors.New("CACHE_MAX_SIZE, CACHE_TTL and NODE_OUTPUT_MAX_BYTES must be positive"))
+	}
+	if c.MaxMemory < 16<<20 {
+		errs = append(errs, errors.New("MAX_MEMORY must be at least 16MiB (a number of bytes, or with a unit: 512MiB, 2GiB)"))
+	}
+	if !(c.MemoryThreshold > 0 && c.MemoryThreshold <= 1) {
+		errs = append(errs, fmt.Errorf("MEMORY_THRESHOLD %v must be a fraction above 0 and at most 1 (e.g. 0.8)", c.MemoryThreshold))
 	}
 	if c.HistoryBudget <= 0 {
 		errs = append(errs, errors.New("HISTORY_BUDGET_BYTES must be positive"))

@@ -107,3 +107,27 @@ func TestPayloadEncryptionSettings(t *testing.T) {
 		t.Errorf("error %q rejects a good origin", err)
 	}
 }
+
+func TestMemorySettings(t *testing.T) {
+	c, err := Load(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxMemory != 1<<30 || c.MemoryThreshold != 0.8 {
+		t.Errorf("defaults: MAX_MEMORY %d, MEMORY_THRESHOLD %v", c.MaxMemory, c.MemoryThreshold)
+	}
+	for in, want := range map[string]ByteSize{"536870912": 512 << 20, "512MiB": 512 << 20, "2 GiB": 2 << 30, "2Gi": 2 << 30, "500MB": 500e6} {
+		c, err := Load(map[string]string{"MAX_MEMORY": in})
+		if err != nil || c.MaxMemory != want {
+			t.Errorf("MAX_MEMORY=%s: %d, %v; want %d", in, c.MaxMemory, err, want)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"MAX_MEMORY": "lots"}, {"MAX_MEMORY": "-1"}, {"MAX_MEMORY": "1KiB"}, {"MAX_MEMORY": "1.5GiB"},
+		{"MEMORY_THRESHOLD": "0"}, {"MEMORY_THRESHOLD": "1.2"}, {"MEMORY_THRESHOLD": "-0.5"}, {"MEMORY_THRESHOLD": "NaN"},
+	} {
+		if _, err := Load(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

@@ -65,6 +65,7 @@ func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Write
 		return err
 	}
 	core.DevMode = true
+	defer core.GuardMemory(ctx)()
 	tc, err := app.DialTemporalMetered(ctx, cfg, environ, logger, core.Codec, core.Metrics.Temporal())
 	if err != nil {
 		return err
