@@ -76,6 +76,8 @@ type Core struct {
 // interpreter and the activities from cfg.
 func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 	limits := expr.DefaultLimits()
+	limits.CostLimit = cfg.ExprCostLimit
+	limits.MaxValueBytes = uint64(cfg.ExprMaxValueBytes)
 	limits.CacheSize = cfg.CacheMaxSize
 	limits.CacheTTL = cfg.CacheTTL
 	env, err := expr.New(limits)

@@ -78,10 +78,14 @@ type Config struct {
 	// serve /metrics on the API's port instead.
 	MetricsAddr string `env:"METRICS_ADDR"`
 
-	// Expressions and node outputs.
-	CacheMaxSize  int           `env:"CACHE_MAX_SIZE" envDefault:"1000"`
-	CacheTTL      time.Duration `env:"CACHE_TTL" envDefault:"1h"`
-	NodeOutputMax int           `env:"NODE_OUTPUT_MAX_BYTES" envDefault:"262144"`
+	// Expressions and node outputs. EXPR_COST_LIMIT bounds the steps of one
+	// evaluation (and of one call); EXPR_MAX_VALUE_BYTES every value an
+	// evaluation makes, as JSON.
+	ExprCostLimit     uint64        `env:"EXPR_COST_LIMIT" envDefault:"1000000"`
+	ExprMaxValueBytes ByteSize      `env:"EXPR_MAX_VALUE_BYTES" envDefault:"2MiB"`
+	CacheMaxSize      int           `env:"CACHE_MAX_SIZE" envDefault:"1000"`
+	CacheTTL          time.Duration `env:"CACHE_TTL" envDefault:"1h"`
+	NodeOutputMax     int           `env:"NODE_OUTPUT_MAX_BYTES" envDefault:"262144"`
 	// HistoryBudget is the most history, in bytes, an execution may be
 	// estimated to need at its start (its input, and the requests of the
 	// nodes that run as regular activities); more is refused with 413.
@@ -189,6 +193,12 @@ func (c Config) check() error {
 	}
 	if !(c.MemoryThreshold > 0 && c.MemoryThreshold <= 1) {
 		errs = append(errs, fmt.Errorf("MEMORY_THRESHOLD %v must be a fraction above 0 and at most 1 (e.g. 0.8)", c.MemoryThreshold))
+	}
+	if c.ExprCostLimit < 1000 {
+		errs = append(errs, errors.New("EXPR_COST_LIMIT must be at least 1000"))
+	}
+	if c.ExprMaxValueBytes < 1<<10 {
+		errs = append(errs, errors.New("EXPR_MAX_VALUE_BYTES must be at least 1KiB"))
 	}
 	if c.HistoryBudget <= 0 {
 		errs = append(errs, errors.New("HISTORY_BUDGET_BYTES must be positive"))

@@ -39,9 +39,14 @@ import (
 // its default (see DefaultLimits).
 type Limits struct {
 	// CostLimit is the maximum runtime cost of one evaluation (CEL cost units,
-	// roughly one per operation and per element a comprehension visits).
+	// roughly one per operation and per element a comprehension visits, one
+	// per ten bytes a call makes), and of the steps one call may take.
 	// Optional: default 1,000,000.
 	CostLimit uint64
+	// MaxValueBytes bounds every string, bytes, list or map an evaluation
+	// makes and its result, measured as JSON (see guard.go). Optional:
+	// default 2 MiB.
+	MaxValueBytes uint64
 	// MaxLength is the maximum length of an expression's source in characters
 	// (Unicode code points). Optional: default 4096.
 	MaxLength int
@@ -54,10 +59,11 @@ type Limits struct {
 // DefaultLimits returns the limits used for zero fields of Limits.
 func DefaultLimits() Limits {
 	return Limits{
-		CostLimit: 1_000_000,
-		MaxLength: 4096,
-		CacheSize: 1000,
-		CacheTTL:  time.Hour,
+		CostLimit:     1_000_000,
+		MaxValueBytes: 2 << 20,
+		MaxLength:     4096,
+		CacheSize:     1000,
+		CacheTTL:      time.Hour,
 	}
 }
 
@@ -66,6 +72,9 @@ func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	if l.CostLimit == 0 {
 		l.CostLimit = d.CostLimit
+	}
+	if l.MaxValueBytes == 0 {
+		l.MaxValueBytes = d.MaxValueBytes
 	}
 	if l.MaxLength <= 0 {
 		l.MaxLength = d.MaxLength
@@ -132,7 +141,8 @@ func New(l Limits) (*Env, error) {
 		ext.Strings(),
 		ext.Math(),
 		ext.Encoders(),
-		ext.Lists(),
+		// lists.range allocates its whole list at once.
+		ext.Lists(ext.ListsMaxRangeSize(int64(l.MaxValueBytes / (elementBytes + 8)))),
 		ext.Sets(),
 		ext.Bindings(),
 		ext.TwoVarComprehensions(),
@@ -146,16 +156,24 @@ func New(l Limits) (*Env, error) {
 		cel.ParserExpressionSizeLimit(l.MaxLength),
 		cel.ExpressionNodeLimit(expressionNodeLimit),
 	}
-	arith, err := arithmeticDecls()
+	arith, err := arithmeticDecls(l)
 	if err != nil {
 		return nil, fmt.Errorf("expr: declare arithmetic: %w", err)
 	}
 	opts = append(opts, cel.FunctionDecls(arith...))
 	opts = append(opts, functions()...)
 
-	env, err := cel.NewCustomEnv(opts...)
+	base, err := cel.NewCustomEnv(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("expr: build CEL environment: %w", err)
+	}
+	guards, err := guardFunctions(base, l)
+	if err != nil {
+		return nil, fmt.Errorf("expr: %w", err)
+	}
+	env, err := base.Extend(cel.FunctionDecls(guards...))
+	if err != nil {
+		return nil, fmt.Errorf("expr: guard functions: %w", err)
 	}
 	return &Env{
 		env:    env,
@@ -211,7 +229,8 @@ func (e *Env) compile(src string) (cel.Program, error) {
 	}
 	prg, err := e.env.Program(ast,
 		cel.CostLimit(e.limits.CostLimit),
-		cel.CostTracking(allocationCost{}),
+		cel.CostTracking(allocationCost{hashCost: e.limits.CostLimit / maxHashesPerEvaluation}),
+		cel.CustomDecoratorV2(checkBuiltValues(ast, e.limits.MaxValueBytes)),
 		cel.InterruptCheckFrequency(interruptCheckFrequency),
 		cel.Globals(e.defaults),
 	)

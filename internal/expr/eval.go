@@ -74,6 +74,13 @@ func (e *Env) Eval(ctx context.Context, src string, vars map[string]any) (any, e
 		}
 		return nil, &EvalError{Expr: src, Err: err}
 	}
+	// Measured before it is converted: a result of shared references
+	// (a list of a thousand times one big string) is small in CEL and
+	// huge as Go values and JSON.
+	if size := valueSize(val, e.limits.MaxValueBytes); size > e.limits.MaxValueBytes {
+		return nil, &EvalError{Expr: src, Err: fmt.Errorf("%w: the result is over %s as JSON; the limit is %s (EXPR_MAX_VALUE_BYTES)",
+			ErrValueTooLarge, formatBytes(size), formatBytes(e.limits.MaxValueBytes))}
+	}
 	out, err := toNative(val)
 	if err != nil {
 		return nil, &EvalError{Expr: src, Err: err}
