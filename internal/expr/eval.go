@@ -70,7 +70,7 @@ func (e *Env) Eval(ctx context.Context, src string, vars map[string]any) (any, e
 		}
 		var cancelled interpreter.EvalCancelledError
 		if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
-			return nil, &EvalError{Expr: src, Err: fmt.Errorf("%w (limit %d)", ErrCostLimit, e.limits.CostLimit)}
+			return nil, &EvalError{Expr: src, Err: fmt.Errorf("%w (limit %d, EXPR_COST_LIMIT)", ErrCostLimit, e.limits.CostLimit)}
 		}
 		return nil, &EvalError{Expr: src, Err: err}
 	}
