@@ -34,6 +34,7 @@ func (s *Server) routes() {
 		// trusted extractor finds (ratelimit.go).
 		s.rateLimitMiddleware(),
 		s.bodyLimitMiddleware(),
+		s.crossSiteGuard(),
 	)
 
 	// Each route says what its caller needs (auth.go): a client key (or

@@ -100,6 +100,11 @@ type Options struct {
 	// BodyLimit is the largest request body accepted, in bytes; larger
 	// bodies get 413. Optional: default 1 MiB.
 	BodyLimit int64
+	// AllowedOrigins are browser origins (https://app.example.com) whose
+	// pages may call the API's mutating routes; pages of any other origin
+	// are refused (crosssite.go). Optional: default none besides the API's
+	// own origin.
+	AllowedOrigins []string
 	// Memory tells the API when the process is short of memory: new
 	// executions are then refused with 503 (memory.go). Optional: nil never
 	// refuses.
@@ -177,10 +182,12 @@ type Server struct {
 	// historyBudget bounds the history an execution is estimated to need.
 	historyBudget int
 	memory        MemoryGuard
-	defs          *definitionCache
-	keys          *keyring
-	limiter       *rateLimiter
-	log           *slog.Logger
+	// allowedOrigins may call mutating routes from a browser.
+	allowedOrigins []string
+	defs           *definitionCache
+	keys           *keyring
+	limiter        *rateLimiter
+	log            *slog.Logger
 
 	paymentMethodRequired bool
 	codec                 codecAccess
@@ -264,11 +271,12 @@ func New(o Options) (*Server, error) {
 		bodyLimit: o.BodyLimit,
 		defs:      defs,
 
-		historyBudget: o.HistoryBudget,
-		memory:        o.Memory,
-		keys:          keys,
-		limiter:       newRateLimiter(o.RateLimitMax, o.RateLimitWindow),
-		log:           o.Logger,
+		historyBudget:  o.HistoryBudget,
+		memory:         o.Memory,
+		allowedOrigins: trimOrigins(o.AllowedOrigins),
+		keys:           keys,
+		limiter:        newRateLimiter(o.RateLimitMax, o.RateLimitWindow),
+		log:            o.Logger,
 
 		paymentMethodRequired: o.PaymentMethodRequired,
 		codec:                 newCodecAccess(o),

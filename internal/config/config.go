@@ -38,6 +38,9 @@ type Config struct {
 	// /api/products/:id) that callers without a key may use; "none" opens
 	// none. Admin-only routes stay admin-only.
 	PublicRoutes []string `env:"PUBLIC_ROUTES" envSeparator:"," envDefault:"/health,/metrics,/api/users/register,/api/orders/process,/api/products,/api/products/:id"`
+	// AllowedOrigins are the browser origins whose pages may call the API's
+	// mutating routes (cross-site requests from any other are refused).
+	AllowedOrigins []string `env:"ALLOWED_ORIGINS" envSeparator:","`
 	// Rate limit per client IP: RateLimitMax requests per RateLimitWindow.
 	RateLimitMax    int           `env:"RATE_LIMIT_MAX" envDefault:"1000"`
 	RateLimitWindow time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1s"`
@@ -223,9 +226,14 @@ func (c Config) check() error {
 	if (c.CodecOIDCIssuer == "") != (c.CodecOIDCAudience == "") {
 		errs = append(errs, errors.New("CODEC_OIDC_ISSUER and CODEC_OIDC_AUDIENCE must be set together"))
 	}
-	for _, origin := range c.CodecCORSOrigins {
-		if u, err := url.Parse(origin); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			errs = append(errs, fmt.Errorf("CODEC_CORS_ORIGINS: %q is not an origin (scheme://host[:port])", origin))
+	for _, list := range []struct {
+		name    string
+		origins []string
+	}{{"CODEC_CORS_ORIGINS", c.CodecCORSOrigins}, {"ALLOWED_ORIGINS", c.AllowedOrigins}} {
+		for _, origin := range list.origins {
+			if u, err := url.Parse(origin); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+				errs = append(errs, fmt.Errorf("%s: %q is not an origin (scheme://host[:port])", list.name, origin))
+			}
 		}
 	}
 	if err := checkAPIKeys(c.APIKeys, c.AdminAPIKeys); err != nil {
