@@ -137,6 +137,7 @@ func TestBodyLimitChunked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := env.http.Do(req)
 	if err != nil {
 		t.Fatal(err)

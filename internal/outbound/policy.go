@@ -8,8 +8,13 @@
 //
 //   - only http and https;
 //   - destinations in private, loopback, link-local, carrier-grade NAT,
-//     multicast, unspecified and reserved ranges are refused, including their
-//     IPv4-mapped and NAT64 IPv6 forms, unless an allow-list entry matches;
+//     multicast, unspecified, documentation and reserved ranges are refused,
+//     including their IPv4-mapped and NAT64 IPv6 forms, unless an allow-list
+//     entry matches; an IPv6 address must be global unicast (2000::/3, the
+//     only block the internet routes) and not one of its special blocks
+//     (6to4 and Teredo embed IPv4 addresses that would then be reached),
+//     so the deprecated IPv4-compatible form (::127.0.0.1) and any block
+//     assigned later outside 2000::/3 are refused by construction;
 //   - the check runs on the address actually dialled, after DNS resolution,
 //     so a name that resolves (or re-resolves: DNS rebinding) to a refused
 //     address is refused too; every redirect hop is a new request that goes
@@ -56,16 +61,30 @@ var refusedRanges = func() []refusedRange {
 		{"172.16.0.0/12", "a private address"},
 		{"192.0.0.0/24", "an IETF protocol assignment address"},
 		{"192.168.0.0/16", "a private address"},
+		{"192.0.2.0/24", "a documentation address"},
+		{"192.88.99.0/24", "a 6to4 relay address"},
 		{"198.18.0.0/15", "a benchmarking address"},
+		{"198.51.100.0/24", "a documentation address"},
+		{"203.0.113.0/24", "a documentation address"},
 		{"224.0.0.0/4", "a multicast address"},
 		{"240.0.0.0/4", "a reserved address (255.255.255.255 is broadcast)"},
+		// Outside 2000::/3 every IPv6 address is refused (globalUnicast);
+		// these name what the common ones are, for the message.
 		{"::/128", "the unspecified address"},
 		{"::1/128", "a loopback address"},
+		{"::/96", "an IPv4-compatible address (deprecated; it would reach the IPv4 address it embeds)"},
 		{"64:ff9b:1::/48", "a local-use NAT64 address"},
+		{"100::/64", "a discard-only address"},
 		{"fc00::/7", "a unique local address"},
 		{"fe80::/10", "a link-local address"},
 		{"fec0::/10", "a site-local address"},
 		{"ff00::/8", "a multicast address"},
+		// Special blocks inside 2000::/3 (IANA IPv6 special-purpose registry).
+		{"2001::/23", "an IETF protocol assignment (Teredo, ORCHID, benchmarking…)"},
+		{"2001:db8::/32", "a documentation address"},
+		{"2002::/16", "a 6to4 address (it would reach the IPv4 address it embeds)"},
+		{"3fff::/20", "a documentation address"},
+		{"5f00::/16", "a segment routing (SRv6) SID"},
 	}
 	out := make([]refusedRange, len(ranges))
 	for i, r := range ranges {
@@ -73,6 +92,10 @@ var refusedRanges = func() []refusedRange {
 	}
 	return out
 }()
+
+// globalUnicast is the IPv6 block routed on the internet; every IPv6
+// destination outside it is refused.
+var globalUnicast = netip.MustParsePrefix("2000::/3")
 
 // nat64 is the well-known NAT64 prefix (RFC 6052): 64:ff9b::a.b.c.d reaches
 // the IPv4 address a.b.c.d through the network's NAT64 gateway.
@@ -151,6 +174,10 @@ func (p *policy) checkAddr(addr netip.Addr) error {
 			reason := fmt.Sprintf("%s is %s (%s)", reached, r.what, r.prefix)
 			return &RefusedError{Host: addr.String(), Reason: reason + "; allow it in the outbound allow-list if this is intended"}
 		}
+	}
+	if reached.Is6() && !globalUnicast.Contains(reached) {
+		reason := fmt.Sprintf("%s is not a global unicast IPv6 address (%s)", reached, globalUnicast)
+		return &RefusedError{Host: addr.String(), Reason: reason + "; allow it in the outbound allow-list if this is intended"}
 	}
 	return nil
 }

@@ -50,6 +50,27 @@ func TestCheckAddr(t *testing.T) {
 		{"64:ff9b::a9fe:a9fe", "link-local"}, // NAT64 form of 169.254.169.254
 		{"64:ff9b::808:808", ""},
 		{"64:ff9b:1::1", "NAT64"},
+		// IPv4 embedded in IPv6 other than mapped and NAT64, and every
+		// IPv6 block the internet does not route.
+		{"::7f00:1", "IPv4-compatible"},
+		{"::a9fe:a9fe", "IPv4-compatible"},
+		{"::808:808", "IPv4-compatible"},
+		{"2002:7f00:1::1", "6to4"},
+		{"2002:808:808::1", "6to4"},
+		{"2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo"},
+		{"2001:db8::1", "documentation"},
+		{"3fff::1", "documentation"},
+		{"100::1", "discard"},
+		{"5f00::1", "SRv6"},
+		{"4000::1", "not a global unicast"},
+		{"e000::1", "not a global unicast"},
+		{"1::1", "not a global unicast"},
+		{"2a00:1450:4001:82a::200e", ""},
+		// IPv4 documentation and relay ranges.
+		{"192.0.2.1", "documentation"},
+		{"198.51.100.7", "documentation"},
+		{"203.0.113.9", "documentation"},
+		{"192.88.99.1", "6to4 relay"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
@@ -92,6 +113,9 @@ func TestCheckURL(t *testing.T) {
 		{"http://[::1]:8080/", "loopback"},
 		{"http://[::ffff:7f00:1]/", "loopback"},
 		{"http://[fe80::1%25eth0]/", "link-local"},
+		{"http://[::127.0.0.1]:8080/", "IPv4-compatible"},
+		{"http://[2002:7f00:1::]/", "6to4"},
+		{"http://[64:ff9b::127.0.0.1]/", "loopback"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
