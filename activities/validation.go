@@ -134,7 +134,9 @@ func (a *Activities) validate(ctx context.Context, node interpreter.Node, vars m
 			var err error
 			msg, err = r.check(ctx, a, v, vars)
 			if err != nil {
-				return nil, "", err // cancelled: checkExpr turns every EvalError into a failed rule
+				// The expression's own fault (a definition error), or a
+				// cancelled evaluation.
+				return nil, "", exprError(fmt.Sprintf("node %q", node.ID), fmt.Sprintf("rules[%d] (field %s)", r.index, r.field), err)
 			}
 		}
 		if msg == "" {

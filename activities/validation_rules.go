@@ -234,12 +234,14 @@ func checkType(name string) ruleCheck {
 // value, besides the usual variables. An expression that fails on the value
 // (`size(bytes(value))` given a number, `value.matches(…)` given a list)
 // fails the rule: it compiled at registration, so what broke it is the
-// input, and bad input must be a 400 listing the field, not a node failure.
+// input, and bad input must be a 400 listing the field. An error that is
+// the expression's own fault (a division by zero, the cost or size limit)
+// is returned, and fails the node as a definition error.
 func checkExpr(src string) ruleCheck {
 	return func(ctx context.Context, a *Activities, v any, vars map[string]any) (string, error) {
 		ok, err := a.Expr.EvalBool(ctx, src, with(vars, expr.VarValue, v))
 		var evalErr *expr.EvalError
-		if errors.As(err, &evalErr) {
+		if errors.As(err, &evalErr) && !evalErr.ExpressionFault() {
 			return "is invalid", nil
 		}
 		if err != nil {

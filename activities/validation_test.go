@@ -2,6 +2,7 @@ package activities
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -163,6 +164,27 @@ func TestValidationExprRuntimeError(t *testing.T) {
 	want := []interpreter.FieldError{{Field: "a", Message: "a must be a long string"}, {Field: "b", Message: "is required"}}
 	if !reflect.DeepEqual(fields, want) {
 		t.Fatalf("fields = %+v, want %+v", fields, want)
+	}
+}
+
+// An expr rule whose expression itself fails (a division by zero, the cost
+// or size limit) is a definition error: the node fails with an expression
+// error naming the rule and the expression, not a 400 blaming the input.
+func TestValidationExprFault(t *testing.T) {
+	env := newEnv(t, 0)
+	for _, src := range []string{
+		"int(value) / 0 > 1",
+		"int(value) % 0 == 1",
+		"lists.range(100000).map(i, lists.range(20).map(j, j)).size() > 0",
+		"size('x'.replace('', 'yyyyyyyy' + 'y'.replace('', lists.range(300000).map(i, 'z').join('')))) > 0",
+	} {
+		req := nodeRequest(t, "v", TypeValidation,
+			`{"rules": [{"field": "n", "operator": "expr", "value": `+strconv.Quote(src)+`}]}`, `{"n": 3}`)
+		_, err := execNode(t, env, req)
+		appErr := appError(t, err, interpreter.ErrExpression)
+		if !strings.Contains(appErr.Message(), `node "v": rules[0] (field n)`) || !strings.Contains(appErr.Message(), "value") {
+			t.Errorf("%s: message %q", src, appErr.Message())
+		}
 	}
 }
 

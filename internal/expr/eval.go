@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/cel-go/interpreter"
@@ -37,6 +38,18 @@ func (e *EvalError) Error() string {
 func (e *EvalError) Quoted() string { return quote(e.Expr) }
 
 func (e *EvalError) Unwrap() error { return e.Err }
+
+// ExpressionFault reports an error that comes from the expression itself
+// rather than from the data it was given: a limit (cost, size) it ran
+// into, or a division or modulus by zero. A validation rule reports other
+// errors (a value of the wrong type or shape) as the input's fault.
+func (e *EvalError) ExpressionFault() bool {
+	if errors.Is(e.Err, ErrCostLimit) || errors.Is(e.Err, ErrValueTooLarge) {
+		return true
+	}
+	msg := e.Err.Error()
+	return strings.Contains(msg, "division by zero") || strings.Contains(msg, "modulus by zero")
+}
 
 // ErrCostLimit is wrapped by the EvalError of an evaluation aborted because it
 // exceeded Limits.CostLimit.
