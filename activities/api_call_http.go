@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/workflow-backend/workflow-backend/internal/expr"
@@ -212,11 +213,16 @@ func (c httpCall) transportError(ctx context.Context, err error) error {
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err
 	}
-	reason := err.Error()
+	// The error's text (resolver and dialled addresses, library wording)
+	// goes to the log and the history's failure details, never into the
+	// message the API shows.
+	activity.GetLogger(ctx).Warn("outbound request failed", "target", c.target, "error", err)
+	reason := outbound.Describe(err)
 	if errors.Is(err, context.DeadlineExceeded) {
 		reason = fmt.Sprintf("no response within the node's timeout (%s)", c.timeout)
 	}
-	return temporal.NewApplicationError(fmt.Sprintf("%s: %s %s: %s", c.subject, c.method, c.target, reason), ErrNetwork)
+	return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: %s %s: %s", c.subject, c.method, c.target, reason), ErrNetwork,
+		temporal.ApplicationErrorOptions{Details: []any{err.Error()}})
 }
 
 // statusError classifies a status that is not accepted: 408, 429 and 5xx may

@@ -11,7 +11,9 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // The codec-server endpoints (Temporal's remote codec protocol): the Web UI
@@ -45,10 +47,9 @@ type OIDCOptions struct {
 
 // codecRoutes mounts /codec/encode and /codec/decode behind CORS and auth.
 func (s *Server) codecRoutes() {
-	handler := echo.WrapHandler(converter.NewPayloadCodecHTTPHandler(s.codecs()...))
 	g := s.echo.Group("/codec", s.codecCORS(), s.codecAuth)
 	for _, path := range []string{"/encode", "/decode"} {
-		g.POST(path, handler)
+		g.POST(path, s.codecHandler(path == "/encode"))
 		// Group middleware runs only on routes of the group: without an
 		// OPTIONS route the router would answer the browser's preflight
 		// itself, without CORS headers. The CORS middleware answers a
@@ -58,13 +59,44 @@ func (s *Server) codecRoutes() {
 	}
 }
 
-func (s *Server) codecs() []converter.PayloadCodec {
-	if s.codec.codec == nil {
-		// Encryption off: the endpoints answer with the payloads as they
-		// are, so a UI configured with them still works.
-		return nil
+// codecInvalidPayload answers a codec request whose payloads cannot be
+// read or decoded.
+const codeInvalidPayload = "invalid_payload"
+
+// codecHandler encodes or decodes {"payloads": […]} (the protocol of the
+// SDK's converter.NewPayloadCodecHTTPHandler, answered here so that a bad
+// request gets the API's error envelope rather than the protobuf or
+// cipher library's message). Encryption off: the payloads come back as
+// they are, so a UI configured with the endpoint still works.
+func (s *Server) codecHandler(encode bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		body, err := readBody(c)
+		if err != nil {
+			return err
+		}
+		var in commonpb.Payloads
+		if err := protojson.Unmarshal(body, &in); err != nil {
+			return newError(http.StatusBadRequest, codeInvalidPayload,
+				`the body must be {"payloads": [...]}, Temporal payloads in their JSON form`).withCause(err)
+		}
+		out := in.GetPayloads()
+		if s.codec.codec != nil {
+			if encode {
+				out, err = s.codec.codec.Encode(out)
+			} else {
+				out, err = s.codec.codec.Decode(out)
+			}
+			if err != nil {
+				return newError(http.StatusBadRequest, codeInvalidPayload,
+					"a payload could not be decoded: it was encrypted with a key this server does not hold, or it was altered").withCause(err)
+			}
+		}
+		data, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})
+		if err != nil {
+			return internalError(err, "encode codec answer")
+		}
+		return c.JSONBlob(http.StatusOK, data)
 	}
-	return []converter.PayloadCodec{s.codec.codec}
 }
 
 // codecCORS answers the browser's preflight for the UI's origins: the UI

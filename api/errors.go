@@ -76,6 +76,12 @@ func (e *appError) withDetails(d any) *appError {
 	return e
 }
 
+// withCause keeps err for the log; the client never sees it.
+func (e *appError) withCause(err error) *appError {
+	e.Cause = err
+	return e
+}
+
 func (e *appError) about(ref executionRef) *appError {
 	e.Execution = &ref
 	return e
