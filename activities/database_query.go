@@ -51,10 +51,6 @@ const (
 	ErrDatabase = "DatabaseError"
 )
 
-// CodeStatementRefused is the registration problem of a statement the
-// statement policy refuses (database_query_policy.go).
-const CodeStatementRefused = interpreter.CodeStatementRefused
-
 // Query modes.
 const (
 	QueryModeOne  = "one"  // the first row, if any
@@ -230,8 +226,6 @@ func compileDatabaseQuery(raw json.RawMessage, exprs interpreter.ExprChecker, co
 		ps.add("query", interpreter.CodeRequired, "query is required")
 	} else if stmt, err := parseNamedSQL(cfg.Query); err != nil {
 		ps.add("query", interpreter.CodeInvalidConfig, "%v", err)
-	} else if err := checkStatementPolicy(stmt); err != nil {
-		ps.add("query", CodeStatementRefused, "%v", err)
 	} else {
 		q.stmt, parsed = stmt, true
 		for _, name := range stmt.names {
@@ -619,15 +613,6 @@ func classifySQLite(subject string, e *sqlite.Error, timeout time.Duration) erro
 type namedSQL struct {
 	text  string
 	names []string // names[i] is bound to $(i+1)
-	// words are the statement's keywords and identifiers, quoted or not,
-	// lower case, in order (what checkStatementPolicy reads).
-	words []sqlWord
-}
-
-// sqlWord is a keyword or identifier of a statement.
-type sqlWord struct {
-	name string // lower case, unquoted
-	call bool   // followed by '(' (blanks and comments between allowed)
 }
 
 // parseNamedSQL rewrites the :name parameters of one SQL statement as $n
@@ -644,7 +629,6 @@ func parseNamedSQL(query string) (namedSQL, error) {
 	var (
 		b     strings.Builder
 		names []string
-		words []sqlWord
 		ended bool // a ';' was seen
 	)
 	b.Grow(len(query))
@@ -652,7 +636,7 @@ func parseNamedSQL(query string) (namedSQL, error) {
 		c := query[i]
 		comment := strings.HasPrefix(query[i:], "--") || strings.HasPrefix(query[i:], "/*")
 		if ended && !comment && !isSQLSpace(c) {
-			return namedSQL{}, fmt.Errorf("a second statement is not allowed (only one statement per node): text follows the ';' at character %d", i+1)
+			return namedSQL{}, fmt.Errorf("only one statement is allowed: text follows the ';' at character %d", i+1)
 		}
 		end := i + 1
 		switch {
@@ -663,26 +647,6 @@ func parseNamedSQL(query string) (namedSQL, error) {
 			if end, err = skipQuoted(query, i, escapes); err != nil {
 				return namedSQL{}, err
 			}
-			if c != '\'' { // a quoted identifier
-				name := strings.ReplaceAll(query[i+1:end-1], string(c)+string(c), string(c))
-				words = append(words, sqlWord{name: strings.ToLower(name), call: callFollows(query, end)})
-			}
-		case c == '[':
-			// SQLite's [identifier] (in Postgres, an array subscript,
-			// harmless to list as a word).
-			if close := strings.IndexByte(query[i:], ']'); close > 0 {
-				end = i + close + 1
-				words = append(words, sqlWord{name: strings.ToLower(query[i+1 : end-1]), call: callFollows(query, end)})
-			}
-		case (isNameStart(c) || c >= 0x80) && (i == 0 || !isIdentByte(query[i-1]) && query[i-1] != '$'):
-			for end < len(query) && (isIdentByte(query[end]) || query[end] == '$') {
-				end++
-			}
-			if end < len(query)-1 && query[end] == '&' && (query[end+1] == '"' || query[end+1] == '\'') &&
-				strings.EqualFold(query[i:end], "u") {
-				return namedSQL{}, fmt.Errorf("U&-escaped identifiers and strings are not allowed (character %d): write the characters themselves", i+1)
-			}
-			words = append(words, sqlWord{name: strings.ToLower(query[i:end]), call: callFollows(query, end)})
 		case strings.HasPrefix(query[i:], "--"):
 			end = len(query)
 			if nl := strings.IndexByte(query[i:], '\n'); nl >= 0 {
@@ -732,33 +696,7 @@ func parseNamedSQL(query string) (namedSQL, error) {
 		b.WriteString(query[i:end])
 		i = end
 	}
-	return namedSQL{text: b.String(), names: names, words: words}, nil
-}
-
-// callFollows reports whether the next thing in query after i, past blanks
-// and comments, is '(': the word before i names a function being called.
-func callFollows(query string, i int) bool {
-	for i < len(query) {
-		switch {
-		case isSQLSpace(query[i]):
-			i++
-		case strings.HasPrefix(query[i:], "--"):
-			nl := strings.IndexByte(query[i:], '\n')
-			if nl < 0 {
-				return false
-			}
-			i += nl + 1
-		case strings.HasPrefix(query[i:], "/*"):
-			close := strings.Index(query[i+2:], "*/")
-			if close < 0 {
-				return false
-			}
-			i += 2 + close + 2
-		default:
-			return query[i] == '('
-		}
-	}
-	return false
+	return namedSQL{text: b.String(), names: names}, nil
 }
 
 // skipQuoted returns the index just after the quoted text that starts at

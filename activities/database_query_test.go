@@ -489,7 +489,7 @@ func TestParseNamedSQL(t *testing.T) {
 		{query: "SELECT $$ :a $$, $x$ :b $ $x$, :c", text: "SELECT $$ :a $$, $x$ :b $ $x$, $1", names: []string{"c"}},
 		{query: "SELECT a$b, :ñ, :c_1 FROM t", text: "SELECT a$b, :ñ, $1 FROM t", names: []string{"c_1"}},
 		{query: "UPDATE t SET n = :n;  -- done\n", text: "UPDATE t SET n = $1;  -- done\n", names: []string{"n"}},
-		{query: "SELECT 1; SELECT 2", err: "a second statement is not allowed"},
+		{query: "SELECT 1; SELECT 2", err: "only one statement"},
 		{query: "SELECT ?", err: "positional parameter ?"},
 		{query: "SELECT $1", err: "positional parameter"},
 		{query: "SELECT $name", err: "write it :name"},

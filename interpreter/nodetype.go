@@ -43,10 +43,6 @@ const (
 	CodeInvalidRetry      = "invalid_retry"
 	CodeInvalidSchema     = "invalid_schema"
 	CodeTooLarge          = "too_large"
-	// CodeStatementRefused: a database_query statement the statement
-	// policy refuses (it would reach files, other databases or the
-	// session).
-	CodeStatementRefused = "statement_refused"
 )
 
 // ExprChecker compiles a CEL expression without running it.
