@@ -46,6 +46,10 @@ func lex(d Dialect, s string) ([]token, error) {
 			return nil, fmt.Errorf("a NUL character at character %d", i+1)
 		case isSpace(c):
 			i++
+		case d == SQLite && strings.HasPrefix(s[i:], byteOrderMark):
+			// SQLite reads a UTF-8 byte order mark anywhere between tokens
+			// as white space.
+			i += len(byteOrderMark)
 		case c == '-' && at(s, i+1) == '-':
 			i = lineCommentEnd(d, s, i)
 		case c == '/' && at(s, i+1) == '*':
@@ -121,6 +125,9 @@ func lex(d Dialect, s string) ([]token, error) {
 	}
 	return toks, nil
 }
+
+// byteOrderMark is the UTF-8 byte order mark.
+const byteOrderMark = "\xef\xbb\xbf"
 
 // lineCommentEnd returns the index after the -- comment at s[i]. PostgreSQL
 // ends it at a carriage return too; SQLite only at a line feed.

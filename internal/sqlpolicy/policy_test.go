@@ -227,6 +227,8 @@ var refusedIn = map[Dialect][]refusal{
 		// Blobs end at the first quote.
 		{"blob", "SELECT x'', load_extension('/tmp/x.so'), ''", "load_extension is not allowed"},
 		{"E is not a prefix", "SELECT E'\\', load_extension('/tmp/x.so') --'", "load_extension is not allowed"},
+		// A byte order mark between tokens is white space.
+		{"byte order mark", "SELECT 1,\xef\xbb\xbfload_extension('/tmp/x.so')", "load_extension is not allowed"},
 		{"unterminated", "SELECT 'abc", "unterminated string"},
 		{"unterminated", "SELECT [abc", "unterminated [identifier]"},
 	},
