@@ -21,8 +21,9 @@ const (
 type token struct {
 	kind tokenKind
 	// text is, for a word, the word in lower case; for a quoted name, the
-	// name with its quotes removed, in lower case; for punctuation, the
-	// byte. Empty for literals and parameters.
+	// name with its quotes removed, in lower case; for an SQLite string
+	// literal whose text could be a name, that text in lower case; for
+	// punctuation, the byte. Empty for other literals and for parameters.
 	text string
 	pos  int // byte offset in the statement
 }
@@ -63,7 +64,13 @@ func lex(d Dialect, s string) ([]token, error) {
 			if err != nil {
 				return nil, err
 			}
-			toks, i = append(toks, token{kind: literal, pos: start}), end
+			tok := token{kind: literal, pos: start}
+			if text := s[i+1 : end-1]; d == SQLite && isName(text) {
+				// SQLite reads a string where only a name fits as that
+				// name: FROM 'sqlite_dbpage' is the table.
+				tok.text = strings.ToLower(text)
+			}
+			toks, i = append(toks, tok), end
 		case (c == 'x' || c == 'X') && at(s, i+1) == '\'',
 			d == Postgres && (c == 'b' || c == 'B') && at(s, i+1) == '\'':
 			// SQLite blobs and PostgreSQL bit strings end at the next
@@ -325,6 +332,19 @@ func sqliteVariableEnd(s string, i int) int {
 		}
 	}
 	return j
+}
+
+// isName reports whether s could be written as an unquoted name.
+func isName(s string) bool {
+	if s == "" || !isNameStart(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isNameByte(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // at returns s[i], or 0 past the end.

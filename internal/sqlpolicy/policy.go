@@ -127,6 +127,11 @@ func checkTokens(toks []token) string {
 			if reason := RefusedName(t.text); reason != "" {
 				return fmt.Sprintf("%s is not allowed: it %s", t.text, reason)
 			}
+		case literal:
+			// Only SQLite's string literals carry their text (lex).
+			if reason := RefusedName(t.text); t.text != "" && reason != "" {
+				return fmt.Sprintf("'%s' is not allowed: it %s (SQLite reads a string where a table name belongs as that name)", t.text, reason)
+			}
 		}
 	}
 	return ""
@@ -223,6 +228,7 @@ var refusedNames = map[string]string{
 	"sqlite_dbpage":    reasonFilePages,
 	"sqlite_dbdata":    reasonFilePages,
 	"sqlite_dbptr":     reasonFilePages,
+	"dbstat":           reasonFilePages,
 	"readfile":         reasonFileSystem,
 	"writefile":        reasonFileSystem,
 	"fsdir":            reasonFileSystem,
@@ -265,6 +271,8 @@ var refusedNames = map[string]string{
 	// PostgreSQL: SQL given as text.
 	"ts_stat":    reasonSQLText,
 	"ts_rewrite": reasonSQLText,
+	// PostgreSQL's tablefunc extension.
+	"connectby": reasonSQLText,
 	// PostgreSQL: session and server state.
 	"set_config":                          reasonSession,
 	"pg_settings":                         reasonSession,
@@ -323,6 +331,7 @@ var refusedPrefixes = []struct{ prefix, reason string }{
 	{"pg_ls_", reasonServerFiles},               // pg_ls_dir, pg_ls_logdir, pg_ls_waldir, …
 	{"pg_file_", reasonServerFiles},             // adminpack: pg_file_write, pg_file_unlink, …
 	{"dblink", reasonOtherDB},                   // dblink, dblink_connect_u, dblink_exec, …
+	{"crosstab", reasonSQLText},                 // tablefunc: crosstab, crosstab2, …
 	{"pg_stat_reset", reasonSession},            // pg_stat_reset, pg_stat_reset_shared, …
 	{"pg_replication_origin", reasonPrivileged}, // pg_replication_origin_create, …
 	{"pg_logical_", reasonSession},              // pg_logical_emit_message, pg_logical_slot_get_changes, …

@@ -109,6 +109,7 @@ var refusedEverywhere = []refusal{
 	{"load_extension", "SELECT 1load_extension('/tmp/evil.so')", "load_extension is not allowed"},
 	{"sqlite_dbpage", "SELECT data FROM sqlite_dbpage", "sqlite_dbpage is not allowed: it reads or writes the database file's pages"},
 	{"sqlite_dbpage", "INSERT INTO sqlite_dbpage (pgno, data) VALUES (1, x'00')", "sqlite_dbpage is not allowed"},
+	{"sqlite_dbpage", "SELECT * FROM dbstat", "dbstat is not allowed"},
 	{"file functions", "SELECT writefile('/tmp/x', 'data')", "writefile is not allowed: it reads or writes files"},
 	{"file functions", "SELECT readfile('/etc/passwd')", "readfile is not allowed"},
 	{"file functions", "SELECT * FROM fsdir('/')", "fsdir is not allowed"},
@@ -140,6 +141,8 @@ var refusedEverywhere = []refusal{
 	{"SQL as text", "SELECT table_to_xmlschema('users', true, true, '')", "table_to_xmlschema is not allowed"},
 	{"SQL as text", "SELECT cursor_to_xml('c', 1, true, true, '')", "cursor_to_xml is not allowed"},
 	{"SQL as text", "SELECT * FROM ts_stat('SELECT vector FROM docs')", "ts_stat is not allowed"},
+	{"SQL as text", "SELECT * FROM crosstab('SELECT 1, 2, 3') AS t(a int, b int)", "crosstab is not allowed"},
+	{"SQL as text", "SELECT * FROM public.connectby('t', 'id', 'parent', '1', 0) AS t(id text)", "connectby is not allowed"},
 	{"session state", "SELECT set_config('search_path', 'evil', false)", "set_config is not allowed: it changes session or server state"},
 	{"session state", "UPDATE pg_settings SET setting = 'off' WHERE name = 'log_statement'", "pg_settings is not allowed"},
 	{"session state", "SELECT pg_advisory_lock(1)", "pg_advisory_lock is not allowed"},
@@ -218,6 +221,9 @@ var refusedIn = map[Dialect][]refusal{
 		{"bracket identifier", "SELECT [load_extension]('/tmp/x.so')", "load_extension is not allowed"},
 		{"backtick identifier", "SELECT `LOAD_EXTENSION`('/tmp/x.so')", "load_extension is not allowed"},
 		{"bracketed table", "SELECT * FROM [sqlite_dbpage]", "sqlite_dbpage is not allowed"},
+		// A string where only a name fits is the name.
+		{"string as a table", "SELECT count(*) FROM 'sqlite_dbpage'", "'sqlite_dbpage' is not allowed"},
+		{"string as a table", "SELECT * FROM main.'PRAGMA_DATABASE_LIST'", "'pragma_database_list' is not allowed"},
 		// $$ is not a string in SQLite: what it seems to quote is code.
 		{"dollar quote", "SELECT $$ , load_extension('/tmp/x.so') , $$", "load_extension is not allowed"},
 		// A variable's (…) suffix runs to ')' or white space, quotes
