@@ -19,11 +19,13 @@
 //
 // Enforcement by the engines themselves backs the text check where they
 // offer it: RestrictSQLite installs SQLite's authorizer for the duration of
-// a node's statements. PostgreSQL has no per-statement authorizer; there, the
-// role of the connection is the stronger defence (a role that is not a
+// a node's statements. PostgreSQL has no authorizer a client can install
+// (the database_query node prepares its statement, so the server runs
+// exactly one, in a transaction whose settings are SET LOCAL); there, the
+// role of the connection is the stronger defence: a role that is not a
 // superuser and holds none of pg_read_server_files, pg_write_server_files
 // and pg_execute_server_program cannot reach server files whatever the
-// statement).
+// statement.
 package sqlpolicy
 
 import (
