@@ -22,6 +22,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/workflow-backend/workflow-backend/internal/expr"
+	"github.com/workflow-backend/workflow-backend/internal/sqlpolicy"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -50,6 +51,13 @@ const (
 	// serialization failure, database busy). Retried.
 	ErrDatabase = "DatabaseError"
 )
+
+// CodeStatementNotAllowed is the registration problem of a query the
+// statement policy refuses (package sqlpolicy): a statement other than one
+// SELECT, INSERT, UPDATE, DELETE or VALUES, or one that names a function or
+// table that reaches files, code, settings or other databases. Clients match
+// on it: do not change it.
+const CodeStatementNotAllowed = "statement_not_allowed"
 
 // Query modes.
 const (
@@ -85,6 +93,10 @@ const (
 // literals, quoted identifiers and comments are text. Positional markers (?
 // and $1) are refused, so Postgres's jsonb ? operators must be written as
 // functions (jsonb_exists). Lists and maps are bound as JSON text.
+//
+// The query must pass the statement policy (sqlpolicy.Check) read as SQLite
+// and as PostgreSQL when the definition is registered, and in the
+// connection's dialect before each execution.
 type DatabaseQueryConfig struct {
 	// Connection names a database from the worker's configuration ("app").
 	Connection string `json:"connection"`
@@ -125,7 +137,9 @@ func DatabaseQueryNodeType(connections []string) interpreter.NodeType {
 		Name: TypeDatabaseQuery,
 		Kind: interpreter.KindIO,
 		CheckConfig: func(config json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
-			_, problems := compileDatabaseQuery(config, exprs, connections)
+			// A connection's dialect is the worker's business: the
+			// statement must pass the policy in both.
+			_, problems := compileDatabaseQuery(config, exprs, connections, sqlpolicy.Dialects())
 			return problems
 		},
 	}
@@ -150,7 +164,7 @@ func (d *DatabaseNodes) DatabaseQuery(ctx context.Context, req interpreter.NodeR
 }
 
 func (d *DatabaseNodes) databaseQuery(ctx context.Context, node interpreter.Node, vars map[string]any) (any, string, error) {
-	q, problems := compileDatabaseQuery(node.Config, d.checker(), nil)
+	q, problems := compileDatabaseQuery(node.Config, d.checker(), nil, nil)
 	if len(problems) > 0 {
 		return nil, "", configError(node, problems)
 	}
@@ -161,6 +175,17 @@ func (d *DatabaseNodes) databaseQuery(ctx context.Context, node interpreter.Node
 			fmt.Sprintf("%s: connection %q is not configured on this worker", subject, q.cfg.Connection),
 			interpreter.ErrConfiguration, nil)
 	}
+	dialect, ok := sqlpolicy.DialectOf(db.DriverName())
+	if !ok {
+		return nil, "", temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s: connection %q uses the %s driver, which database_query does not support", subject, q.cfg.Connection, db.DriverName()),
+			interpreter.ErrConfiguration, nil)
+	}
+	// Checked again in the connection's own dialect: the definition may
+	// have been registered before a rule existed.
+	if p := statementProblem(q.stmt.text, dialect); p != nil {
+		return nil, "", configError(node, []interpreter.Problem{*p})
+	}
 	// Every argument is evaluated before the database is touched, so a
 	// failing expression never holds a transaction open.
 	argSets, err := d.queryArgs(ctx, q, vars, subject)
@@ -169,7 +194,7 @@ func (d *DatabaseNodes) databaseQuery(ctx context.Context, node interpreter.Node
 	}
 	qctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
-	out, err := q.run(qctx, db, argSets)
+	out, err := q.run(qctx, db, dialect, argSets)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			// The activity itself was cancelled or timed out: the SDK reports it.
@@ -193,8 +218,8 @@ var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // compileDatabaseQuery decodes and checks a database_query config, reporting
 // every problem. connections, when not nil, lists the connection names a node
-// may use.
-func compileDatabaseQuery(raw json.RawMessage, exprs interpreter.ExprChecker, connections []string) (compiledQuery, []interpreter.Problem) {
+// may use; the query must pass the statement policy in each of dialects.
+func compileDatabaseQuery(raw json.RawMessage, exprs interpreter.ExprChecker, connections []string, dialects []sqlpolicy.Dialect) (compiledQuery, []interpreter.Problem) {
 	q := compiledQuery{timeout: DefaultQueryTimeout, maxRows: DefaultMaxRows}
 	if p := decodeConfig(raw, &q.cfg); p != nil {
 		return q, []interpreter.Problem{*p}
@@ -228,6 +253,9 @@ func compileDatabaseQuery(raw json.RawMessage, exprs interpreter.ExprChecker, co
 		ps.add("query", interpreter.CodeInvalidConfig, "%v", err)
 	} else {
 		q.stmt, parsed = stmt, true
+		if p := statementProblem(stmt.text, dialects...); p != nil {
+			ps.list = append(ps.list, *p)
+		}
 		for _, name := range stmt.names {
 			if _, ok := cfg.Params[name]; !ok {
 				ps.add("query", interpreter.CodeInvalidConfig, "parameter :%s has no expression in params", name)
@@ -278,6 +306,15 @@ func compileDatabaseQuery(raw json.RawMessage, exprs interpreter.ExprChecker, co
 		}
 	}
 	return q, ps.list
+}
+
+// statementProblem is the problem of a statement (its text as the database
+// receives it) the policy refuses in one of dialects, or nil.
+func statementProblem(text string, dialects ...sqlpolicy.Dialect) *interpreter.Problem {
+	if err := sqlpolicy.Check(text, dialects...); err != nil {
+		return &interpreter.Problem{Path: "query", Code: CodeStatementNotAllowed, Message: err.Error()}
+	}
+	return nil
 }
 
 // queryArgs evaluates the arguments of each statement the node runs: one set,
@@ -357,31 +394,68 @@ func bindValue(v any) (any, error) {
 	return v, nil
 }
 
-// run executes the statements, in one transaction when they must stand or
-// fall together or when Postgres's statement_timeout must be scoped to them.
-func (q compiledQuery) run(ctx context.Context, db *sqlx.DB, argSets [][]any) (any, error) {
-	postgres := db.DriverName() == "postgres"
+// run executes the statements on one connection of db, in dialect. On
+// SQLite the connection is restricted meanwhile (sqlpolicy.RestrictSQLite):
+// the engine itself refuses what the policy refuses, and a connection the
+// statements changed is closed rather than reused by a later execution.
+func (q compiledQuery) run(ctx context.Context, db *sqlx.DB, dialect sqlpolicy.Dialect, argSets [][]any) (any, error) {
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = conn.Close() }()
+	if dialect == sqlpolicy.Postgres {
+		return q.runOn(ctx, conn, true, argSets)
+	}
+	var out any
+	err = sqlpolicy.RestrictSQLite(conn.Conn, func() error {
+		var err error
+		out, err = q.runOn(ctx, conn, false, argSets)
+		return err
+	})
+	return out, err
+}
+
+// runOn executes the statements on conn, in one transaction when they must
+// stand or fall together, and always on Postgres, where the transaction
+// scopes the node's settings.
+func (q compiledQuery) runOn(ctx context.Context, conn *sqlx.Conn, postgres bool, argSets [][]any) (any, error) {
 	if !postgres && q.cfg.ForEach == "" && q.cfg.ExpectRows == nil {
-		res, _, err := q.statement(ctx, db, argSets[0])
+		res, _, err := q.statement(ctx, textStatement{conn, q.stmt.text}, argSets[0])
 		return res, err
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op once committed
+	var stmt statementRunner = textStatement{tx, q.stmt.text}
 	if postgres {
-		// The server cancels a statement itself even if the client's
-		// cancellation (the context) is lost. The value is our integer, not
-		// input: SET takes no bound parameters.
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", max(q.timeout.Milliseconds(), 1))); err != nil {
+		// SET LOCAL ends with the transaction, so nothing stays on the
+		// pooled connection. statement_timeout: the server cancels a
+		// statement itself even if the client's cancellation (the context)
+		// is lost; the value is our integer, not input (SET takes no bound
+		// parameters). standard_conforming_strings: a backslash in '…' is
+		// text, as the statement policy read it, whatever the server's
+		// default.
+		settings := fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL standard_conforming_strings = on", max(q.timeout.Milliseconds(), 1))
+		if _, err := tx.ExecContext(ctx, settings); err != nil {
 			return nil, err
 		}
+		// A prepared statement is exactly one statement at the server,
+		// whatever its text: lib/pq sends a statement without parameters in
+		// the simple query protocol, which would run each of several.
+		prepared, err := tx.PreparexContext(ctx, q.stmt.text)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = prepared.Close() }()
+		stmt = prepared
 	}
 	results := make([]map[string]any, 0, len(argSets))
 	var total int64
 	for i, args := range argSets {
-		res, affected, err := q.statement(ctx, tx, args)
+		res, affected, err := q.statement(ctx, stmt, args)
 		if err != nil {
 			return nil, err
 		}
@@ -412,11 +486,35 @@ func (q compiledQuery) run(ctx context.Context, db *sqlx.DB, argSets [][]any) (a
 	return out, nil
 }
 
+// statementRunner runs the node's statement with arguments: a prepared
+// statement (*sqlx.Stmt) or a textStatement.
+type statementRunner interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryxContext(ctx context.Context, args ...any) (*sqlx.Rows, error)
+}
+
+// textStatement runs text on a connection or transaction.
+type textStatement struct {
+	db interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryxContext(ctx context.Context, query string, args ...any) (*sqlx.Rows, error)
+	}
+	text string
+}
+
+func (s textStatement) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, s.text, args...)
+}
+
+func (s textStatement) QueryxContext(ctx context.Context, args ...any) (*sqlx.Rows, error) {
+	return s.db.QueryxContext(ctx, s.text, args...)
+}
+
 // statement runs the statement once and returns its output and, for exec,
 // the number of rows it affected.
-func (q compiledQuery) statement(ctx context.Context, db sqlx.ExtContext, args []any) (map[string]any, int64, error) {
+func (q compiledQuery) statement(ctx context.Context, stmt statementRunner, args []any) (map[string]any, int64, error) {
 	if q.cfg.Mode == QueryModeExec {
-		res, err := db.ExecContext(ctx, q.stmt.text, args...)
+		res, err := stmt.ExecContext(ctx, args...)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -430,7 +528,7 @@ func (q compiledQuery) statement(ctx context.Context, db sqlx.ExtContext, args [
 	if q.cfg.Mode == QueryModeOne {
 		limit = 1
 	}
-	rows, err := queryRows(ctx, db, q.stmt.text, args, limit)
+	rows, err := queryRows(ctx, stmt, args, limit)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -449,8 +547,8 @@ var errTooManyRows = errors.New("too many rows")
 
 // queryRows reads up to limit rows as JSON-friendly maps. With limit 1 (mode
 // one) further rows are ignored; otherwise one more row is errTooManyRows.
-func queryRows(ctx context.Context, db sqlx.ExtContext, query string, args []any, limit int) ([]map[string]any, error) {
-	rows, err := db.QueryxContext(ctx, query, args...)
+func queryRows(ctx context.Context, stmt statementRunner, args []any, limit int) ([]map[string]any, error) {
+	rows, err := stmt.QueryxContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -545,6 +643,14 @@ func (q compiledQuery) classify(subject string, err error, timedOut bool) error 
 			fmt.Sprintf("%s: the query returned more than %d rows (maxRows); narrow it, add a LIMIT or raise maxRows", subject, q.maxRows),
 			interpreter.ErrPayloadTooBig, nil)
 	case errors.Is(err, errDuplicateColumn):
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", subject, err), interpreter.ErrConfiguration, nil)
+	case sqlpolicy.IsSQLiteRefusal(err), errors.Is(err, sqlpolicy.ErrConnectionChanged):
+		// What the statement policy would have refused, stopped by the
+		// engine: a definition error, never retried.
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s: the statement was refused: %v (a database_query node runs one SELECT, INSERT, UPDATE, DELETE or VALUES statement, on the rows of its connection's database)", subject, err),
+			interpreter.ErrConfiguration, nil)
+	case errors.Is(err, sqlpolicy.ErrCannotRestrict):
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", subject, err), interpreter.ErrConfiguration, nil)
 	case timedOut:
 		return statementTimeout(subject, q.timeout)

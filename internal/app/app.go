@@ -380,6 +380,11 @@ func open(ctx context.Context, environ map[string]string, stderr io.Writer) (*pr
 		tc.Close()
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
+	if access, err := st.ServerFileAccess(ctx); err != nil {
+		logger.Warn("could not read the database role's privileges", "error", err)
+	} else if access {
+		logger.Warn("DATABASE_URL's role can read and write the database server's files (a superuser, or a member of pg_read_server_files, pg_write_server_files or pg_execute_server_program); database_query statements are checked, but a role without these rights is the stronger defence (README: Statement policy)")
+	}
 	return &process{cfg: cfg, core: core, client: tc, store: st}, nil
 }
 

@@ -249,6 +249,28 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// ServerFileAccess reports whether the database role the store connects as
+// can reach the database server's files and programs: a PostgreSQL
+// superuser, or a member of pg_read_server_files, pg_write_server_files or
+// pg_execute_server_program. database_query nodes run as this role, so the
+// process warns about such a role at start-up. Always false on SQLite, whose
+// node statements the engine's authorizer restricts.
+func (s *Store) ServerFileAccess(ctx context.Context) (bool, error) {
+	if s.dialect != dialectPostgres {
+		return false, nil
+	}
+	var access bool
+	err := s.db.GetContext(ctx, &access, `SELECT rolsuper
+		OR pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
+		OR pg_has_role(current_user, 'pg_write_server_files', 'MEMBER')
+		OR pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')
+		FROM pg_roles WHERE rolname = current_user`)
+	if err != nil {
+		return false, fmt.Errorf("store: read the role's privileges: %w", err)
+	}
+	return access, nil
+}
+
 // Close closes the database handle.
 func (s *Store) Close() error {
 	return s.db.Close()
