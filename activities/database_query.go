@@ -17,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -200,6 +201,10 @@ func (d *DatabaseNodes) databaseQuery(ctx context.Context, node interpreter.Node
 			// The activity itself was cancelled or timed out: the SDK reports it.
 			return nil, "", ctxErr
 		}
+		// The driver's own text (it can quote the statement, addresses,
+		// the database's wording) is for the log; the node's error says
+		// what kind of failure it was.
+		activity.GetLogger(ctx).Warn("database_query failed", "nodeId", node.ID, "error", err)
 		return nil, "", q.classify(subject, err, qctx.Err() != nil)
 	}
 	return out, interpreter.OutcomeSuccess, nil
@@ -659,8 +664,8 @@ func (q compiledQuery) classify(subject string, err error, timedOut bool) error 
 	case errors.As(err, &sqErr):
 		return classifySQLite(subject, sqErr, q.timeout)
 	}
-	// Connection failures and the like: their texts carry no values.
-	return temporal.NewApplicationError(fmt.Sprintf("%s: database: %v", subject, err), ErrDatabase)
+	// Connection failures and the like: their texts name addresses.
+	return temporal.NewApplicationError(fmt.Sprintf("%s: the database failed or could not be reached (retried; the worker's log has the details)", subject), ErrDatabase)
 }
 
 func statementTimeout(subject string, timeout time.Duration) error {
@@ -688,17 +693,19 @@ func classifyPostgres(subject string, e *pq.Error, timeout time.Duration) error 
 	case e.Code == pqerror.QueryCanceled:
 		return statementTimeout(subject, timeout)
 	case class == pqerror.ClassSyntaxErrorOrAccessRuleViolation, class == pqerror.ClassFeatureNotSupported:
-		// These messages quote the statement's text (identifiers, tokens),
-		// which is the definition's, not data; the author needs them.
+		// These messages quote the statement's own text (identifiers,
+		// tokens), which the definition's author needs.
 		return temporal.NewNonRetryableApplicationError(msg+": "+e.Message, interpreter.ErrConfiguration, nil)
 	}
 	return temporal.NewApplicationError(msg, ErrDatabase)
 }
 
 func classifySQLite(subject string, e *sqlite.Error, timeout time.Duration) error {
-	// SQLite's messages name columns and constraint expressions, not values:
-	// "UNIQUE constraint failed: users.email", "CHECK constraint failed: stock >= 0".
-	msg := fmt.Sprintf("%s: %s", subject, e.Error())
+	// SQLite's constraint messages name columns and constraint
+	// expressions, not values ("UNIQUE constraint failed: users.email");
+	// its other messages are library wording ("SQL logic error: near
+	// \"SELEC\": syntax error (1)"), kept for the worker's log.
+	msg := fmt.Sprintf("%s: %s", subject, sqliteReason(e))
 	switch code := e.Code(); {
 	case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 		return temporal.NewNonRetryableApplicationError(msg, ErrUniqueViolation, nil)
@@ -710,9 +717,27 @@ func classifySQLite(subject string, e *sqlite.Error, timeout time.Duration) erro
 		return statementTimeout(subject, timeout)
 	case code&0xff == sqlite3.SQLITE_ERROR, code&0xff == sqlite3.SQLITE_RANGE:
 		// A syntax error, an unknown table or column, a bad parameter.
-		return temporal.NewNonRetryableApplicationError(msg, interpreter.ErrConfiguration, nil)
+		// The statement's own text ("no such table: nope"), without the
+		// library's "SQL logic error" wording.
+		return temporal.NewNonRetryableApplicationError(subject+": the database rejected the statement: "+sqliteReason(e),
+			interpreter.ErrConfiguration, nil)
 	}
-	return temporal.NewApplicationError(msg, ErrDatabase)
+	return temporal.NewApplicationError(subject+": the database failed (retried; the worker's log has the details)", ErrDatabase)
+}
+
+// sqliteReason is what SQLite says about the statement, without the
+// library's wording around it: "SQL logic error: no such table: nope (1)"
+// becomes "no such table: nope", "constraint failed: UNIQUE constraint
+// failed: users.email (2067)" becomes "UNIQUE constraint failed: users.email".
+func sqliteReason(e *sqlite.Error) string {
+	text := e.Error()
+	if i := strings.LastIndex(text, " ("); i > 0 && strings.HasSuffix(text, ")") {
+		text = text[:i]
+	}
+	for _, prefix := range []string{"SQL logic error: ", "constraint failed: ", "datatype mismatch: ", "string or blob too big: "} {
+		text = strings.TrimPrefix(text, prefix)
+	}
+	return text
 }
 
 // namedSQL is a statement whose :name parameters became $1, $2, ...

@@ -145,7 +145,7 @@ func (n *EmailNodes) email(ctx context.Context, node interpreter.Node, vars map[
 	}
 	res, err := n.Outbox.Send(ctx, execID, node.ID, msg)
 	if err != nil {
-		return nil, "", sendError(subject, err)
+		return nil, "", sendError(ctx, subject, err)
 	}
 	activity.GetLogger(ctx).Info("email sent", "nodeId", node.ID, "provider", res.Provider,
 		"messageId", res.ProviderMessageID, "alreadySent", res.AlreadySent, "resent", res.Resent)
@@ -156,14 +156,17 @@ func (n *EmailNodes) email(ctx context.Context, node interpreter.Node, vars map[
 // sendError classifies a failed send: the provider's refusals by status, an
 // unsendable message as rejected; anything else (network, database) is left
 // to the retry policy.
-func sendError(subject string, err error) error {
+func sendError(ctx context.Context, subject string, err error) error {
 	msg := fmt.Sprintf("%s: %v", subject, err)
 	var refused *mail.ProviderError
 	switch {
 	case errors.Is(err, mail.ErrInvalidMessage):
 		return temporal.NewNonRetryableApplicationError(msg, ErrEmailRejected, nil)
 	case !errors.As(err, &refused):
-		return fmt.Errorf("%s: send email: %w", subject, err)
+		// A network or outbox failure: its text (addresses, driver
+		// wording) is for the log.
+		activity.GetLogger(ctx).Warn("email send failed", "error", err)
+		return fmt.Errorf("%s: the email could not be sent (retried; the worker's log has the details)", subject)
 	case refused.Temporary():
 		return temporal.NewApplicationErrorWithOptions(msg, ErrEmailUnavailable,
 			temporal.ApplicationErrorOptions{NextRetryDelay: refused.RetryAfter})

@@ -174,8 +174,10 @@ func (f *FileNodes) fileProcessing(ctx context.Context, node interpreter.Node, v
 	}
 	root, err := f.openRoot()
 	if err != nil {
+		// The error names the directory: the log has it, the answer not.
+		activity.GetLogger(ctx).Error("file_processing: storage root", "error", err)
 		return nil, "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s: storage root: %v", subject, err), interpreter.ErrConfiguration, nil)
+			subject+": the storage root (STORAGE_ROOT) cannot be opened on this worker", interpreter.ErrConfiguration, nil)
 	}
 
 	var out map[string]any

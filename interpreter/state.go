@@ -127,6 +127,12 @@ func rootMessage(err error) string {
 	if errors.As(err, &appErr) {
 		return appErr.Message()
 	}
+	// A panic's text is the Go runtime's (and the history keeps its
+	// stack): not for the people reading the execution.
+	var panicErr *temporal.PanicError
+	if errors.As(err, &panicErr) {
+		return "the node's code panicked (the worker's log and the history have the details)"
+	}
 	return err.Error()
 }
 
