@@ -56,7 +56,7 @@ type system struct {
 func newSystem(t *testing.T) *system {
 	t.Helper()
 	s := &system{dir: t.TempDir(), http: &http.Client{Timeout: 90 * time.Second}}
-	bin := buildBinaries(t, filepath.Join(s.dir, "bin"))
+	bin := buildBinaries(t, filepath.Join(s.dir, "bin"), "./cmd/dev", "./cmd/api", "./cmd/worker")
 
 	s.pg = startPostgres(t)
 	ctx := context.Background()
@@ -142,20 +142,21 @@ func (s *system) all() []*process {
 	return append([]*process{s.api, s.temporal}, s.workers...)
 }
 
-// buildBinaries builds dev, api and worker from this module into dir.
-func buildBinaries(t *testing.T, dir string) string {
+// buildBinaries builds the given commands of this module (./cmd/dev, …)
+// into dir.
+func buildBinaries(t *testing.T, dir string, cmds ...string) string {
 	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/dev", "./cmd/api", "./cmd/worker")
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + string(filepath.Separator)}, cmds...)...)
 	cmd.Dir = root
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	t.Logf("built dev, api and worker in %v", time.Since(start).Round(time.Second))
+	t.Logf("built %s in %v", strings.Join(cmds, ", "), time.Since(start).Round(time.Second))
 	return dir
 }
 
