@@ -24,6 +24,12 @@ var ErrConnectionChanged = errors.New("the statement left the connection changed
 // version it does not know): fn did not run.
 var ErrCannotRestrict = errors.New("cannot restrict the SQLite connection")
 
+// maxValueLength bounds every string or blob a node's statement makes
+// (SQLITE_LIMIT_LENGTH, normally 1 GB): `SELECT randomblob(1e9)` would
+// otherwise make the worker hold a gigabyte before the node's output limit
+// looks at it.
+const maxValueLength = 16 << 20
+
 // RestrictSQLite runs fn, which runs a node's statements on conn (a
 // modernc.org/sqlite connection), with SQLite's authorizer refusing what
 // Check refuses, as the engine sees it while it prepares each statement:
@@ -31,7 +37,7 @@ var ErrCannotRestrict = errors.New("cannot restrict the SQLite connection")
 // virtual tables included), savepoints, writes to SQLite's own tables and
 // the functions and tables RefusedName names. The number of databases the
 // connection may attach is 0 meanwhile, so VACUUM, which attaches its
-// target, fails too.
+// target, fails too, and no string or blob may pass maxValueLength.
 //
 // Afterwards the restrictions are lifted (the connection comes from the
 // application's pool, whose own code uses PRAGMAs and DDL) and the
@@ -41,7 +47,7 @@ var ErrCannotRestrict = errors.New("cannot restrict the SQLite connection")
 //
 // A refused statement fails with an error IsSQLiteRefusal recognises.
 func RestrictSQLite(conn *sql.Conn, fn func() error) error {
-	var limit int32
+	var limit, length int32
 	err := conn.Raw(func(dc any) error {
 		db, err := sqliteHandle(dc)
 		if err != nil {
@@ -50,8 +56,10 @@ func RestrictSQLite(conn *sql.Conn, fn func() error) error {
 		tls := libc.NewTLS()
 		defer tls.Close()
 		limit = sqlite3.Xsqlite3_limit(tls, db, sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+		length = sqlite3.Xsqlite3_limit(tls, db, sqlite3.SQLITE_LIMIT_LENGTH, maxValueLength)
 		if rc := sqlite3.Xsqlite3_set_authorizer(tls, db, authorizerPointer(), 0); rc != sqlite3.SQLITE_OK {
 			sqlite3.Xsqlite3_limit(tls, db, sqlite3.SQLITE_LIMIT_ATTACHED, limit)
+			sqlite3.Xsqlite3_limit(tls, db, sqlite3.SQLITE_LIMIT_LENGTH, length)
 			return fmt.Errorf("sqlite3_set_authorizer: code %d", rc)
 		}
 		return nil
@@ -70,6 +78,7 @@ func RestrictSQLite(conn *sql.Conn, fn func() error) error {
 		defer tls.Close()
 		sqlite3.Xsqlite3_set_authorizer(tls, db, 0, 0)
 		sqlite3.Xsqlite3_limit(tls, db, sqlite3.SQLITE_LIMIT_ATTACHED, limit)
+		sqlite3.Xsqlite3_limit(tls, db, sqlite3.SQLITE_LIMIT_LENGTH, length)
 		// Schema 0 is main and 1 is temp: a third is an attached database.
 		if sqlite3.Xsqlite3_get_autocommit(tls, db) == 0 || sqlite3.Xsqlite3_db_name(tls, db, 2) != 0 {
 			changed = true

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/workflow-backend/workflow-backend/internal/store"
@@ -205,5 +206,27 @@ func TestRestrictSQLiteClosesAChangedConnection(t *testing.T) {
 func TestRestrictSQLiteOtherDriver(t *testing.T) {
 	if _, err := sqliteHandle(struct{ db uintptr }{1}); err == nil {
 		t.Fatal("a foreign connection was accepted")
+	}
+}
+
+// A node's statement cannot make a huge value: SQLite refuses it before
+// allocating, and the connection's normal limit comes back afterwards.
+func TestRestrictSQLiteBoundsValues(t *testing.T) {
+	db := openApp(t)
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	err = RestrictSQLite(conn, func() error {
+		var n int64
+		return conn.QueryRowContext(t.Context(), "SELECT length(randomblob(1000000000))").Scan(&n)
+	})
+	if err == nil || !strings.Contains(err.Error(), "too big") {
+		t.Fatalf("err = %v, want string or blob too big", err)
+	}
+	var n int64
+	if err := conn.QueryRowContext(t.Context(), "SELECT length(randomblob(20000000))").Scan(&n); err != nil || n != 20000000 {
+		t.Fatalf("after: %d, %v", n, err)
 	}
 }

@@ -45,6 +45,16 @@ func hostileCases() []hostileCase {
 				return d.run(t, transformDef(src), map[string]any{"s": big})
 			}}
 	}
+	// sharing nests cel.bind n times, each a literal holding the previous
+	// value ten times: 10^n elements in n steps.
+	sharing := func(n int, use string) string {
+		src := use
+		for i := n; i > 0; i-- {
+			prev := fmt.Sprintf("v%d", i-1)
+			src = fmt.Sprintf("cel.bind(v%d, [%s, %s, %s, %s, %s, %s, %s, %s, %s, %s], %s)", i, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev, src)
+		}
+		return "cel.bind(v0, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], " + src + ")"
+	}
 	// doubling nests `cel.bind` n times, doubling the value each time.
 	doubling := func(seed string, n int, use string) string {
 		src := use
@@ -65,6 +75,15 @@ func hostileCases() []hostileCase {
 				return d.run(t, transformDef("'%.999999999f'.format([1.0])"), map[string]any{})
 			}},
 		expr("hashPassword in a comprehension", "lists.range(400).map(i, hashPassword('hostile-password'))"),
+		expr("json.encode of shared references", "json.encode(lists.range(1000).map(i, input.s))"),
+		expr("quote of a quote", "strings.quote(strings.quote(strings.quote(strings.quote(strings.quote(input.s.replace('a', '\\\\'))))))"),
+		expr("base64 of base64", "base64.encode(bytes(base64.encode(bytes(base64.encode(bytes(base64.encode(bytes(base64.encode(bytes(input.s))))))))))"),
+		expr("split into runes", "size(input.s.split(''))"),
+		expr("a huge range", "size(lists.range(100000000))"),
+		expr("sets on big lists", "sets.contains(lists.range(5000), lists.range(5000))"),
+		expr("distinct on a big list", "size(lists.range(5000).distinct())"),
+		expr("nested list literals compared", sharing(12, "v12 == v12")),
+		expr("nested literals flattened", sharing(12, "size(v12.flatten())")),
 		{class: classExpr, name: "amplifier in an edge condition", want: []string{"422 execution_failed"},
 			run: func(t *testing.T, d *devProc) string {
 				def := transformDef("1")
@@ -90,7 +109,7 @@ func hostileCases() []hostileCase {
 			def := map[string]any{
 				"id": fmt.Sprintf("hostile-%d", defSeq.Add(1)), "version": "1", "startNode": "v",
 				"nodes": []any{map[string]any{"id": "v", "type": "validation", "config": map[string]any{"rules": []any{
-					map[string]any{"field": "n", "operator": "expr", "value": "value / 0 > 1"}}}}},
+					map[string]any{"field": "n", "operator": "expr", "value": "int(value) / 0 > 1"}}}}},
 				"edges": []any{},
 			}
 			return d.run(t, def, map[string]any{"n": 3})
@@ -111,6 +130,12 @@ func sqlCases() []hostileCase {
 		{"a second statement", "SELECT 1; ATTACH DATABASE '%s' AS stolen"},
 		{"PRAGMA that writes", "PRAGMA writable_schema = ON -- %s"},
 		{"load_extension", "SELECT load_extension('%s')"},
+		{"load_extension quoted", `SELECT "load_extension"('%s')`},
+		{"DETACH", "DETACH DATABASE main -- %s"},
+		{"a trigger", "CREATE TEMP TRIGGER t AFTER INSERT ON users BEGIN SELECT 1; END -- %s"},
+		{"raw pages", "INSERT INTO sqlite_dbpage VALUES (1, zeroblob(4096)) -- %s"},
+		{"COPY to a file", "COPY users TO '%s'"},
+		{"large object export", "SELECT lo_export(1, '%s')"},
 	} {
 		cases = append(cases, hostileCase{class: classSQL, name: c.name, want: []string{"400 invalid_definition"},
 			run: func(t *testing.T, d *devProc) string {
@@ -150,6 +175,9 @@ func csrfCases() []hostileCase {
 		post("form-encoded flow", "/api/users/register", "email=a@example.com", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, "415 unsupported_media_type"),
 		post("foreign Origin", "/api/workflows", def, http.Header{"Origin": {"https://evil.example"}}, "403 origin_not_allowed"),
 		post("cross-site fetch without Origin", "/api/workflows", def, http.Header{"Sec-Fetch-Site": {"cross-site"}}, "403 origin_not_allowed"),
+		post("multipart form", "/api/workflows", "--x--", http.Header{"Content-Type": {"multipart/form-data; boundary=x"}}, "415 unsupported_media_type"),
+		post("sandboxed page", "/api/workflows", def, http.Header{"Origin": {"null"}}, "403 origin_not_allowed"),
+		post("another local port", "/api/executions/x/cancel", "", http.Header{"Origin": {"http://localhost:5173"}}, "403 origin_not_allowed"),
 	}
 }
 
@@ -280,7 +308,7 @@ func leakCases() []hostileCase {
 // 127.0.0.1 in IPv6; the call must be refused with no connection made.
 func ipv6Cases() []hostileCase {
 	var cases []hostileCase
-	for _, host := range []string{"[::127.0.0.1]", "[::ffff:127.0.0.1]", "[64:ff9b::127.0.0.1]"} {
+	for _, host := range []string{"[::127.0.0.1]", "[::ffff:127.0.0.1]", "[64:ff9b::127.0.0.1]", "[::7f00:1]", "[2002:7f00:1::1]", "[::ffff:7f00:1]"} {
 		cases = append(cases, hostileCase{class: classIPv6, name: host, want: []string{"422 execution_failed"},
 			run: func(t *testing.T, d *devProc) string {
 				var conns atomic.Int32
