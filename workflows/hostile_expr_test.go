@@ -4,10 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	rtmetrics "runtime/metrics"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,7 +69,7 @@ func TestHostileExpressions(t *testing.T) {
 			}
 			var r reply
 			start := time.Now()
-			grew := heapGrowth(func() { r = e.post(t, "/api/workflows/"+id+"/execute?wait=30s", string(input)) })
+			grew := testenv.HeapGrowth(func() { r = e.post(t, "/api/workflows/"+id+"/execute?wait=30s", string(input)) })
 			t.Logf("%d in %v, heap grew %d MB: %.300s", r.Status, time.Since(start).Round(time.Millisecond), grew>>20, r.Raw)
 			if r.Status != http.StatusUnprocessableEntity || r.Error.Code != "execution_failed" {
 				t.Fatalf("execute: %d %.600s, want 422 execution_failed", r.Status, r.Raw)
@@ -125,39 +122,4 @@ func TestHostileExpressions(t *testing.T) {
 		}
 		e.healthy(t)
 	})
-}
-
-// heapGrowth runs f while sampling the process's live heap and returns how
-// far it grew above where it started.
-func heapGrowth(f func()) uint64 {
-	sample := []rtmetrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() uint64 {
-		rtmetrics.Read(sample)
-		return sample[0].Value.Uint64()
-	}
-	start := read()
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if v := read(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	})
-	f()
-	close(done)
-	wg.Wait()
-	if p := peak.Load(); p > start {
-		return p - start
-	}
-	return 0
 }

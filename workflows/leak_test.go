@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -41,7 +40,7 @@ func TestSecretsStayOutOfHistoryDatabaseAndLogs(t *testing.T) {
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			stripe := testenv.NewStripeServer(t)
-			logs := &lockedBuffer{}
+			logs := &testenv.LockedBuffer{}
 			e := newFlowEnvLogging(t, b.URL(t), stripe.URL, map[string]string{"LOG_LEVEL": "debug"}, logs)
 			email := fmt.Sprintf("leak-%s@example.com", b.Name)
 
@@ -230,22 +229,4 @@ func checkDatabase(t *testing.T, e *flowEnv) {
 	if rows == 0 {
 		t.Fatal("the database dump is empty")
 	}
-}
-
-// lockedBuffer is an io.Writer for a logger used from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/workflow-backend/workflow-backend/internal/devserver"
+	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
 
 // TestRestartKeepsExecutions runs the dev binary as a user does, starts an
@@ -146,31 +147,12 @@ func startDev(t *testing.T, bin string, env []string, api string) *exec.Cmd {
 	return cmd
 }
 
-// lockedBuffer is the process's output, written by its copying goroutine
-// and read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startDevLogging is startDev that also returns the process's output.
-func startDevLogging(t *testing.T, bin string, env []string, api string) (*exec.Cmd, *lockedBuffer) {
+func startDevLogging(t *testing.T, bin string, env []string, api string) (*exec.Cmd, *testenv.LockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = env
-	out := &lockedBuffer{}
+	out := &testenv.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

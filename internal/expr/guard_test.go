@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	rtmetrics "runtime/metrics"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
 
 // doubling nests cel.bind n times over seed, each binding the previous
@@ -42,44 +41,6 @@ func tenKeys(prev string) string {
 		parts = append(parts, fmt.Sprintf("'k%d': %s", i, prev))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
-}
-
-// heapPeak runs f while sampling the live heap, and returns how far the
-// heap grew above where it started.
-func heapPeak(f func()) uint64 {
-	sample := []rtmetrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() uint64 {
-		rtmetrics.Read(sample)
-		return sample[0].Value.Uint64()
-	}
-	start := read()
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			if v := read(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	})
-	f()
-	close(done)
-	wg.Wait()
-	if v := read(); v > peak.Load() {
-		peak.Store(v)
-	}
-	if p := peak.Load(); p > start {
-		return p - start
-	}
-	return 0
 }
 
 // TestHostileExpressions: every way found to make one expression allocate
@@ -124,7 +85,7 @@ func TestHostileExpressions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var err error
 			start := time.Now()
-			grew := heapPeak(func() { _, err = e.Eval(context.Background(), tt.src, vars) })
+			grew := testenv.HeapGrowth(func() { _, err = e.Eval(context.Background(), tt.src, vars) })
 			took := time.Since(start)
 			var evalErr *EvalError
 			if !errors.As(err, &evalErr) {
