@@ -127,6 +127,13 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 				return &RefusedError{Host: address, Reason: "not an IP address and port"}
 			}
 			if err := d.policy.checkAddr(ap.Addr()); err != nil {
+				if _, perr := netip.ParseAddr(host); perr != nil {
+					// A name: saying what it resolved to would let a
+					// definition map the internal network through its
+					// errors.
+					return &RefusedError{Host: host, Reason: "the name resolves to an address the policy refuses " +
+						"(private, loopback, link-local or another special range); allow it in the outbound allow-list if this is intended"}
+				}
 				return err
 			}
 		}
