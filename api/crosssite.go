@@ -2,7 +2,9 @@ package api
 
 import (
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -10,9 +12,15 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// codeOriginNotAllowed answers a browser request from a page of another
-// origin.
-const codeOriginNotAllowed = "origin_not_allowed"
+// Codes of the cross-site guard.
+const (
+	// codeOriginNotAllowed answers a browser request from a page of
+	// another origin.
+	codeOriginNotAllowed = "origin_not_allowed"
+	// codeHostNotAllowed answers a request to a loopback listener that
+	// names another host (DNS rebinding).
+	codeHostNotAllowed = "host_not_allowed"
+)
 
 // crossSiteGuard stops web pages from driving the API through a visitor's
 // browser (cross-site request forgery). It matters most in open mode (no
@@ -30,10 +38,19 @@ const codeOriginNotAllowed = "origin_not_allowed"
 //     with 403 unless ALLOWED_ORIGINS lists it; the API's own origin (a page
 //     it serves) is allowed. Clients that are not browsers (curl, SDKs,
 //     other services) send neither header and are not affected.
+//
+// DNS rebinding defeats both rules: a page on a name the attacker points at
+// 127.0.0.1 is, to the browser, the API's own origin, for reads too. So an
+// API listening on loopback only (dev mode's default) answers only requests
+// addressed to localhost, a loopback address or an ALLOWED_ORIGINS host.
 func (s *Server) crossSiteGuard() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
+			if s.loopbackOnly.Load() && !s.loopbackHost(req.Host) {
+				return newError(http.StatusForbidden, codeHostNotAllowed,
+					"this API listens on loopback and answers requests to localhost, 127.0.0.1 or [::1] only (ALLOWED_ORIGINS adds hosts)")
+			}
 			switch req.Method {
 			case http.MethodGet, http.MethodHead, http.MethodOptions:
 				return next(c)
@@ -80,6 +97,28 @@ func (s *Server) checkOrigin(req *http.Request) error {
 		return nil // a page the API serves itself
 	}
 	return refuse(origin)
+}
+
+// loopbackHost says whether a Host header names this machine's loopback
+// (or a host of ALLOWED_ORIGINS).
+func (s *Server) loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap().IsLoopback()
+	}
+	for _, o := range s.allowedOrigins {
+		if u, err := url.Parse(o); err == nil && strings.EqualFold(u.Hostname(), host) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasBody says whether the request carries a body.

@@ -11,6 +11,29 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
+// On a loopback listener, a request must name a loopback host: a page on
+// a name rebound to 127.0.0.1 is refused, reads included.
+func TestLoopbackHostGuard(t *testing.T) {
+	s := &Server{echo: echo.New(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		allowedOrigins: trimOrigins([]string{"https://dev.example.com"})}
+	s.loopbackOnly.Store(true)
+	s.echo.HTTPErrorHandler = s.handleError
+	s.echo.Use(s.crossSiteGuard())
+	s.echo.GET("/api/executions", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+	for host, want := range map[string]int{
+		"127.0.0.1:3000": 204, "localhost:3000": 204, "LOCALHOST": 204, "[::1]:3000": 204, "127.8.9.10": 204,
+		"dev.example.com": 204, "evil.example:3000": 403, "10.0.0.5:3000": 403, "localhost.evil.example": 403,
+	} {
+		req := httptest.NewRequest("GET", "http://x/api/executions", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		s.echo.ServeHTTP(rec, req)
+		if rec.Code != want || (want == 403 && !strings.Contains(rec.Body.String(), codeHostNotAllowed)) {
+			t.Errorf("Host %s: %d %s, want %d", host, rec.Code, rec.Body, want)
+		}
+	}
+}
+
 func TestCrossSiteGuard(t *testing.T) {
 	s := &Server{echo: echo.New(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		allowedOrigins: trimOrigins([]string{"https://shop.example.com/"})}

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -184,10 +185,13 @@ type Server struct {
 	memory        MemoryGuard
 	// allowedOrigins may call mutating routes from a browser.
 	allowedOrigins []string
-	defs           *definitionCache
-	keys           *keyring
-	limiter        *rateLimiter
-	log            *slog.Logger
+	// loopbackOnly is set by Serve when it listens on a loopback address:
+	// requests must then name a loopback host (crosssite.go).
+	loopbackOnly atomic.Bool
+	defs         *definitionCache
+	keys         *keyring
+	limiter      *rateLimiter
+	log          *slog.Logger
 
 	paymentMethodRequired bool
 	codec                 codecAccess
@@ -298,6 +302,9 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // it stops accepting connections and lets requests in flight finish (up to
 // MaxWait plus a margin, since an execute request may wait that long).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		s.loopbackOnly.Store(true)
+	}
 	srv := &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 10 * time.Second,
