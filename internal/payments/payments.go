@@ -379,12 +379,18 @@ func looksLikePAN(v any) bool {
 
 // containsPAN tries every sequence of consecutive digit groups of s, so a
 // card number is found even next to other digits ("order 12 4242 4242 4242
-// 4242").
+// 4242"). Several groups count only when they are grouped as cards are
+// printed and typed: a first group of four, every group of three to six
+// digits (4-4-4-4, Amex's 4-6-5). A UUID's groups (8-4-4-4-12) never are,
+// however many of its hex digits happen to be decimal.
 func containsPAN(s string) bool {
 	for _, run := range digitRuns(s) {
 		for i := range run {
 			number := ""
-			for _, group := range run[i:] {
+			for j, group := range run[i:] {
+				if j > 0 && (len(run[i]) != 4 || len(group) < 3 || len(group) > 6) {
+					break
+				}
 				number += group
 				if len(number) > 19 {
 					break
@@ -399,9 +405,16 @@ func containsPAN(s string) bool {
 }
 
 // digitRuns splits s into runs of digit groups: "4242 4242-4242" is one run of
-// three groups; any other character ends a run.
+// three groups; any other character ends a run. A group glued to a letter is
+// part of a word or an identifier, not of a number someone typed, and ends
+// the run without joining it: the UUID in "order-…-4735-4497-9710-16eab5…"
+// holds the run 4735 4497 9710, not 4735 4497 9710 16 (which passes the
+// Luhn check, as one random id in ten would).
 func digitRuns(s string) [][]string {
 	isDigit := func(i int) bool { return i >= 0 && i < len(s) && s[i] >= '0' && s[i] <= '9' }
+	isLetter := func(i int) bool {
+		return i >= 0 && i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z')
+	}
 	var runs [][]string
 	var run []string
 	start := -1 // start of the current group
@@ -413,8 +426,18 @@ func digitRuns(s string) [][]string {
 			continue
 		}
 		if start >= 0 {
-			run = append(run, s[start:i])
+			glued := isLetter(start-1) || isLetter(i)
+			if !glued {
+				run = append(run, s[start:i])
+			}
 			start = -1
+			if glued {
+				if run != nil {
+					runs = append(runs, run)
+					run = nil
+				}
+				continue
+			}
 		}
 		separator := i < len(s) && (s[i] == ' ' || s[i] == '-') && isDigit(i-1) && isDigit(i+1)
 		if !separator && run != nil {

@@ -3,6 +3,7 @@ package payments
 import (
 	"context"
 	"errors"
+	"github.com/google/uuid"
 	"reflect"
 	"strings"
 	"testing"
@@ -72,6 +73,7 @@ func TestParseCharge(t *testing.T) {
 		{"legacy token", with("paymentMethodId", "tok_visa"), "pm_"},
 		{"card number as token", with("paymentMethodId", "4242424242424242"), "paymentMethodId looks like a card number"},
 		{"card number in description", with("description", "card 4000 0566 5566 5556 exp 12/30"), "description looks like a card number"},
+		{"card number with dashes", with("description", "paid with 4000-0566-5566-5556"), "description looks like a card number"},
 		{"card number in metadata", with("metadata", map[string]any{"note": "5555-5555-5555-4444"}), "metadata looks like a card number"},
 		{"card number as a number", with("metadata", map[string]any{"n": 4242424242424242.0}), "metadata looks like a card number"},
 		{"nested metadata", with("metadata", map[string]any{"a": map[string]any{}}), "metadata.a must be a string, number or boolean"},
@@ -145,10 +147,21 @@ func TestContainsPAN(t *testing.T) {
 		{"4242 4242", false},
 		{"550e8400-e29b-41d4-a716-446655440000", false},
 		{"+1 415 555 2671", false},
+		// Found by the fault suite: an execution id whose UUID has digit
+		// groups that pass the Luhn check once joined.
+		{"Order faults-s3-ac4c3dc1-4735-4497-9710-16eab5861ad2", false},
+		{"card4242424242424242", false}, // glued to a word: not typed as a number
 	}
 	for _, tt := range tests {
 		if got := containsPAN(tt.s); got != tt.want {
 			t.Errorf("containsPAN(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+	// The order flow's charge description holds the execution id: no id
+	// may be taken for a card number.
+	for range 20_000 {
+		if id := "Order order-processing-" + uuid.NewString(); containsPAN(id) {
+			t.Fatalf("containsPAN(%q) = true", id)
 		}
 	}
 }

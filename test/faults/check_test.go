@@ -4,6 +4,7 @@ package faults
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -30,8 +31,8 @@ type result struct {
 }
 
 // countEnds tallies the executions that ended with want and reports the
-// others as lost.
-func countEnds(t *testing.T, r *result, ends map[string]closed, want enumspb.WorkflowExecutionStatus) {
+// others as lost, with what the API says about each.
+func (s *system) countEnds(t *testing.T, r *result, ends map[string]closed, want enumspb.WorkflowExecutionStatus) {
 	t.Helper()
 	r.executions = len(ends)
 	for id, c := range ends {
@@ -40,7 +41,8 @@ func countEnds(t *testing.T, r *result, ends map[string]closed, want enumspb.Wor
 			continue
 		}
 		r.lost++
-		t.Errorf("%s: execution %s is %v, want %v", r.scenario, id, c.status, want)
+		_, body, err := s.apiCall(http.MethodGet, "/api/executions/"+id, nil, nil)
+		t.Errorf("%s: execution %s is %v, want %v; the API says: %.1500s %v", r.scenario, id, c.status, want, body, err)
 	}
 }
 

@@ -67,7 +67,7 @@ func workerKilledInActivity(t *testing.T, s *system) result {
 	ends := s.waitClosed(t, ids, 2*time.Minute)
 	s.startWorker(t, s.workers[0])
 
-	countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	s.countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 	s.checkTemporalCount(t, &r, defID, n)
 	s.checkOrders(t, &r, product, ids, mails)
 	cut, retried := 0, 0
@@ -121,7 +121,7 @@ func allWorkersKilledInWait(t *testing.T, s *system) result {
 	t.Logf("workers down for %v", time.Since(killedAt).Round(time.Second))
 	ends := s.waitClosed(t, ids, 2*time.Minute)
 
-	countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	s.countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 	s.checkTemporalCount(t, &r, defID, n)
 	s.checkEmails(t, &r, ids, mails)
 	var latest time.Duration
@@ -169,7 +169,7 @@ func temporalRestarted(t *testing.T, s *system) result {
 	down := time.Since(downAt)
 	ends := s.waitClosed(t, ids, 3*time.Minute)
 
-	countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	s.countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 	s.checkTemporalCount(t, &r, defID, n)
 	s.checkOrders(t, &r, product, ids, mails)
 	for _, p := range append([]*process{s.api}, s.workers...) {
@@ -258,7 +258,7 @@ func idempotentRetries(t *testing.T, s *system) result {
 			requests += c
 		}
 	}
-	countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	s.countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 	s.checkTemporalCount(t, &r, defID, n)
 	s.checkOrders(t, &r, product, ids, mails)
 	r.note = fmt.Sprintf("%d requests for %d keys", requests, n)

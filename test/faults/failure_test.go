@@ -38,7 +38,7 @@ func stripeFailsAfterCharge(t *testing.T, s *system) result {
 	ids := s.startMany(t, defID, n, func(int) any { return orderInput(product) })
 	ends := s.waitClosed(t, ids, 2*time.Minute)
 
-	countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	s.countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 	s.checkTemporalCount(t, &r, defID, n)
 	s.checkOrders(t, &r, product, ids, mails)
 	retried := 0
@@ -86,7 +86,7 @@ func databaseStopped(t *testing.T, s *system) result {
 	down := time.Since(stoppedAt)
 	ends := s.waitClosed(t, ids, 3*time.Minute)
 
-	countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	s.countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 	s.checkTemporalCount(t, &r, defID, n)
 	s.checkOrders(t, &r, product, ids, mails)
 	var orphans int
@@ -151,7 +151,7 @@ func failingNodeCompensates(t *testing.T, s *system) result {
 	ends := s.waitClosed(t, ids, 2*time.Minute)
 	took := time.Since(began)
 
-	countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED)
+	s.countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED)
 	s.checkTemporalCount(t, &r, defID, n)
 	for _, id := range ids {
 		s.checkCompensated(t, &r, id, attempts)
