@@ -43,6 +43,12 @@ type Limits struct {
 	// per ten bytes a call makes), and of the steps one call may take.
 	// Optional: default 1,000,000.
 	CostLimit uint64
+	// MaxDuration bounds one evaluation's wall-clock time. The cost limit
+	// bounds its steps, but cel-go's own cost accounting grows with the
+	// square of a comprehension's length (80,000 iterations of a trivial
+	// filter take about ten seconds within the default limit), so time is
+	// bounded too. Optional: default 2s.
+	MaxDuration time.Duration
 	// MaxValueBytes bounds every string, bytes, list or map an evaluation
 	// makes and its result, measured as JSON (see guard.go). Optional:
 	// default 2 MiB.
@@ -60,6 +66,7 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{
 		CostLimit:     1_000_000,
+		MaxDuration:   2 * time.Second,
 		MaxValueBytes: 2 << 20,
 		MaxLength:     4096,
 		CacheSize:     1000,
@@ -72,6 +79,9 @@ func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	if l.CostLimit == 0 {
 		l.CostLimit = d.CostLimit
+	}
+	if l.MaxDuration <= 0 {
+		l.MaxDuration = d.MaxDuration
 	}
 	if l.MaxValueBytes == 0 {
 		l.MaxValueBytes = d.MaxValueBytes
@@ -95,8 +105,10 @@ const (
 	// expressionNodeLimit bounds the size of the AST after macro expansion.
 	expressionNodeLimit = 10_000
 	// interruptCheckFrequency is how many comprehension iterations run between
-	// two checks of the context, so a cancelled activity stops evaluating.
-	interruptCheckFrequency = 100
+	// two checks of the context, so a cancelled or overlong evaluation stops
+	// (an iteration may call a function that takes up to a check's worth of
+	// time, see guard.go).
+	interruptCheckFrequency = 10
 )
 
 // Variable names, as expressions spell them.
@@ -231,6 +243,7 @@ func (e *Env) compile(src string) (cel.Program, error) {
 		cel.CostLimit(e.limits.CostLimit),
 		cel.CostTracking(allocationCost{hashCost: e.limits.CostLimit / maxHashesPerEvaluation}),
 		cel.CustomDecoratorV2(checkBuiltValues(ast, e.limits.MaxValueBytes)),
+		cel.Functions(matchesOverloads(e.limits)...),
 		cel.InterruptCheckFrequency(interruptCheckFrequency),
 		cel.Globals(e.defaults),
 	)

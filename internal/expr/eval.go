@@ -44,12 +44,16 @@ func (e *EvalError) Unwrap() error { return e.Err }
 // into, or a division or modulus by zero. A validation rule reports other
 // errors (a value of the wrong type or shape) as the input's fault.
 func (e *EvalError) ExpressionFault() bool {
-	if errors.Is(e.Err, ErrCostLimit) || errors.Is(e.Err, ErrValueTooLarge) {
+	if errors.Is(e.Err, ErrCostLimit) || errors.Is(e.Err, ErrValueTooLarge) || errors.Is(e.Err, ErrTimeLimit) {
 		return true
 	}
 	msg := e.Err.Error()
 	return strings.Contains(msg, "division by zero") || strings.Contains(msg, "modulus by zero")
 }
+
+// ErrTimeLimit is wrapped by the EvalError of an evaluation stopped after
+// Limits.MaxDuration.
+var ErrTimeLimit = errors.New("time limit exceeded")
 
 // ErrCostLimit is wrapped by the EvalError of an evaluation aborted because it
 // exceeded Limits.CostLimit.
@@ -76,10 +80,15 @@ func (e *Env) Eval(ctx context.Context, src string, vars map[string]any) (any, e
 	if vars == nil {
 		vars = map[string]any{}
 	}
-	val, _, err := prg.ContextEval(ctx, vars)
+	evalCtx, cancel := context.WithTimeout(ctx, e.limits.MaxDuration)
+	defer cancel()
+	val, _, err := prg.ContextEval(evalCtx, vars)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("expression %s: %w", quote(src), ctxErr)
+		}
+		if evalCtx.Err() != nil {
+			return nil, &EvalError{Expr: src, Err: fmt.Errorf("%w: the evaluation ran longer than %s (EXPR_MAX_DURATION)", ErrTimeLimit, e.limits.MaxDuration)}
 		}
 		var cancelled interpreter.EvalCancelledError
 		if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {

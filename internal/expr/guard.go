@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp/syntax"
 	"slices"
 	"strings"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/decls"
+	celfunctions "github.com/google/cel-go/common/functions"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
@@ -80,8 +82,8 @@ var notGrowing = []string{
 	"math.bitShiftLeft", "math.bitShiftRight", "math.bitXor", "math.ceil", "math.floor",
 	"math.isFinite", "math.isInf", "math.isNaN", "math.round", "math.sign", "math.sqrt",
 	"math.trunc", "sum",
-	// String searches: linear scans (RE2 matching is linear in the text;
-	// a pattern is a bounded string).
+	// String searches: linear scans (`matches` is checked before it runs:
+	// matchesOverloads).
 	"contains", "startsWith", "endsWith", "indexOf", "lastIndexOf", "matches", "charAt",
 	// No bigger than the argument: a part, a case change, a reordering, a
 	// conversion, a decoding.
@@ -432,4 +434,51 @@ func formatBytes(n uint64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// maxPatternBytes bounds a `matches` pattern: compiling one costs time and
+// memory in its length (and the pattern may come from the input).
+const maxPatternBytes = 16 << 10
+
+// regexStepsPerCost is how many regular-expression steps (a byte of text
+// through one instruction of the compiled pattern, about 17 ns at worst
+// here) one unit of CostLimit allows a single `matches` call.
+const regexStepsPerCost = 64
+
+// matchesOverloads replace the implementation of `matches` (a single
+// binding for every overload, which cel-go cannot redeclare, hence a
+// program option). RE2 runs in time linear in the text, but the factor is
+// the compiled pattern's size: `[a-z]{1000}x` over 400 KB takes seconds. So
+// the pattern is compiled first and text × instructions checked against
+// the limit.
+func matchesOverloads(limits Limits) []*celfunctions.Overload {
+	match := func(text, pattern ref.Val) ref.Val {
+		s, ok1 := text.(types.String)
+		p, ok2 := pattern.(types.String)
+		if !ok1 || !ok2 {
+			return types.MaybeNoSuchOverloadErr(pattern)
+		}
+		if len(p) > maxPatternBytes {
+			return types.WrapErr(fmt.Errorf("matches: %w: the pattern is %s; the limit is %s", ErrValueTooLarge,
+				formatBytes(uint64(len(p))), formatBytes(maxPatternBytes)))
+		}
+		re, err := syntax.Parse(string(p), syntax.Perl)
+		if err != nil {
+			return types.NewErr("matches: %v", err)
+		}
+		prog, err := syntax.Compile(re.Simplify())
+		if err != nil {
+			return types.NewErr("matches: %v", err)
+		}
+		steps := satMul(uint64(len(prog.Inst)), uint64(len(s))+1)
+		if limit := satMul(limits.CostLimit, regexStepsPerCost); steps > limit {
+			return types.WrapErr(fmt.Errorf("matches: %w: matching would take up to %d steps (%d pattern instructions × %d bytes); the limit is %d (EXPR_COST_LIMIT × %d)",
+				ErrValueTooLarge, steps, len(prog.Inst), len(s), limit, regexStepsPerCost))
+		}
+		return s.Match(p)
+	}
+	return []*celfunctions.Overload{
+		{Operator: "matches", Binary: match},
+		{Operator: "matches_string", Binary: match},
+	}
 }

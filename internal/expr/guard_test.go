@@ -171,3 +171,39 @@ func TestEveryFunctionIsClassified(t *testing.T) {
 		t.Errorf("%d functions, %d classified", len(fns), len(guardedFunctions())+len(notGrowing))
 	}
 }
+
+// cel-go's cost accounting is quadratic in a comprehension's length, so
+// long comprehensions within the cost limit are stopped by the time limit.
+func TestTimeLimit(t *testing.T) {
+	e, err := New(Limits{MaxDuration: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = e.Eval(context.Background(), "lists.range(80000).filter(j, false)", nil)
+	if !errors.Is(err, ErrTimeLimit) || !strings.Contains(err.Error(), "EXPR_MAX_DURATION") {
+		t.Fatalf("err = %v, want the time limit", err)
+	}
+	var evalErr *EvalError
+	if !errors.As(err, &evalErr) || !evalErr.ExpressionFault() {
+		t.Errorf("a time limit is the expression's fault: %v", err)
+	}
+	t.Logf("stopped after %v", time.Since(start))
+}
+
+// matches is checked against the compiled pattern's size times the text.
+func TestMatchesBound(t *testing.T) {
+	e := newEnv(t)
+	vars := map[string]any{"input": map[string]any{"s": strings.Repeat("abcdefgh", 400<<10/8), "p": strings.Repeat("a", 20<<10)}}
+	for _, src := range []string{"input.s.matches('[a-z]{1000}x')", "input.s.matches(input.p)"} {
+		start := time.Now()
+		_, err := e.Eval(context.Background(), src, vars)
+		if !errors.Is(err, ErrValueTooLarge) && !errors.Is(err, ErrCostLimit) {
+			t.Errorf("%s: %v, want a size or cost error", src, err)
+		}
+		t.Logf("%v in %v", err, time.Since(start))
+	}
+	if ok, err := e.EvalBool(context.Background(), "input.s.matches('^(abcdefgh)+$')", vars); err != nil || !ok {
+		t.Errorf("an ordinary pattern over 400 KB: %v, %v", ok, err)
+	}
+}
