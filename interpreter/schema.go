@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/text/language"
@@ -26,6 +30,10 @@ func CompileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, errors.New("it is not valid JSON")
+	}
+	if n := schemaExpansion(doc, maxSchemaExpansion); n > maxSchemaExpansion {
+		return nil, fmt.Errorf("with its references followed it has more than %d parts; the limit is %d "+
+			"(a reference used twice at every level doubles the work of checking every input)", maxSchemaExpansion, maxSchemaExpansion)
 	}
 	c := jsonschema.NewCompiler()
 	c.UseLoader(refusingLoader{})
@@ -69,4 +77,95 @@ type refusingLoader struct{}
 
 func (refusingLoader) Load(url string) (any, error) {
 	return nil, fmt.Errorf("external schema references are not allowed (%s)", url)
+}
+
+// maxSchemaExpansion bounds how many parts of an inputSchema checking one
+// value may visit, its references followed. Checking an input costs about
+// that, for every execution: a schema of a kilobyte whose every level
+// references the next twice makes 2^18 parts, half a second per request.
+const maxSchemaExpansion = 20_000
+
+// schemaExpansion counts the parts (objects, arrays, values) of doc with
+// every local $ref (and $dynamicRef) replaced by what it points to, up to
+// limit+1. A reference back to a schema it is already inside is not
+// followed: recursion follows the input's nesting, which the request size
+// bounds.
+func schemaExpansion(doc any, limit int) int {
+	count := 0
+	var onPath []any // the referenced schemas being expanded
+	var walk func(v any)
+	walk = func(v any) {
+		if count > limit {
+			return
+		}
+		count++
+		switch t := v.(type) {
+		case map[string]any:
+			for _, key := range []string{"$ref", "$dynamicRef"} {
+				ref, ok := t[key].(string)
+				if !ok {
+					continue
+				}
+				target, found := resolvePointer(doc, ref)
+				if !found || slices.ContainsFunc(onPath, func(p any) bool { return sameNode(p, target) }) {
+					continue
+				}
+				onPath = append(onPath, target)
+				walk(target)
+				onPath = onPath[:len(onPath)-1]
+			}
+			for _, k := range slices.Sorted(maps.Keys(t)) {
+				walk(t[k])
+			}
+		case []any:
+			for _, x := range t {
+				walk(x)
+			}
+		}
+	}
+	walk(doc)
+	return count
+}
+
+// resolvePointer finds a local reference ("#", "#/$defs/x") in doc.
+func resolvePointer(doc any, ref string) (any, bool) {
+	pointer, ok := strings.CutPrefix(ref, "#")
+	if !ok {
+		return nil, false
+	}
+	cur := doc
+	for _, token := range strings.Split(pointer, "/")[1:] {
+		token = strings.ReplaceAll(strings.ReplaceAll(token, "~1", "/"), "~0", "~")
+		switch t := cur.(type) {
+		case map[string]any:
+			next, ok := t[token]
+			if !ok {
+				return nil, false
+			}
+			cur = next
+		case []any:
+			i, err := strconv.Atoi(token)
+			if err != nil || i < 0 || i >= len(t) {
+				return nil, false
+			}
+			cur = t[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// sameNode says whether two parts of a decoded document are the same part
+// (maps and slices by identity; references only ever point at those).
+func sameNode(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		return ok && reflect.ValueOf(x).UnsafePointer() == reflect.ValueOf(y).UnsafePointer()
+	case []any:
+		y, ok := b.([]any)
+		return ok && len(x) > 0 && len(y) > 0 && &x[0] == &y[0]
+	}
+	return false
 }
