@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
@@ -120,7 +119,7 @@ func (a *Activities) validate(ctx context.Context, node interpreter.Node, vars m
 
 	var failures []interpreter.FieldError
 	for _, r := range cfg.rules {
-		v, present := lookup(target, r.path)
+		v, present := interpreter.LookupPath(target, r.path)
 		present = present && v != nil
 		var msg string
 		switch {
@@ -216,26 +215,3 @@ func parseFieldPath(field string) ([]string, bool) {
 	return path, true
 }
 
-// lookup walks path through JSON-decoded data. A segment indexes an object by
-// key, or a list by position when it is a number.
-func lookup(v any, path []string) (any, bool) {
-	for _, seg := range path {
-		switch cur := v.(type) {
-		case map[string]any:
-			next, ok := cur[seg]
-			if !ok {
-				return nil, false
-			}
-			v = next
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(cur) {
-				return nil, false
-			}
-			v = cur[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
-}

@@ -133,27 +133,35 @@ func resolvePointer(doc any, ref string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	cur := doc
-	for _, token := range strings.Split(pointer, "/")[1:] {
-		token = strings.ReplaceAll(strings.ReplaceAll(token, "~1", "/"), "~0", "~")
-		switch t := cur.(type) {
+	tokens := strings.Split(pointer, "/")[1:]
+	for i, token := range tokens {
+		tokens[i] = strings.ReplaceAll(strings.ReplaceAll(token, "~1", "/"), "~0", "~")
+	}
+	return LookupPath(doc, tokens)
+}
+
+// LookupPath walks path through JSON-decoded data: a segment indexes an
+// object by key, or a list by position when it is a number.
+func LookupPath(v any, path []string) (any, bool) {
+	for _, seg := range path {
+		switch cur := v.(type) {
 		case map[string]any:
-			next, ok := t[token]
+			next, ok := cur[seg]
 			if !ok {
 				return nil, false
 			}
-			cur = next
+			v = next
 		case []any:
-			i, err := strconv.Atoi(token)
-			if err != nil || i < 0 || i >= len(t) {
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(cur) {
 				return nil, false
 			}
-			cur = t[i]
+			v = cur[i]
 		default:
 			return nil, false
 		}
 	}
-	return cur, true
+	return v, true
 }
 
 // sameNode says whether two parts of a decoded document are the same part
