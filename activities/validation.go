@@ -214,4 +214,3 @@ func parseFieldPath(field string) ([]string, bool) {
 	}
 	return path, true
 }
-
