@@ -6,7 +6,8 @@
 // library, a few safe extensions (strings, math, encoders, lists, sets,
 // bindings, optionals, two-variable comprehensions) and no clock, randomness
 // or I/O, so an expression evaluates to the same value wherever it runs.
-// Every evaluation is bounded by a cost limit and by the caller's context.
+// Every evaluation is bounded in steps, in memory and by the caller's
+// context; see guard.go for how.
 //
 // Variables (see DESIGN.md §4):
 //
@@ -39,9 +40,17 @@ import (
 // its default (see DefaultLimits).
 type Limits struct {
 	// CostLimit is the maximum runtime cost of one evaluation (CEL cost units,
-	// roughly one per operation and per element a comprehension visits).
-	// Optional: default 1,000,000.
+	// roughly one per operation, per element a comprehension visits and per
+	// ten bytes a string function reads or writes). A single call that would
+	// take more is refused before it runs. Optional: default 1,000,000
+	// (about a quarter of a second of one core). Setting: EXPR_COST_LIMIT.
 	CostLimit uint64
+	// MaxValueBytes is the largest value one call may build (a string, bytes,
+	// or a list at 16 bytes an element), checked before the call runs, and
+	// the largest result of an evaluation, counted as JSON. Optional: default
+	// 2 MiB (twice the default request body, so a value derived from a whole
+	// input fits). Setting: EXPR_MAX_VALUE_BYTES.
+	MaxValueBytes uint64
 	// MaxLength is the maximum length of an expression's source in characters
 	// (Unicode code points). Optional: default 4096.
 	MaxLength int
@@ -54,10 +63,11 @@ type Limits struct {
 // DefaultLimits returns the limits used for zero fields of Limits.
 func DefaultLimits() Limits {
 	return Limits{
-		CostLimit: 1_000_000,
-		MaxLength: 4096,
-		CacheSize: 1000,
-		CacheTTL:  time.Hour,
+		CostLimit:     1_000_000,
+		MaxValueBytes: 2 << 20,
+		MaxLength:     4096,
+		CacheSize:     1000,
+		CacheTTL:      time.Hour,
 	}
 }
 
@@ -66,6 +76,9 @@ func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	if l.CostLimit == 0 {
 		l.CostLimit = d.CostLimit
+	}
+	if l.MaxValueBytes == 0 {
+		l.MaxValueBytes = d.MaxValueBytes
 	}
 	if l.MaxLength <= 0 {
 		l.MaxLength = d.MaxLength
@@ -109,14 +122,23 @@ type Env struct {
 	// defaults are bound under every evaluation, so an unbound variable reads
 	// as null or an empty map instead of failing with "no such attribute".
 	defaults map[string]any
-	cache    *expirable.LRU[string, cel.Program]
-	hits     atomic.Uint64
-	misses   atomic.Uint64
+	// guards bound every call the environment can make (guard.go).
+	guards *guards
+	cache  *expirable.LRU[string, cel.Program]
+	hits   atomic.Uint64
+	misses atomic.Uint64
 }
 
 // New builds an environment with the given limits (zero fields take their
-// defaults).
+// defaults). It fails if a function of the environment is not classified in
+// guard.go, so no function reaches expressions unbounded.
 func New(l Limits) (*Env, error) {
+	return newWith(l)
+}
+
+// newWith is New with extra environment options, so a test can add a
+// function and watch New refuse it.
+func newWith(l Limits, extra ...cel.EnvOption) (*Env, error) {
 	l = l.withDefaults()
 	opts := []cel.EnvOption{
 		// The standard library minus the arithmetic operators, which arith.go
@@ -152,14 +174,20 @@ func New(l Limits) (*Env, error) {
 	}
 	opts = append(opts, cel.FunctionDecls(arith...))
 	opts = append(opts, functions()...)
+	opts = append(opts, extra...)
 
 	env, err := cel.NewCustomEnv(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("expr: build CEL environment: %w", err)
 	}
+	g, err := newGuards(env, l)
+	if err != nil {
+		return nil, fmt.Errorf("expr: %w", err)
+	}
 	return &Env{
 		env:    env,
 		limits: l,
+		guards: g,
 		defaults: map[string]any{
 			VarInput:     nil,
 			VarNodes:     map[string]any{},
@@ -210,8 +238,7 @@ func (e *Env) compile(src string) (cel.Program, error) {
 		return nil, &CompileError{Expr: src, Message: iss.String()}
 	}
 	prg, err := e.env.Program(ast,
-		cel.CostLimit(e.limits.CostLimit),
-		cel.CostTracking(allocationCost{}),
+		cel.CustomDecoratorV2(e.guards.decorator(loopSteps(ast.NativeRep().Expr()))),
 		cel.InterruptCheckFrequency(interruptCheckFrequency),
 		cel.Globals(e.defaults),
 	)
