@@ -88,8 +88,8 @@ func costLimitError(what string, steps uint64, atLeast bool, max uint64) *LimitE
 	if atLeast {
 		would = "would take over"
 	}
-	return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf("%s %s %s steps; the limit is %d (%s)",
-		what, would, formatCount(steps), max, CostLimitSetting)}
+	return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf("%s %s %s steps; the limit is %s (%s)",
+		what, would, formatCount(steps), formatCount(max), CostLimitSetting)}
 }
 
 // maxErrorText bounds the text of a runtime error kept in an EvalError:

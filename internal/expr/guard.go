@@ -327,13 +327,13 @@ func (l Limits) check(name string, b bound, spent uint64) *LimitError {
 		return valueLimitError(name+": the result", b.bytes, b.atLeast, l.MaxValueBytes)
 	case b.elements > l.CostLimit:
 		return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf(
-			"%s: the list would have %s elements, more than an evaluation may walk; the limit is %d (%s)",
-			name, formatCount(b.elements), l.CostLimit, CostLimitSetting)}
+			"%s: the list would have %s elements, more than an evaluation may walk; the limit is %s (%s)",
+			name, formatCount(b.elements), formatCount(l.CostLimit), CostLimitSetting)}
 	case b.cost() > l.CostLimit:
 		return costLimitError(name, b.cost(), b.atLeast, l.CostLimit)
 	case satAdd(spent, b.cost()) > l.CostLimit:
 		return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf(
-			"the evaluation would exceed its cost limit of %d (%s) at %s", l.CostLimit, CostLimitSetting, name)}
+			"the evaluation would exceed its cost limit of %s (%s) at %s", formatCount(l.CostLimit), CostLimitSetting, name)}
 	}
 	return nil
 }
