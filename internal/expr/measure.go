@@ -15,12 +15,13 @@ import (
 // scalar, shared ones as often as they occur.
 type extent struct {
 	nodes uint64 // values visited
+	text  uint64 // bytes of its strings and bytes values
 	bytes uint64 // its length as JSON
 }
 
-// walk is the cost of visiting the value once: a unit per value and one
-// per ten bytes.
-func (x extent) walk() uint64 { return satAdd(x.nodes, scan(x.bytes)) }
+// walk is the cost of visiting the value once, comparing or copying its
+// strings: a unit per value and one per ten bytes of text.
+func (x extent) walk() uint64 { return satAdd(x.nodes, scan(x.text)) }
 
 // measure returns the extent of v, stopping as soon as its walk exceeds
 // maxWalk or its bytes exceed maxBytes; over then says the extent is only a
@@ -47,6 +48,18 @@ type measurer struct {
 func (m *measurer) add(nodes, bytes uint64) {
 	m.got.nodes = satAdd(m.got.nodes, nodes)
 	m.got.bytes = satAdd(m.got.bytes, bytes)
+	m.check()
+}
+
+// addText counts the text of a string or bytes value.
+func (m *measurer) addText(v ref.Val) {
+	if n, ok := strLen(v); ok {
+		m.got.text = satAdd(m.got.text, n)
+		m.check()
+	}
+}
+
+func (m *measurer) check() {
 	if m.got.walk() > m.maxWalk || m.got.bytes > m.maxBytes {
 		m.over = true
 	}
@@ -78,6 +91,7 @@ func (m *measurer) visit(v ref.Val, depth int) {
 		for it := t.Iterator(); !m.over && it.HasNext() == types.True; {
 			key := it.Next()
 			m.add(1, m.keyLen(key))
+			m.addText(key)
 			if val, found := t.Find(key); found {
 				m.visit(val, depth+1)
 			}
@@ -97,6 +111,7 @@ func (m *measurer) visit(v ref.Val, depth int) {
 		} else {
 			m.add(1, jsonScalarLen(v))
 		}
+		m.addText(v)
 	}
 }
 
@@ -190,7 +205,7 @@ func jsonStringLen(s string) uint64 {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
-			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f':
 				n += 2
 			case c < 0x20 || c == '<' || c == '>' || c == '&':
 				n += 6
