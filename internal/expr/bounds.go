@@ -478,8 +478,10 @@ func quoteBound(_ Limits, args []ref.Val) (bound, ref.Val) {
 		}
 		i += n
 	}
+	// A sanitized copy, then a builder that grows by doubling, then the
+	// quotes added: scratch of the string's length and twice the result's.
 	probe := scan(uint64(len(s)))
-	return bound{probe: probe, steps: probe, bytes: size}, nil
+	return bound{probe: probe, steps: scan(uint64(len(s)) + 2*size), bytes: size}, nil
 }
 
 // jsonEncodeBound: json.encode converts the value to protobuf's JSON

@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"regexp/syntax"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -215,5 +217,33 @@ func TestRegexInstsBound(t *testing.T) {
 		if got < uint64(len(prog.Inst)) {
 			t.Errorf("%s: regexInsts %d, the program has %d", p, got, len(prog.Inst))
 		}
+	}
+}
+
+// JSONSize measures what encoding/json writes, never less.
+func TestJSONSize(t *testing.T) {
+	vals := []any{
+		nil, true, false, "x<y>&\u2028", 0.0, -1.5, 1e21, 1e-7, 123456789.125, int64(-42),
+		[]byte("\x00\xff"), time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC),
+		[]any{1.0, "two", []any{}, map[string]any{}},
+		map[string]any{"a": []any{1.0, 2.0}, "b\n": map[string]any{"c": nil}},
+	}
+	for _, v := range vals {
+		data, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, over := JSONSize(v, 1<<20)
+		if over || got < uint64(len(data)) || got > uint64(len(data))+16 {
+			t.Errorf("JSONSize(%#v) = %d (over %v), json.Marshal writes %d", v, got, over, len(data))
+		}
+	}
+	big := strings.Repeat("x", 1000)
+	shared := make(map[string]any, 1000)
+	for i := range 1000 {
+		shared[strconv.Itoa(i)] = big
+	}
+	if n, over := JSONSize(shared, 10_000); !over || n > 20_000 {
+		t.Errorf("JSONSize of a thousand shared strings = %d, %v; want it to stop past the limit", n, over)
 	}
 }

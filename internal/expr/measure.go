@@ -2,7 +2,10 @@ package expr
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"math"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/cel-go/common/types"
@@ -179,13 +182,12 @@ func jsonScalarLen(v ref.Val) uint64 {
 	case types.Null:
 		return 4
 	case types.Int:
-		var buf [24]byte
-		return uint64(len(strconv.AppendInt(buf[:0], int64(t), 10)))
+		return intJSONLen(int64(t))
 	case types.Uint:
 		var buf [24]byte
 		return uint64(len(strconv.AppendUint(buf[:0], uint64(t), 10)))
 	case types.Double:
-		return 24 // the longest shortest spelling of a float64
+		return floatJSONLen(float64(t))
 	case types.Timestamp:
 		return 37 // quoted RFC 3339 with nanoseconds and an offset
 	case types.Duration:
@@ -224,4 +226,86 @@ func jsonStringLen(s string) uint64 {
 		i += size
 	}
 	return n
+}
+
+// JSONSize is the length of v as encoding/json writes it, for the values
+// toNative makes and encoding/json decodes (others are marshalled to be
+// measured). It counts shared elements each time they occur and stops as
+// soon as the count passes limit, returning over and a lower bound, so a
+// caller can refuse a value before marshalling it: a map of a thousand
+// references to one big string takes no memory until it is encoded.
+func JSONSize(v any, limit uint64) (size uint64, over bool) {
+	var walk func(v any, depth int)
+	add := func(n uint64) {
+		size = satAdd(size, n)
+		over = over || size > limit
+	}
+	walk = func(v any, depth int) {
+		if over {
+			return
+		}
+		if depth > maxDepth {
+			add(limit + 1)
+			return
+		}
+		switch t := v.(type) {
+		case nil:
+			add(4)
+		case bool:
+			add(5)
+		case string:
+			add(jsonStringLen(t))
+		case []byte:
+			add(2 + uint64(base64.StdEncoding.EncodedLen(len(t))))
+		case float64:
+			add(floatJSONLen(t))
+		case int64:
+			add(intJSONLen(t))
+		case float32, int, int8, int16, int32, uint, uint8, uint16, uint32, uint64:
+			add(24) // at most 24 characters; outputs hold float64 and int64
+		case json.Number:
+			add(uint64(len(t)))
+		case json.RawMessage:
+			add(uint64(len(t)))
+		case time.Time:
+			add(37)
+		case []any:
+			add(2 + uint64(len(t)))
+			for _, e := range t {
+				walk(e, depth+1)
+			}
+		case map[string]any:
+			add(2 + 2*uint64(len(t)))
+			for k, e := range t {
+				add(jsonStringLen(k))
+				walk(e, depth+1)
+			}
+		default:
+			data, err := json.Marshal(t)
+			if err != nil {
+				return // the caller's own marshalling reports it
+			}
+			add(uint64(len(data)))
+		}
+	}
+	walk(v, 0)
+	return size, over
+}
+
+// floatJSONLen is the length of f as encoding/json writes it: the shortest
+// spelling, in exponent form outside [1e-6, 1e21). (NaN and infinities
+// cannot be written; they count as their name.)
+func floatJSONLen(f float64) uint64 {
+	var buf [32]byte
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	return uint64(len(strconv.AppendFloat(buf[:0], f, format, -1, 64)))
+}
+
+// intJSONLen is the number of characters of n in decimal.
+func intJSONLen(n int64) uint64 {
+	var buf [24]byte
+	return uint64(len(strconv.AppendInt(buf[:0], n, 10)))
 }
