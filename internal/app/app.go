@@ -73,6 +73,8 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 	limits := expr.DefaultLimits()
 	limits.CacheSize = cfg.CacheMaxSize
 	limits.CacheTTL = cfg.CacheTTL
+	limits.CostLimit = cfg.ExprCostLimit
+	limits.MaxValueBytes = cfg.ExprMaxValueBytes
 	env, err := expr.New(limits)
 	if err != nil {
 		return nil, fmt.Errorf("expression environment: %w", err)

@@ -75,6 +75,11 @@ type Config struct {
 	CacheMaxSize  int           `env:"CACHE_MAX_SIZE" envDefault:"1000"`
 	CacheTTL      time.Duration `env:"CACHE_TTL" envDefault:"1h"`
 	NodeOutputMax int           `env:"NODE_OUTPUT_MAX_BYTES" envDefault:"262144"`
+	// ExprCostLimit and ExprMaxValueBytes bound one evaluation of an
+	// expression (expr.Limits): its steps, and the largest value a call may
+	// build or the evaluation return.
+	ExprCostLimit     uint64 `env:"EXPR_COST_LIMIT" envDefault:"1000000"`
+	ExprMaxValueBytes uint64 `env:"EXPR_MAX_VALUE_BYTES" envDefault:"2097152"`
 
 	// I/O node types. Secrets (keys, webhook URLs) are read by the workers
 	// that serve the I/O task queue; the API needs none of them.
@@ -172,6 +177,9 @@ func (c Config) check() error {
 	}
 	if c.CacheMaxSize <= 0 || c.CacheTTL <= 0 || c.NodeOutputMax <= 0 {
 		errs = append(errs, errors.New("CACHE_MAX_SIZE, CACHE_TTL and NODE_OUTPUT_MAX_BYTES must be positive"))
+	}
+	if c.ExprCostLimit < 1000 || c.ExprMaxValueBytes < 1024 {
+		errs = append(errs, errors.New("EXPR_COST_LIMIT must be at least 1000 and EXPR_MAX_VALUE_BYTES at least 1024"))
 	}
 	if c.PaymentsProvider != PaymentsStripe && c.PaymentsProvider != PaymentsFake {
 		errs = append(errs, fmt.Errorf("PAYMENTS_PROVIDER %q must be stripe or fake", c.PaymentsProvider))
