@@ -88,7 +88,7 @@ func costLimitError(what string, steps uint64, atLeast bool, max uint64) *LimitE
 	if atLeast {
 		would = "would take over"
 	}
-	return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf("%s %s %s steps; the limit is %s (%s)",
+	return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf("%s %s %s steps; the cost limit is %s (%s)",
 		what, would, formatCount(steps), formatCount(max), CostLimitSetting)}
 }
 

@@ -333,7 +333,7 @@ func (l Limits) check(name string, b bound, spent uint64) *LimitError {
 		return costLimitError(name, b.cost(), b.atLeast, l.CostLimit)
 	case satAdd(spent, b.cost()) > l.CostLimit:
 		return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf(
-			"the evaluation would exceed its cost limit of %s (%s) at %s", formatCount(l.CostLimit), CostLimitSetting, name)}
+			"cost limit exceeded at %s: the evaluation would spend more than %s (%s)", name, formatCount(l.CostLimit), CostLimitSetting)}
 	}
 	return nil
 }

@@ -108,9 +108,9 @@ func hostileCases() []hostileCase {
 		// A list concatenation is a view: long without allocating.
 		{"lazy concatenation", "input lists concatenated", "size(input.list + input.list)", cost, "the list would have 1,400,000 elements"},
 		// Comprehensions repeat a bounded call until the cost limit.
-		{"comprehension", "a string copied per element", "lists.range(1000).map(i, input.s + 'x').size()", cost, "cost limit of 1,000,000"},
-		{"comprehension", "nested iterations", "lists.range(1000).map(i, lists.range(1000).filter(j, false)).size()", cost, "cost limit of 1,000,000"},
-		{"comprehension", "a range per element", "lists.range(2000).map(i, lists.range(1000)).size()", cost, "cost limit of 1,000,000"},
+		{"comprehension", "a string copied per element", "lists.range(1000).map(i, input.s + 'x').size()", cost, "cost limit exceeded at"},
+		{"comprehension", "nested iterations", "lists.range(1000).map(i, lists.range(1000).filter(j, false)).size()", cost, "cost limit exceeded at"},
+		{"comprehension", "a range per element", "lists.range(2000).map(i, lists.range(1000)).size()", cost, "cost limit exceeded at"},
 		// Literals sharing references: no call builds them.
 		{"shared references", "compared", sharing(12, "v12 == v12"), cost, "_==_ would take over"},
 		{"shared references", "flattened", sharing(12, "size(v12.flatten(20))"), value, "flatten: the result"},

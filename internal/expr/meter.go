@@ -46,7 +46,7 @@ func (m *meter) charge(units uint64) {
 	m.spent = satAdd(m.spent, units)
 	if m.spent > m.g.limits.CostLimit {
 		m.stop(&LimitError{limit: ErrCostLimit, message: fmt.Sprintf(
-			"the evaluation exceeded its cost limit of %s (%s)", formatCount(m.g.limits.CostLimit), CostLimitSetting)})
+			"cost limit exceeded: the evaluation would spend more than %s (%s)", formatCount(m.g.limits.CostLimit), CostLimitSetting)})
 	}
 	m.charges++
 	if m.charges%contextEvery == 0 {
