@@ -39,11 +39,12 @@ import (
 // Limits bound what an expression may cost. The zero value of a field means
 // its default (see DefaultLimits).
 type Limits struct {
-	// CostLimit is the maximum runtime cost of one evaluation (CEL cost units,
-	// roughly one per operation, per element a comprehension visits and per
-	// ten bytes a string function reads or writes). A single call that would
-	// take more is refused before it runs. Optional: default 1,000,000
-	// (about a quarter of a second of one core). Setting: EXPR_COST_LIMIT.
+	// CostLimit is the maximum runtime cost of one evaluation (units of
+	// roughly one per node a comprehension iteration runs, per element a
+	// function walks and per ten bytes it reads or writes; see guard.go). A
+	// call that would take the evaluation over it is refused before it runs.
+	// Optional: default 1,000,000 (at most about a quarter of a second of one
+	// core, usually much less). Setting: EXPR_COST_LIMIT.
 	CostLimit uint64
 	// MaxValueBytes is the largest value one call may build (a string, bytes,
 	// or a list at 16 bytes an element), checked before the call runs, and

@@ -48,10 +48,12 @@ import (
 // values that already exist), and super-linear calls (sets, distinct, sort,
 // indexOf, regular expressions) are estimated before they run.
 //
-// Values an expression builds without a call (list and map literals,
-// comprehension results, list concatenation, which is a view) can share
-// elements, so their size as a walk sees them can grow exponentially with
-// nested cel.bind at no cost. That is harmless until something walks them,
+// Values an expression builds without copying (list and map literals,
+// comprehension results, lists joined with `+`, which are views of their
+// operands) can share elements, so their size as a walk sees them can grow
+// exponentially with nested cel.bind at little cost (a `+` view is at most
+// CostLimit elements long, a literal as long as the expression). That is
+// harmless until something walks them,
 // and everything that walks a value is a bounded call (equality, `in`,
 // join, format, json.encode, flatten…) whose bound measures the value with
 // a budget first, or the conversion of the result (toNative), which counts
