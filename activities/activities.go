@@ -109,6 +109,15 @@ func (a *Activities) fire(ctx context.Context, outcome string, edges []interpret
 // Normalising here means an edge condition reads the output exactly as any
 // later expression will.
 func (a *Activities) capOutput(what string, v any) (any, error) {
+	// Measured before it is marshalled: values can share elements (a
+	// transform mapping many keys to one big input string), and marshalling
+	// writes every copy.
+	if _, over := expr.JSONSize(v, uint64(a.maxOutputBytes())); over {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s: output is over %d bytes of JSON; the limit is %d (pass references to big data, not the data)",
+				what, a.maxOutputBytes(), a.maxOutputBytes()),
+			interpreter.ErrPayloadTooBig, nil)
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(

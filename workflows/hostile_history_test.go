@@ -139,16 +139,3 @@ func TestHostileHistory(t *testing.T) {
 		e.healthy(t)
 	})
 }
-
-// healthy checks that the API answers /health with 200.
-func (e *flowEnv) healthy(t *testing.T) {
-	t.Helper()
-	resp, err := e.http.Get(e.api + "/health")
-	if err != nil {
-		t.Fatalf("/health: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("/health: %d", resp.StatusCode)
-	}
-}

@@ -78,7 +78,6 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 	limits := expr.DefaultLimits()
 	limits.CostLimit = cfg.ExprCostLimit
 	limits.MaxValueBytes = uint64(cfg.ExprMaxValueBytes)
-	limits.MaxDuration = cfg.ExprMaxDuration
 	limits.CacheSize = cfg.CacheMaxSize
 	limits.CacheTTL = cfg.CacheTTL
 	env, err := expr.New(limits)

@@ -86,7 +86,6 @@ type Config struct {
 	// evaluation makes, as JSON.
 	ExprCostLimit     uint64        `env:"EXPR_COST_LIMIT" envDefault:"1000000"`
 	ExprMaxValueBytes ByteSize      `env:"EXPR_MAX_VALUE_BYTES" envDefault:"2MiB"`
-	ExprMaxDuration   time.Duration `env:"EXPR_MAX_DURATION" envDefault:"2s"`
 	CacheMaxSize      int           `env:"CACHE_MAX_SIZE" envDefault:"1000"`
 	CacheTTL          time.Duration `env:"CACHE_TTL" envDefault:"1h"`
 	NodeOutputMax     int           `env:"NODE_OUTPUT_MAX_BYTES" envDefault:"262144"`
@@ -200,9 +199,6 @@ func (c Config) check() error {
 	}
 	if c.ExprCostLimit < 1000 {
 		errs = append(errs, errors.New("EXPR_COST_LIMIT must be at least 1000"))
-	}
-	if c.ExprMaxDuration <= 0 {
-		errs = append(errs, errors.New("EXPR_MAX_DURATION must be positive"))
 	}
 	if c.ExprMaxValueBytes < 1<<10 {
 		errs = append(errs, errors.New("EXPR_MAX_VALUE_BYTES must be at least 1KiB"))

@@ -59,7 +59,7 @@ func arithmeticSubset() *env.LibrarySubset {
 }
 
 // arithmeticDecls declares the arithmetic operators with mixed overloads.
-func arithmeticDecls(limits Limits) ([]*decls.FunctionDecl, error) {
+func arithmeticDecls() ([]*decls.FunctionDecl, error) {
 	std := map[string]*decls.FunctionDecl{}
 	for _, fn := range stdlib.Functions() {
 		std[fn.Name()] = fn
@@ -85,7 +85,7 @@ func arithmeticDecls(limits Limits) ([]*decls.FunctionDecl, error) {
 		}
 		// No operand trait guard: binding checks the operand types itself
 		// (a double has no Modder trait, yet double % int is allowed here).
-		opts = append(opts, decls.SingletonBinaryBinding(binding(op.name, limits)))
+		opts = append(opts, decls.SingletonBinaryBinding(binding(op.name)))
 		fn, err := decls.NewFunction(op.name, opts...)
 		if err != nil {
 			return nil, err
@@ -95,16 +95,9 @@ func arithmeticDecls(limits Limits) ([]*decls.FunctionDecl, error) {
 	return out, nil
 }
 
-// binding returns the runtime implementation of one operator. `+` also
-// joins strings, bytes and lists: checked first, so that nested doublings
-// (cel.bind(b, a + a, …)) fail before they allocate; see guard.go.
-func binding(name string, limits Limits) func(lhs, rhs ref.Val) ref.Val {
+// binding returns the runtime implementation of one operator.
+func binding(name string) func(lhs, rhs ref.Val) ref.Val {
 	return func(lhs, rhs ref.Val) ref.Val {
-		if name == operators.Add {
-			if err := checkConcat(lhs, rhs, limits.MaxValueBytes); err != nil {
-				return err
-			}
-		}
 		if name == operators.Modulo {
 			if l, r, ok := promote(lhs, rhs, true); ok {
 				if r == 0 {
@@ -123,38 +116,6 @@ func binding(name string, limits Limits) func(lhs, rhs ref.Val) ref.Val {
 		}
 		return out
 	}
-}
-
-// checkConcat refuses a concatenation whose result would be over limit:
-// two strings or byte strings by their lengths, two lists by their
-// elements. cel-go joins lists lazily, so doubling a list costs nothing
-// until something walks it; counting elements here keeps every list an
-// expression makes under the limit however it was built. The list a
-// comprehension accumulates into (a mutable list, appended one element per
-// step) is bounded by the cost of its steps instead.
-func checkConcat(lhs, rhs ref.Val, limit uint64) ref.Val {
-	var size uint64
-	switch l := lhs.(type) {
-	case types.String, types.Bytes:
-		size = satAdd(strLen(l), strLen(rhs))
-	case traits.MutableLister:
-		return nil
-	case traits.Lister:
-		r, ok := rhs.(traits.Lister)
-		if !ok {
-			return nil
-		}
-		ln, _ := l.Size().(types.Int)
-		rn, _ := r.Size().(types.Int)
-		size = satMul(uint64(max(ln, 0))+uint64(max(rn, 0)), elementBytes)
-	default:
-		return nil
-	}
-	if size > limit {
-		return types.WrapErr(fmt.Errorf("_+_: %w: the result would be over %s; the limit is %s (EXPR_MAX_VALUE_BYTES)",
-			ErrValueTooLarge, formatBytes(size), formatBytes(limit)))
-	}
-	return nil
 }
 
 // promote turns a mixed int/double pair into two doubles. With bothDoubles it

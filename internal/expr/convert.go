@@ -26,13 +26,52 @@ const maxDepth = 1000
 //	type -> its name.
 //
 // A double that is NaN or infinite is an error: JSON cannot carry it.
-func toNative(v ref.Val) (any, error) {
-	return convert(v, 0)
+//
+// The result may be at most limit bytes as JSON. Elements a result shares
+// (a list of a thousand references to one big string costs nothing in CEL)
+// count each time they occur, as they will when the result is encoded, and
+// the conversion stops as soon as the count passes the limit, so it never
+// allocates much more than the limit.
+func toNative(v ref.Val, limit uint64) (any, error) {
+	c := converter{limit: limit}
+	return c.convert(v, 0)
 }
 
-func convert(v ref.Val, depth int) (any, error) {
+// converter counts the JSON bytes of what it has converted.
+type converter struct {
+	limit, size uint64
+}
+
+func (c *converter) add(n uint64) error {
+	c.size = satAdd(c.size, n)
+	if c.size > c.limit {
+		return &LimitError{limit: ErrValueLimit, message: fmt.Sprintf("the result is over %s as JSON; the limit is %s (%s)",
+			formatBytes(c.limit), formatBytes(c.limit), MaxValueBytesSetting)}
+	}
+	return nil
+}
+
+func (c *converter) convert(v ref.Val, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, errors.New("result is nested too deeply")
+	}
+	switch t := v.(type) {
+	case *types.Err:
+		return nil, t
+	case *types.Unknown:
+		return nil, errors.New("result depends on unknown values")
+	case *types.Optional:
+		if !t.HasValue() {
+			return nil, c.add(4)
+		}
+		return c.convert(t.GetValue(), depth+1)
+	case traits.Mapper:
+		return c.convertMap(t, depth)
+	case traits.Lister:
+		return c.convertList(t, depth)
+	}
+	if err := c.add(jsonScalarLen(v)); err != nil {
+		return nil, err
 	}
 	switch t := v.(type) {
 	case types.Null:
@@ -57,33 +96,21 @@ func convert(v ref.Val, depth int) (any, error) {
 		return t.Time, nil
 	case types.Duration:
 		return t.Duration.String(), nil
-	case *types.Err:
-		return nil, t
-	case *types.Unknown:
-		return nil, errors.New("result depends on unknown values")
-	case *types.Optional:
-		if !t.HasValue() {
-			return nil, nil
-		}
-		return convert(t.GetValue(), depth+1)
 	case ref.Type:
 		return t.TypeName(), nil
-	case traits.Mapper:
-		return convertMap(t, depth)
-	case traits.Lister:
-		return convertList(t, depth)
 	}
 	return nil, fmt.Errorf("result of type %s cannot be converted to JSON", v.Type().TypeName())
 }
 
-func convertList(l traits.Lister, depth int) ([]any, error) {
-	n, ok := l.Size().(types.Int)
-	if !ok {
-		return nil, errors.New("list has no size")
+func (c *converter) convertList(l traits.Lister, depth int) ([]any, error) {
+	n := sizeOf(l)
+	// Brackets and commas: a list too long for the limit stops here.
+	if err := c.add(2 + n); err != nil {
+		return nil, err
 	}
-	out := make([]any, 0, int(n))
+	out := make([]any, 0, n)
 	for it := l.Iterator(); it.HasNext() == types.True; {
-		elem, err := convert(it.Next(), depth+1)
+		elem, err := c.convert(it.Next(), depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +119,11 @@ func convertList(l traits.Lister, depth int) ([]any, error) {
 	return out, nil
 }
 
-func convertMap(m traits.Mapper, depth int) (map[string]any, error) {
+func (c *converter) convertMap(m traits.Mapper, depth int) (map[string]any, error) {
+	// Braces, colons and commas.
+	if err := c.add(2 + 2*sizeOf(m)); err != nil {
+		return nil, err
+	}
 	out := map[string]any{}
 	for it := m.Iterator(); it.HasNext() == types.True; {
 		key := it.Next()
@@ -102,7 +133,10 @@ func convertMap(m traits.Mapper, depth int) (map[string]any, error) {
 		} else {
 			name = fmt.Sprint(key.Value())
 		}
-		val, err := convert(m.Get(key), depth+1)
+		if err := c.add(jsonStringLen(name)); err != nil {
+			return nil, err
+		}
+		val, err := c.convert(m.Get(key), depth+1)
 		if err != nil {
 			return nil, err
 		}

@@ -6,7 +6,8 @@
 // library, a few safe extensions (strings, math, encoders, lists, sets,
 // bindings, optionals, two-variable comprehensions) and no clock, randomness
 // or I/O, so an expression evaluates to the same value wherever it runs.
-// Every evaluation is bounded by a cost limit and by the caller's context.
+// Every evaluation is bounded in steps, in memory and by the caller's
+// context; see guard.go for how.
 //
 // Variables (see DESIGN.md §4):
 //
@@ -38,20 +39,18 @@ import (
 // Limits bound what an expression may cost. The zero value of a field means
 // its default (see DefaultLimits).
 type Limits struct {
-	// CostLimit is the maximum runtime cost of one evaluation (CEL cost units,
-	// roughly one per operation and per element a comprehension visits, one
-	// per ten bytes a call makes), and of the steps one call may take.
-	// Optional: default 1,000,000.
+	// CostLimit is the maximum runtime cost of one evaluation (units of
+	// roughly one per node a comprehension iteration runs, per element a
+	// function walks and per ten bytes it reads or writes; see guard.go). A
+	// call that would take the evaluation over it is refused before it runs.
+	// Optional: default 1,000,000 (at most about a quarter of a second of one
+	// core, usually much less). Setting: EXPR_COST_LIMIT.
 	CostLimit uint64
-	// MaxDuration bounds one evaluation's wall-clock time. The cost limit
-	// bounds its steps, but cel-go's own cost accounting grows with the
-	// square of a comprehension's length (80,000 iterations of a trivial
-	// filter take about ten seconds within the default limit), so time is
-	// bounded too. Optional: default 2s.
-	MaxDuration time.Duration
-	// MaxValueBytes bounds every string, bytes, list or map an evaluation
-	// makes and its result, measured as JSON (see guard.go). Optional:
-	// default 2 MiB.
+	// MaxValueBytes is the largest value one call may build (a string, bytes,
+	// or a list at 16 bytes an element), checked before the call runs, and
+	// the largest result of an evaluation, counted as JSON. Optional: default
+	// 2 MiB (twice the default request body, so a value derived from a whole
+	// input fits). Setting: EXPR_MAX_VALUE_BYTES.
 	MaxValueBytes uint64
 	// MaxLength is the maximum length of an expression's source in characters
 	// (Unicode code points). Optional: default 4096.
@@ -66,7 +65,6 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{
 		CostLimit:     1_000_000,
-		MaxDuration:   2 * time.Second,
 		MaxValueBytes: 2 << 20,
 		MaxLength:     4096,
 		CacheSize:     1000,
@@ -79,9 +77,6 @@ func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	if l.CostLimit == 0 {
 		l.CostLimit = d.CostLimit
-	}
-	if l.MaxDuration <= 0 {
-		l.MaxDuration = d.MaxDuration
 	}
 	if l.MaxValueBytes == 0 {
 		l.MaxValueBytes = d.MaxValueBytes
@@ -105,10 +100,8 @@ const (
 	// expressionNodeLimit bounds the size of the AST after macro expansion.
 	expressionNodeLimit = 10_000
 	// interruptCheckFrequency is how many comprehension iterations run between
-	// two checks of the context, so a cancelled or overlong evaluation stops
-	// (an iteration may call a function that takes up to a check's worth of
-	// time, see guard.go).
-	interruptCheckFrequency = 10
+	// two checks of the context, so a cancelled activity stops evaluating.
+	interruptCheckFrequency = 100
 )
 
 // Variable names, as expressions spell them.
@@ -130,14 +123,23 @@ type Env struct {
 	// defaults are bound under every evaluation, so an unbound variable reads
 	// as null or an empty map instead of failing with "no such attribute".
 	defaults map[string]any
-	cache    *expirable.LRU[string, cel.Program]
-	hits     atomic.Uint64
-	misses   atomic.Uint64
+	// guards bound every call the environment can make (guard.go).
+	guards *guards
+	cache  *expirable.LRU[string, cel.Program]
+	hits   atomic.Uint64
+	misses atomic.Uint64
 }
 
 // New builds an environment with the given limits (zero fields take their
-// defaults).
+// defaults). It fails if a function of the environment is not classified in
+// guard.go, so no function reaches expressions unbounded.
 func New(l Limits) (*Env, error) {
+	return newWith(l)
+}
+
+// newWith is New with extra environment options, so a test can add a
+// function and watch New refuse it.
+func newWith(l Limits, extra ...cel.EnvOption) (*Env, error) {
 	l = l.withDefaults()
 	opts := []cel.EnvOption{
 		// The standard library minus the arithmetic operators, which arith.go
@@ -153,8 +155,7 @@ func New(l Limits) (*Env, error) {
 		ext.Strings(),
 		ext.Math(),
 		ext.Encoders(),
-		// lists.range allocates its whole list at once.
-		ext.Lists(ext.ListsMaxRangeSize(int64(l.MaxValueBytes / (elementBytes + 8)))),
+		ext.Lists(),
 		ext.Sets(),
 		ext.Bindings(),
 		ext.TwoVarComprehensions(),
@@ -168,28 +169,26 @@ func New(l Limits) (*Env, error) {
 		cel.ParserExpressionSizeLimit(l.MaxLength),
 		cel.ExpressionNodeLimit(expressionNodeLimit),
 	}
-	arith, err := arithmeticDecls(l)
+	arith, err := arithmeticDecls()
 	if err != nil {
 		return nil, fmt.Errorf("expr: declare arithmetic: %w", err)
 	}
 	opts = append(opts, cel.FunctionDecls(arith...))
 	opts = append(opts, functions()...)
+	opts = append(opts, extra...)
 
-	base, err := cel.NewCustomEnv(opts...)
+	env, err := cel.NewCustomEnv(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("expr: build CEL environment: %w", err)
 	}
-	guards, err := guardFunctions(base, l)
+	g, err := newGuards(env, l)
 	if err != nil {
 		return nil, fmt.Errorf("expr: %w", err)
-	}
-	env, err := base.Extend(cel.FunctionDecls(guards...))
-	if err != nil {
-		return nil, fmt.Errorf("expr: guard functions: %w", err)
 	}
 	return &Env{
 		env:    env,
 		limits: l,
+		guards: g,
 		defaults: map[string]any{
 			VarInput:     nil,
 			VarNodes:     map[string]any{},
@@ -240,10 +239,7 @@ func (e *Env) compile(src string) (cel.Program, error) {
 		return nil, &CompileError{Expr: src, Message: iss.String()}
 	}
 	prg, err := e.env.Program(ast,
-		cel.CostLimit(e.limits.CostLimit),
-		cel.CostTracking(allocationCost{hashCost: e.limits.CostLimit / maxHashesPerEvaluation}),
-		cel.CustomDecoratorV2(checkBuiltValues(ast, e.limits.MaxValueBytes)),
-		cel.Functions(matchesOverloads(e.limits)...),
+		cel.CustomDecoratorV2(e.guards.decorator(loopSteps(ast.NativeRep().Expr()))),
 		cel.InterruptCheckFrequency(interruptCheckFrequency),
 		cel.Globals(e.defaults),
 	)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/google/cel-go/interpreter"
+	"unicode/utf8"
 )
 
 // CompileError is an expression that does not parse or type-check, or is too
@@ -21,10 +21,11 @@ type CompileError struct {
 func (e *CompileError) Error() string { return e.Message }
 
 // EvalError is an expression that failed at run time: a missing key, a type
-// mismatch, a division by zero, the cost limit, a result of the wrong type.
-// Evaluation is deterministic, so running it again would fail again: callers
-// report it as non-retryable. A context cancellation is NOT an EvalError (Eval
-// returns the context's error), because a retry may well succeed.
+// mismatch, a division by zero, a limit (see LimitError), a result of the
+// wrong type. Evaluation is deterministic, so running it again would fail
+// again: callers report it as non-retryable. A context cancellation is NOT
+// an EvalError (Eval returns the context's error), because a retry may well
+// succeed.
 type EvalError struct {
 	Expr string
 	Err  error
@@ -44,20 +45,87 @@ func (e *EvalError) Unwrap() error { return e.Err }
 // into, or a division or modulus by zero. A validation rule reports other
 // errors (a value of the wrong type or shape) as the input's fault.
 func (e *EvalError) ExpressionFault() bool {
-	if errors.Is(e.Err, ErrCostLimit) || errors.Is(e.Err, ErrValueTooLarge) || errors.Is(e.Err, ErrTimeLimit) {
+	if errors.Is(e.Err, ErrCostLimit) || errors.Is(e.Err, ErrValueLimit) {
 		return true
 	}
 	msg := e.Err.Error()
 	return strings.Contains(msg, "division by zero") || strings.Contains(msg, "modulus by zero")
 }
 
-// ErrTimeLimit is wrapped by the EvalError of an evaluation stopped after
-// Limits.MaxDuration.
-var ErrTimeLimit = errors.New("time limit exceeded")
-
-// ErrCostLimit is wrapped by the EvalError of an evaluation aborted because it
-// exceeded Limits.CostLimit.
+// ErrCostLimit is wrapped by the EvalError of an evaluation that exceeded,
+// or one of whose calls would have exceeded, Limits.CostLimit.
 var ErrCostLimit = errors.New("cost limit exceeded")
+
+// ErrValueLimit is wrapped by the EvalError of an evaluation that would have
+// built a value over Limits.MaxValueBytes, or whose result is over it.
+var ErrValueLimit = errors.New("value size limit exceeded")
+
+// Settings that raise the limits, as the configuration names them; limit
+// errors name the one to raise.
+const (
+	CostLimitSetting     = "EXPR_COST_LIMIT"
+	MaxValueBytesSetting = "EXPR_MAX_VALUE_BYTES"
+)
+
+// LimitError is an evaluation stopped by one of its limits before it did
+// the work or built the value that would exceed it. Its message says what
+// would have exceeded which limit and names the setting; errors.Is matches
+// ErrCostLimit or ErrValueLimit.
+//
+// It is deliberately not a CEL error value once Eval returns it: a limit is
+// the expression's doing, never the data's.
+type LimitError struct {
+	limit   error
+	message string
+}
+
+func (e *LimitError) Error() string { return e.message }
+
+func (e *LimitError) Unwrap() error { return e.limit }
+
+// valueLimitError reports a value of size bytes (more than bytes when
+// atLeast) where the limit is max.
+func valueLimitError(what string, size uint64, atLeast bool, max uint64) *LimitError {
+	would := "would be"
+	if atLeast {
+		would = "would be over"
+	}
+	return &LimitError{limit: ErrValueLimit, message: fmt.Sprintf("%s %s %s; the limit is %s (%s)",
+		what, would, formatBytes(size), formatBytes(max), MaxValueBytesSetting)}
+}
+
+// costLimitError reports work of steps cost units (more when atLeast) where
+// the limit is max.
+func costLimitError(what string, steps uint64, atLeast bool, max uint64) *LimitError {
+	would := "would take"
+	if atLeast {
+		would = "would take over"
+	}
+	return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf("%s %s %s steps; the cost limit is %s (%s)",
+		what, would, formatCount(steps), formatCount(max), CostLimitSetting)}
+}
+
+// maxErrorText bounds the text of a runtime error kept in an EvalError:
+// CEL quotes values in some messages ("no such key: …"), and a value may be
+// megabytes long.
+const maxErrorText = 1000
+
+// briefError shortens the text of an error, keeping it for errors.As.
+type briefError struct{ err error }
+
+func (b briefError) Error() string {
+	msg := b.err.Error()
+	if len(msg) <= maxErrorText {
+		return msg
+	}
+	cut := maxErrorText
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + fmt.Sprintf("… (%d bytes more)", len(msg)-cut)
+}
+
+func (b briefError) Unwrap() error { return b.err }
 
 // quote shortens long expressions so error messages stay readable.
 func quote(src string) string {
@@ -71,41 +139,30 @@ func quote(src string) string {
 // Eval evaluates src with vars bound (missing variables take their defaults,
 // see the package comment) and returns the result as plain Go values (see
 // toNative). A src that does not compile yields an *EvalError wrapping the
-// *CompileError; a failed evaluation an *EvalError; a cancelled ctx its error.
+// *CompileError; a failed evaluation an *EvalError (a *LimitError inside
+// when a limit stopped it); a cancelled ctx its error.
 func (e *Env) Eval(ctx context.Context, src string, vars map[string]any) (any, error) {
 	prg, err := e.program(src)
 	if err != nil {
 		return nil, &EvalError{Expr: src, Err: err}
 	}
-	if vars == nil {
-		vars = map[string]any{}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("expression %s: %w", quote(src), err)
 	}
-	evalCtx, cancel := context.WithTimeout(ctx, e.limits.MaxDuration)
-	defer cancel()
-	val, _, err := prg.ContextEval(evalCtx, vars)
+	m := &meter{ctx: ctx, g: e.guards}
+	val, _, err := prg.ContextEval(ctx, &activation{vars: vars, meter: m})
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("expression %s: %w", quote(src), ctxErr)
 		}
-		if evalCtx.Err() != nil {
-			return nil, &EvalError{Expr: src, Err: fmt.Errorf("%w: the evaluation ran longer than %s (EXPR_MAX_DURATION)", ErrTimeLimit, e.limits.MaxDuration)}
+		if m.stopped != nil {
+			return nil, &EvalError{Expr: src, Err: m.stopped}
 		}
-		var cancelled interpreter.EvalCancelledError
-		if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
-			return nil, &EvalError{Expr: src, Err: fmt.Errorf("%w (limit %d, EXPR_COST_LIMIT)", ErrCostLimit, e.limits.CostLimit)}
-		}
-		return nil, &EvalError{Expr: src, Err: err}
+		return nil, &EvalError{Expr: src, Err: briefError{err}}
 	}
-	// Measured before it is converted: a result of shared references
-	// (a list of a thousand times one big string) is small in CEL and
-	// huge as Go values and JSON.
-	if size := valueSize(val, e.limits.MaxValueBytes); size > e.limits.MaxValueBytes {
-		return nil, &EvalError{Expr: src, Err: fmt.Errorf("%w: the result is over %s as JSON; the limit is %s (EXPR_MAX_VALUE_BYTES)",
-			ErrValueTooLarge, formatBytes(size), formatBytes(e.limits.MaxValueBytes))}
-	}
-	out, err := toNative(val)
+	out, err := toNative(val, e.limits.MaxValueBytes)
 	if err != nil {
-		return nil, &EvalError{Expr: src, Err: err}
+		return nil, &EvalError{Expr: src, Err: briefError{err}}
 	}
 	return out, nil
 }
@@ -177,4 +234,32 @@ func typeName(v any) string {
 		return "bytes"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// formatBytes writes a size for a message: "512 bytes", "2 MiB", "160.3 GiB".
+func formatBytes(n uint64) string {
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	if n < 1024 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	v := float64(n) / 1024
+	unit := 0
+	for v >= 1024 && unit < len(units)-1 {
+		v /= 1024
+		unit++
+	}
+	return strconv.FormatFloat(float64(int64(v*10+0.5))/10, 'f', -1, 64) + " " + units[unit]
+}
+
+// formatCount writes a count with thousands separators: "1,048,576".
+func formatCount(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	var b []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }

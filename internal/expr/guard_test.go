@@ -2,208 +2,248 @@ package expr
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"encoding/base64"
+	"encoding/json"
+	"regexp/syntax"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/workflow-backend/workflow-backend/internal/testenv"
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/ext"
 )
 
-// doubling nests cel.bind n times over seed, each binding the previous
-// value twice (v1 = v0 + v0 …), then evaluates use.
-func doubling(seed string, n int, use string) string {
-	src := use
-	for i := n; i > 0; i-- {
-		src = fmt.Sprintf("cel.bind(v%d, v%d + v%d, %s)", i, i-1, i-1, src)
-	}
-	return fmt.Sprintf("cel.bind(v0, %s, %s)", seed, src)
-}
-
-// sharing nests cel.bind n times, each binding a literal that holds the
-// previous value ten times: 10^n elements, built in n steps.
-func sharing(seed string, n int, use string, literal func(prev string) string) string {
-	src := use
-	for i := n; i > 0; i-- {
-		src = fmt.Sprintf("cel.bind(v%d, %s, %s)", i, literal(fmt.Sprintf("v%d", i-1)), src)
-	}
-	return fmt.Sprintf("cel.bind(v0, %s, %s)", seed, src)
-}
-
-func tenTimes(prev string) string {
-	return "[" + strings.TrimSuffix(strings.Repeat(prev+", ", 10), ", ") + "]"
-}
-
-func tenKeys(prev string) string {
-	var parts []string
-	for i := range 10 {
-		parts = append(parts, fmt.Sprintf("'k%d': %s", i, prev))
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
-}
-
-// TestHostileExpressions: every way found to make one expression allocate
-// far more than its input, or hold a core, fails with ErrValueTooLarge or
-// the cost limit, without the allocation happening first.
-func TestHostileExpressions(t *testing.T) {
+// Every function and overload of the environment must be classified in
+// guard.go: New refuses a new function, a new overload of a classified
+// function, or a whole new extension, until someone decides its bound.
+func TestEveryOverloadIsClassified(t *testing.T) {
 	e := newEnv(t)
-	big := strings.Repeat("abcdefgh", 400<<10/8) // 400 KB, as in the attack
-	small := make([]any, 5000)
-	for i := range small {
-		small[i] = float64(i)
+	var overloads int
+	for name, fn := range e.env.Functions() {
+		r, ok := e.guards.rules[name]
+		if !ok {
+			t.Errorf("function %s is not classified", name)
+			continue
+		}
+		for _, o := range fn.OverloadDecls() {
+			overloads++
+			found := false
+			for _, id := range r.overloads {
+				found = found || id == o.ID()
+			}
+			if !found {
+				t.Errorf("overload %s of %s is not classified", o.ID(), name)
+			}
+		}
 	}
-	quotes := strings.Repeat(`"\`, 200<<10) // doubles each time it is quoted
-	vars := map[string]any{"input": map[string]any{"s": big, "q": quotes, "list": small}}
-	tests := []struct{ name, src string }{
-		{"replace with an empty pattern", "input.s.replace('', input.s)"},
-		{"replace growing each match", "input.s.replace('a', input.s)"},
-		{"join with a long separator", "lists.range(1000).map(i, 'a').join(input.s)"},
-		{"join of shared big strings", "lists.range(100).map(i, input.s).join('')"},
-		{"string doubling through bindings", doubling("input.s", 20, "size(v20)")},
-		{"string concatenation chain", "size(input.s + input.s + input.s + input.s + input.s + input.s + input.s)"},
-		{"lazy list doubling sized into a range", doubling("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "size(lists.range(size(v40)))")},
-		{"lazy list doubling searched", doubling("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "0 in v40")},
-		{"lazy list doubling compared", doubling("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "v40 == v40")},
-		{"shared references converted", "lists.range(1000).map(i, input.s)"},
-		{"shared references encoded", "json.encode(lists.range(1000).map(i, input.s))"},
-		{"shared references formatted", "'%s'.format([lists.range(1000).map(i, input.s)])"},
-		{"nested list literals compared", sharing("[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", 12, "v12 == v12", tenTimes)},
-		{"nested map literals searched", sharing("{'a': 1}", 12, "'x' in v12.k0", tenKeys)},
-		{"nested literals flattened", sharing("[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", 12, "size(v12.flatten())", tenTimes)},
-		{"comprehension of shared lists", sharing("[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", 12, "size(v12)", func(p string) string { return "lists.range(10).map(i, " + p + ")" })},
-		{"transformList of shared lists", sharing("[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", 12, "size(v12)", func(p string) string { return "lists.range(10).transformList(i, x, " + p + ")" })},
-		{"quote of a quote", "strings.quote(strings.quote(strings.quote(strings.quote(input.q))))"},
-		{"base64 growing", "base64.encode(bytes(base64.encode(bytes(base64.encode(bytes(base64.encode(bytes(base64.encode(bytes(base64.encode(bytes(input.s))))))))))))"},
-		{"split into runes", "size(input.s.split(''))"},
-		{"a huge range", "size(lists.range(100000000))"},
-		{"sets on big lists", "sets.contains(input.list, input.list)"},
-		{"distinct on a big list", "size(input.list.distinct())"},
-		{"hashPassword in a comprehension", "lists.range(400).map(i, hashPassword('hostile-password'))"},
+	t.Logf("%d functions, %d overloads classified", len(e.env.Functions()), overloads)
+
+	shout := func(v ref.Val) ref.Val { return types.String(strings.Repeat(string(v.(types.String)), 1000)) }
+	tests := []struct {
+		name  string
+		extra cel.EnvOption
+		want  string
+	}{
+		{"a new function", cel.Function("shout",
+			cel.Overload("shout_string", []*cel.Type{cel.StringType}, cel.StringType, cel.UnaryBinding(shout))),
+			"function shout is not classified"},
+		{"a new overload of a classified function", cel.Function("replace",
+			cel.MemberOverload("string_replace_int", []*cel.Type{cel.StringType, cel.IntType}, cel.StringType,
+				cel.BinaryBinding(func(s, _ ref.Val) ref.Val { return s }))),
+			"overload string_replace_int of replace is not classified"},
+		{"a new extension", ext.Regex(), "function regex.replace is not classified"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if raceEnabled && strings.Contains(tt.src, "hashPassword") {
-				t.Skip("bcrypt under the race detector")
-			}
-			var err error
-			start := time.Now()
-			grew := testenv.HeapGrowth(func() { _, err = e.Eval(context.Background(), tt.src, vars) })
-			took := time.Since(start)
-			var evalErr *EvalError
-			if !errors.As(err, &evalErr) {
-				t.Fatalf("err = %v, want an EvalError", err)
-			}
-			if !errors.Is(err, ErrValueTooLarge) && !errors.Is(err, ErrCostLimit) {
-				t.Errorf("err = %v, want a size or cost limit error", err)
-			}
-			if !strings.Contains(err.Error(), "limit") {
-				t.Errorf("the message does not name the limit: %v", err)
-			}
-			t.Logf("%v in %v, heap grew %d MB", err, took.Round(time.Millisecond), grew>>20)
-			// Without the guards these allocate from hundreds of MB to
-			// more than the machine has.
-			if grew > 64<<20 {
-				t.Errorf("the heap grew %d MB during the evaluation", grew>>20)
+			_, err := newWith(Limits{}, tt.extra)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("newWith = %v, want an error containing %q", err, tt.want)
 			}
 		})
 	}
 }
 
-// A format precision over 100 is refused when the expression compiles, so
-// at registration.
-func TestHugeFormatPrecisionDoesNotCompile(t *testing.T) {
-	var compileErr *CompileError
-	if err := newEnv(t).Check("'%.999999999f'.format([1.0])"); !errors.As(err, &compileErr) {
-		t.Errorf("Check = %v, want a compile error", err)
+// The bounds of the functions that build strings are exact: the check
+// before the call refuses exactly the results over the limit.
+func TestStringBoundsAreExact(t *testing.T) {
+	e := newEnv(t)
+	vars := map[string]any{"input": map[string]any{
+		"s": "héllo, wörld <&> \"quoted\"\n\ttabs\\ and more, more\a\v",
+	}}
+	tests := []struct {
+		src   string
+		bound boundFunc
+		args  []string // the call's arguments, receiver first
+	}{
+		{"input.s.replace('', '--')", replaceBound, []string{"input.s", "''", "'--'"}},
+		{"input.s.replace('o', 'OOO')", replaceBound, []string{"input.s", "'o'", "'OOO'"}},
+		{"input.s.replace('o', '', 2)", replaceBound, []string{"input.s", "'o'", "''", "2"}},
+		{"input.s.replace('more', 'less', -1)", replaceBound, []string{"input.s", "'more'", "'less'", "-1"}},
+		{"strings.quote(input.s)", quoteBound, []string{"input.s"}},
+		{"base64.encode(bytes(input.s))", base64EncodeBound, []string{"bytes(input.s)"}},
+		{"input.s + input.s", concatBound, []string{"input.s", "input.s"}},
+		{"input.s.split(', ').join('; ')", joinBound, []string{"input.s.split(', ')", "'; '"}},
+		{"input.s.split(', ').join()", joinBound, []string{"input.s.split(', ')"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			got, err := e.EvalString(context.Background(), tt.src, vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := boundOf(t, e, tt.bound, vars, tt.args...)
+			if b.bytes != uint64(len(got)) {
+				t.Fatalf("bound %d bytes, result %d bytes (%q)", b.bytes, len(got), got)
+			}
+		})
 	}
 }
 
-// Values within the limits are untouched by the guards.
-func TestGuardsLeaveOrdinaryValues(t *testing.T) {
-	e := newEnv(t)
-	big := strings.Repeat("abcdefgh", 400<<10/8)
-	vars := map[string]any{"input": map[string]any{"s": big, "tags": []any{"a", "b"}}}
-	for src, want := range map[string]any{
-		"size(input.s + input.s)":                             int64(800 << 10),
-		"size(input.s.replace('a', 'bb'))":                    int64(450 << 10),
-		"size(input.s.upperAscii())":                          int64(400 << 10),
-		"size(json.encode({'s': input.s}))":                   int64(400<<10 + 8),
-		"input.tags.join(', ')":                               "a, b",
-		"size(lists.range(1000).map(i, i * 2))":               int64(1000),
-		"size([input.s, input.s, input.s, input.s])":          int64(4),
-		"sets.contains([1, 2, 3], [2])":                       true,
-		"size(input.s.split('h'))":                            int64(400<<10/8 + 1),
-		"'%.3f'.format([1.0])":                                "1.000",
-		"[[1, 2], [3]].flatten()":                             []any{int64(1), int64(2), int64(3)},
-		"cel.bind(x, [1, 2], x + x + x)":                      []any{int64(1), int64(2), int64(1), int64(2), int64(1), int64(2)},
-		"size(hashPassword('correct horse')) > 0":             true,
-		"size(base64.encode(bytes(input.s))) > size(input.s)": true,
-	} {
-		got, err := e.Eval(context.Background(), src, vars)
+// boundOf applies a bound to the values of the argument expressions.
+func boundOf(t *testing.T, e *Env, b boundFunc, vars map[string]any, args ...string) bound {
+	t.Helper()
+	var vals []ref.Val
+	for _, src := range args {
+		v, err := e.Eval(context.Background(), src, vars)
 		if err != nil {
-			t.Errorf("%s: %v", src, err)
-			continue
+			t.Fatal(err)
 		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("%s = %v, want %v", src, got, want)
-		}
+		vals = append(vals, types.DefaultTypeAdapter.NativeToValue(v))
 	}
+	bd, refused := b(e.limits, vals)
+	if refused != nil {
+		t.Fatalf("bound refused: %v", refused)
+	}
+	return bd
 }
 
-// TestEveryFunctionIsClassified: the environment declares no function the
-// guards do not know (New would fail), and every guarded function exists
-// (a renamed one would silently lose its guard).
-func TestEveryFunctionIsClassified(t *testing.T) {
+// split's bound counts its parts exactly, format's is never below the
+// result.
+func TestListAndFormatBounds(t *testing.T) {
 	e := newEnv(t)
-	fns := e.env.Functions()
-	for name := range guardedFunctions() {
-		if _, ok := fns[name]; !ok {
-			t.Errorf("guarded function %s is not in the environment", name)
+	s := "a,b,,c,dé,"
+	for _, tt := range []struct {
+		sep string
+		n   int64
+	}{{",", -1}, {",", 2}, {"", -1}, {"", 3}, {"x", -1}, {",", 0}} {
+		args := []ref.Val{types.String(s), types.String(tt.sep), types.Int(tt.n)}
+		b, _ := splitBound(e.limits, args)
+		want := len(strings.SplitN(s, tt.sep, int(tt.n)))
+		if b.bytes != uint64(want)*elementBytes {
+			t.Errorf("split(%q, %d): bound %d elements, want %d", tt.sep, tt.n, b.bytes/elementBytes, want)
 		}
 	}
-	for _, name := range notGrowing {
-		if _, ok := fns[name]; !ok {
-			t.Errorf("function %s listed as not growing is not in the environment", name)
+	for _, tt := range []struct{ format, args string }{
+		{"'%s and %d'", "['x', 42]"},
+		{"'%x'", "['hello']"},
+		{"'%.3f|%e|%s'", "[1e300, 2.5, [1, 'two', {'k': b'v'}, null, true]]"},
+		{"'%b %o %X'", "[-9223372036854775807, 8u, 255]"},
+		{"'%s'", "[timestamp('2024-01-01T00:00:00Z')]"},
+	} {
+		src := tt.format + ".format(" + tt.args + ")"
+		got, err := e.EvalString(context.Background(), src, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
 		}
-	}
-	if len(fns) != len(guardedFunctions())+len(notGrowing) {
-		t.Errorf("%d functions, %d classified", len(fns), len(guardedFunctions())+len(notGrowing))
+		b := boundOf(t, e, formatBound, nil, tt.format, tt.args)
+		if b.bytes < uint64(len(got)) {
+			t.Errorf("%s: bound %d bytes, result %d (%q)", src, b.bytes, len(got), got)
+		}
 	}
 }
 
-// cel-go's cost accounting is quadratic in a comprehension's length, so
-// long comprehensions within the cost limit are stopped by the time limit.
-func TestTimeLimit(t *testing.T) {
-	e, err := New(Limits{MaxDuration: 100 * time.Millisecond})
+// jsonScalarLen and jsonStringLen are what encoding/json writes, and the
+// conversion counts at least the JSON it will be encoded to.
+func TestJSONLengths(t *testing.T) {
+	for _, s := range []string{"", "plain", "<a href='x'>&amp;</a>", "\x00\x01\x1f\"\\\n\r\t\b\f", "héllo wörld ☃",
+		"bad \xff\xfe byte", "line\u2028sep\u2029", strings.Repeat("é<", 100)} {
+		data, _ := json.Marshal(s)
+		if got := jsonStringLen(s); got != uint64(len(data)) {
+			t.Errorf("jsonStringLen(%q) = %d, json.Marshal writes %d", s, got, len(data))
+		}
+	}
+	for _, v := range []ref.Val{types.Int(-9223372036854775808), types.Int(0), types.Uint(18446744073709551615),
+		types.Double(-1.2345678901234567e-308), types.Bool(false), types.NullValue, types.Bytes("\x00\xffabc")} {
+		native, err := toNative(v, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := json.Marshal(native)
+		if got := jsonScalarLen(v); got < uint64(len(data)) {
+			t.Errorf("jsonScalarLen(%v) = %d, json.Marshal writes %d", v, got, len(data))
+		}
+	}
+	e := newEnv(t)
+	out, err := e.Eval(context.Background(),
+		"{'a': [1, 2.5, 'x<y>', b'hi', null, true], 1: {'n': timestamp('2024-01-01T00:00:00Z')}, 'd': duration('90m')}", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	_, err = e.Eval(context.Background(), "lists.range(80000).filter(j, false)", nil)
-	if !errors.Is(err, ErrTimeLimit) || !strings.Contains(err.Error(), "EXPR_MAX_DURATION") {
-		t.Fatalf("err = %v, want the time limit", err)
+	data, _ := json.Marshal(out)
+	ast, _ := e.env.Compile("{'a': [1, 2.5, 'x<y>', b'hi', null, true], 1: {'n': timestamp('2024-01-01T00:00:00Z')}, 'd': duration('90m')}")
+	prg, _ := e.env.Program(ast)
+	val, _, _ := prg.Eval(map[string]any{})
+	c := converter{limit: 1 << 20}
+	if _, err := c.convert(val, 0); err != nil {
+		t.Fatal(err)
 	}
-	var evalErr *EvalError
-	if !errors.As(err, &evalErr) || !evalErr.ExpressionFault() {
-		t.Errorf("a time limit is the expression's fault: %v", err)
+	if c.size < uint64(len(data)) {
+		t.Errorf("the conversion counted %d bytes; json.Marshal writes %d: %s", c.size, len(data), data)
 	}
-	t.Logf("stopped after %v", time.Since(start))
+	if b := base64.StdEncoding.EncodedLen(5) + 2; jsonScalarLen(types.Bytes("12345")) != uint64(b) {
+		t.Errorf("bytes length")
+	}
 }
 
-// matches is checked against the compiled pattern's size times the text.
-func TestMatchesBound(t *testing.T) {
-	e := newEnv(t)
-	vars := map[string]any{"input": map[string]any{"s": strings.Repeat("abcdefgh", 400<<10/8), "p": strings.Repeat("a", 20<<10)}}
-	for _, src := range []string{"input.s.matches('[a-z]{1000}x')", "input.s.matches(input.p)"} {
-		start := time.Now()
-		_, err := e.Eval(context.Background(), src, vars)
-		if !errors.Is(err, ErrValueTooLarge) && !errors.Is(err, ErrCostLimit) {
-			t.Errorf("%s: %v, want a size or cost error", src, err)
+// regexInsts is never below the size of the program regexp compiles.
+func TestRegexInstsBound(t *testing.T) {
+	for _, p := range []string{"^[0-9]{1,15}$", "[A-Za-z]", "(a|bc)*d+e?", "(?i)hello", `\pL{1000}`,
+		"[a-z]{1000}[a-z]{1000}[a-z]{1000}x", "(a{2,5}b{3,}){4}", "^(foo|bar|baz)+$", "x{0}", "(?:(?:a{10}){10}){10}", ".*"} {
+		got, ok := regexInsts(p)
+		if !ok {
+			t.Fatalf("%s: not parsed", p)
 		}
-		t.Logf("%v in %v", err, time.Since(start))
+		re, err := syntax.Parse(p, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog, err := syntax.Compile(re.Simplify())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got < uint64(len(prog.Inst)) {
+			t.Errorf("%s: regexInsts %d, the program has %d", p, got, len(prog.Inst))
+		}
 	}
-	if ok, err := e.EvalBool(context.Background(), "input.s.matches('^(abcdefgh)+$')", vars); err != nil || !ok {
-		t.Errorf("an ordinary pattern over 400 KB: %v, %v", ok, err)
+}
+
+// JSONSize measures what encoding/json writes, never less.
+func TestJSONSize(t *testing.T) {
+	vals := []any{
+		nil, true, false, "x<y>&\u2028", 0.0, -1.5, 1e21, 1e-7, 123456789.125, int64(-42),
+		[]byte("\x00\xff"), time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC),
+		[]any{1.0, "two", []any{}, map[string]any{}},
+		map[string]any{"a": []any{1.0, 2.0}, "b\n": map[string]any{"c": nil}},
+	}
+	for _, v := range vals {
+		data, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, over := JSONSize(v, 1<<20)
+		if over || got < uint64(len(data)) || got > uint64(len(data))+16 {
+			t.Errorf("JSONSize(%#v) = %d (over %v), json.Marshal writes %d", v, got, over, len(data))
+		}
+	}
+	big := strings.Repeat("x", 1000)
+	shared := make(map[string]any, 1000)
+	for i := range 1000 {
+		shared[strconv.Itoa(i)] = big
+	}
+	if n, over := JSONSize(shared, 10_000); !over || n > 20_000 {
+		t.Errorf("JSONSize of a thousand shared strings = %d, %v; want it to stop past the limit", n, over)
 	}
 }
