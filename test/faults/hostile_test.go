@@ -276,8 +276,9 @@ func (d *devProc) registerAndRun(t *testing.T, def map[string]any, input any) (s
 	if got != "201" && got != "200" {
 		return "registration: " + got, body
 	}
+	began := time.Now()
 	got, body = d.execute(t, def["id"].(string), input)
-	t.Logf("answer: %s", truncate(body, 600))
+	t.Logf("answer in %v: %s", time.Since(began).Round(time.Millisecond), truncate(body, 600))
 	return got, body
 }
 
