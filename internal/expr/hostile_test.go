@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	rtmetrics "runtime/metrics"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
 
 // hostileSize is the size of the attack's input string.
@@ -189,44 +188,16 @@ func TestHostileExpressions(t *testing.T) {
 }
 
 // allocation runs f and returns what it allocated in all, how far the live
-// heap grew above where it started (sampled every millisecond), and how
-// long it took.
+// heap grew above where it started (testenv.HeapGrowth), and how long it
+// took.
 func allocation(f func()) (total, peak uint64, took time.Duration) {
 	runtime.GC()
-	sample := []rtmetrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	live := func() uint64 {
-		rtmetrics.Read(sample)
-		return sample[0].Value.Uint64()
-	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	start := live()
-	var high atomic.Uint64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			if v := live(); v > high.Load() {
-				high.Store(v)
-			}
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-		}
-	})
 	t0 := time.Now()
-	f()
+	peak = testenv.HeapGrowth(f)
 	took = time.Since(t0)
-	close(done)
-	wg.Wait()
 	runtime.ReadMemStats(&after)
-	if h := high.Load(); h > start {
-		peak = h - start
-	}
 	return after.TotalAlloc - before.TotalAlloc, peak, took
 }
 
