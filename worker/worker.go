@@ -40,23 +40,26 @@ type Options struct {
 const sdkDefaultSlots = 1000
 
 // tuner builds one worker's slot suppliers: each kind of task up to its
-// limit, down to one slot while memory is short.
+// limit, down to a floor of one or two slots while memory is short.
 func (o Options) tuner() (sdkworker.WorkerTuner, error) {
-	slots := func(limit int) sdkworker.SlotSupplier {
+	slots := func(limit, floor int) sdkworker.SlotSupplier {
 		if limit <= 0 {
 			limit = sdkDefaultSlots
 		}
-		return o.Memory.SlotSupplier(limit, 1)
+		return o.Memory.SlotSupplier(limit, floor)
 	}
 	nexus, err := sdkworker.NewFixedSizeSlotSupplier(sdkDefaultSlots)
 	if err != nil {
 		return nil, err
 	}
 	return sdkworker.NewCompositeTuner(sdkworker.CompositeTunerOptions{
-		WorkflowSlotSupplier:        slots(o.MaxConcurrentWorkflowTasks),
-		ActivitySlotSupplier:        slots(o.MaxConcurrentActivities),
-		LocalActivitySlotSupplier:   slots(o.MaxConcurrentLocalActivities),
-		SessionActivitySlotSupplier: slots(o.MaxConcurrentActivities),
+		// Two workflow-task slots: a task holds its slot while it waits for
+		// its local activities, and a query (the API's node view) needs
+		// one too.
+		WorkflowSlotSupplier:        slots(o.MaxConcurrentWorkflowTasks, 2),
+		ActivitySlotSupplier:        slots(o.MaxConcurrentActivities, 1),
+		LocalActivitySlotSupplier:   slots(o.MaxConcurrentLocalActivities, 1),
+		SessionActivitySlotSupplier: slots(o.MaxConcurrentActivities, 1),
 		NexusSlotSupplier:           nexus,
 	})
 }

@@ -108,6 +108,14 @@ func binding(name string) func(lhs, rhs ref.Val) ref.Val {
 		} else if l, r, ok := promote(lhs, rhs, false); ok {
 			lhs, rhs = l, r
 		}
+		// A double divided by zero is an infinity (or NaN) in IEEE
+		// arithmetic, which JSON cannot carry and which would let a rule
+		// such as `value / 0 > 1` pass silently: an error, as for ints.
+		if d, ok := rhs.(types.Double); ok && d == 0 && name == operators.Divide {
+			if _, isDouble := lhs.(types.Double); isDouble {
+				return types.NewErr("division by zero")
+			}
+		}
 		out := standard(name, lhs, rhs)
 		// cel-go's numeric types answer a foreign operand with a bare
 		// "no such overload" error; say which types met.

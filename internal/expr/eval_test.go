@@ -153,8 +153,9 @@ func TestEvalErrors(t *testing.T) {
 		{"modulus by zero", "input.x % 0", "modulus by zero"},
 		{"string times int", "input.email * 2", "no such overload: string * int"},
 		{"int times string", "2 * input.email", "no such overload: int * string"},
-		{"nan result", "0.0 / 0.0", "not a finite number"},
-		{"infinite result", "input.x / 0", "not a finite number"},
+		{"nan result", "double('NaN')", "not a finite number"},
+		{"infinite result", "input.x * 1e308 * 10.0", "not a finite number"},
+		{"double divided by zero", "input.x / 0", "division by zero"},
 		{"does not compile", "input.", "Syntax error"},
 	}
 	for _, tt := range tests {

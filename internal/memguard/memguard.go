@@ -39,6 +39,10 @@ type Options struct {
 	Interval time.Duration
 }
 
+// reclaimInterval is how often, under pressure, the guard forces a garbage
+// collection that returns free memory to the system.
+const reclaimInterval = 5 * time.Second
+
 // recoverFraction places the low mark: pressure ends once memory falls
 // under 90% of the threshold.
 const recoverFraction = 0.9
@@ -51,6 +55,10 @@ type Guard struct {
 	read     func() uint64
 	interval time.Duration
 	log      *slog.Logger
+
+	// lastReclaim is when Sample last returned free memory to the system
+	// under pressure (only Sample, on the Watch goroutine, uses it).
+	lastReclaim time.Time
 
 	inUse    atomic.Uint64
 	pressure atomic.Bool
@@ -146,6 +154,12 @@ func (g *Guard) Sample() {
 		for _, wake := range waiters {
 			wake()
 		}
+	case under && time.Since(g.lastReclaim) >= reclaimInterval:
+		// Garbage left by a spike counts as in use until the collector
+		// runs and the runtime returns the pages: do both now, rather than
+		// stay under pressure waiting for the next cycle.
+		g.lastReclaim = time.Now()
+		debug.FreeOSMemory()
 	}
 }
 
