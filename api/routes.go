@@ -11,7 +11,7 @@ import (
 	"github.com/workflow-backend/workflow-backend/workflows"
 )
 
-// routes is the whole HTTP surface of the API (DESIGN §5).
+// routes is the whole HTTP surface of the API (the README's REST API table).
 func (s *Server) routes() {
 	e := s.echo
 	if s.metrics != nil {

@@ -1,4 +1,4 @@
-// Package api is the HTTP surface of the workflow backend (DESIGN §5): it
+// Package api is the HTTP surface of the workflow backend: it
 // registers and reads graph definitions, starts executions of the interpreter
 // workflow and reports on them. It holds no execution state: Temporal does.
 //

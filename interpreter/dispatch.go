@@ -7,7 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Defaults for nodes that set no retry or timeout (DESIGN §4): nothing
+// Defaults for nodes that set no retry or timeout (README, "Retries and timeouts"): nothing
 // retries forever.
 const (
 	pureMaxAttempts     = 3

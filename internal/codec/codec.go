@@ -1,4 +1,4 @@
-// Package codec encrypts Temporal payloads with AES-256-GCM (DESIGN §6), so
+// Package codec encrypts Temporal payloads with AES-256-GCM, so
 // that workflow inputs, results, memos, activity summaries and failure
 // messages are ciphertext in Temporal's database, its history exports and
 // its Web UI unless the reader has a key (the API's codec endpoints).

@@ -27,7 +27,7 @@ type Config struct {
 	WaitDefault  time.Duration `env:"EXECUTE_WAIT_DEFAULT" envDefault:"10s"`
 	WaitMax      time.Duration `env:"EXECUTE_WAIT_MAX" envDefault:"60s"`
 	// APIWorker runs a worker for the workflow task queue inside the API
-	// process, so synchronous executions start eagerly (DESIGN §1).
+	// process, so synchronous executions start eagerly.
 	APIWorker bool `env:"API_WORKER" envDefault:"true"`
 
 	// API access (README "Access"). With no key in either list every route

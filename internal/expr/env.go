@@ -9,7 +9,7 @@
 // Every evaluation is bounded in steps, in memory and by the caller's
 // context; see guard.go for how.
 //
-// Variables (see DESIGN.md §4):
+// Variables:
 //
 //	input      dyn               the execution's input
 //	nodes      map(string, dyn)  node id -> output of a completed node

@@ -55,7 +55,7 @@ func sum(v ref.Val) ref.Val {
 }
 
 // BcryptCost is the work factor of hashPassword: about 210 ms of one core
-// on the team's machines (DESIGN §2).
+// on the team's machines.
 const BcryptCost = 12
 
 // hashPasswordFunction is planned as a metered call that hashes with the

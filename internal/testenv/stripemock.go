@@ -22,7 +22,7 @@ import (
 	"time"
 )
 
-// StripeMockModule is the stripe-mock the tests run (DESIGN §2).
+// StripeMockModule is the stripe-mock the tests run (the version pinned for this project).
 const StripeMockModule = "github.com/stripe/stripe-mock@v0.203.0"
 
 // StripeTestKey is a key stripe-mock and StripeServer accept.
