@@ -113,12 +113,7 @@ func (s *Server) loopbackHost(hostport string) bool {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return ip.Unmap().IsLoopback()
 	}
-	for _, o := range s.allowedOrigins {
-		if u, err := url.Parse(o); err == nil && strings.EqualFold(u.Hostname(), host) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(s.allowedHosts, func(h string) bool { return strings.EqualFold(h, host) })
 }
 
 // hasBody says whether the request carries a body.
@@ -130,6 +125,18 @@ func hasBody(req *http.Request) bool {
 func isJSON(contentType string) bool {
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	return err == nil && mediaType == echo.MIMEApplicationJSON
+}
+
+// originHosts are the host names of origins, which a loopback listener
+// answers besides its own names.
+func originHosts(origins []string) []string {
+	var hosts []string
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Hostname() != "" {
+			hosts = append(hosts, u.Hostname())
+		}
+	}
+	return hosts
 }
 
 // trimOrigins drops trailing slashes, so "https://a.example/" matches the

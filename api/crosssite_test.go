@@ -15,7 +15,7 @@ import (
 // a name rebound to 127.0.0.1 is refused, reads included.
 func TestLoopbackHostGuard(t *testing.T) {
 	s := &Server{echo: echo.New(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		allowedOrigins: trimOrigins([]string{"https://dev.example.com"})}
+		allowedHosts: originHosts([]string{"https://dev.example.com"})}
 	s.loopbackOnly.Store(true)
 	s.echo.HTTPErrorHandler = s.handleError
 	s.echo.Use(s.crossSiteGuard())

@@ -190,6 +190,9 @@ type loadedDefinition struct {
 	// input; nil without an expression analyzer (every node then gets the
 	// whole scope).
 	reads *interpreter.Reads
+	// history is what an execution writes to its history besides its
+	// input, for checkHistoryBudget.
+	history *interpreter.HistoryModel
 }
 
 type definitionKey struct{ id, version string }
@@ -242,6 +245,9 @@ func (s *Server) loadDefinition(ctx context.Context, id, version string) (*loade
 		if err != nil {
 			return nil, internalError(err, "plan the scopes of "+id+"@"+stored.Version)
 		}
+	}
+	if ld.history, err = interpreter.NewHistoryModel(&ld.def, s.registry, ld.reads); err != nil {
+		return nil, internalError(err, "model the history of "+id+"@"+stored.Version)
 	}
 	s.defs.lru.Add(key, ld)
 	return ld, nil

@@ -217,7 +217,7 @@ const maxPayloadBytes = 2 << 20
 // an estimate over the history budget (Temporal terminates an execution
 // whose history passes its own limit, 50 MB by default, wherever it is).
 func (s *Server) checkHistoryBudget(ld *loadedDefinition, input json.RawMessage) error {
-	est, err := interpreter.EstimateHistory(&ld.def, s.registry, ld.reads, nullIfEmpty(input))
+	est, err := ld.history.Estimate(nullIfEmpty(input))
 	if err != nil {
 		return internalError(err, "estimate the history of "+ld.def.ID)
 	}

@@ -183,8 +183,10 @@ type Server struct {
 	// historyBudget bounds the history an execution is estimated to need.
 	historyBudget int
 	memory        MemoryGuard
-	// allowedOrigins may call mutating routes from a browser.
+	// allowedOrigins may call mutating routes from a browser; allowedHosts
+	// are their host names.
 	allowedOrigins []string
+	allowedHosts   []string
 	// loopbackOnly is set by Serve when it listens on a loopback address:
 	// requests must then name a loopback host (crosssite.go).
 	loopbackOnly atomic.Bool
@@ -278,6 +280,7 @@ func New(o Options) (*Server, error) {
 		historyBudget:  o.HistoryBudget,
 		memory:         o.Memory,
 		allowedOrigins: trimOrigins(o.AllowedOrigins),
+		allowedHosts:   originHosts(o.AllowedOrigins),
 		keys:           keys,
 		limiter:        newRateLimiter(o.RateLimitMax, o.RateLimitWindow),
 		log:            o.Logger,

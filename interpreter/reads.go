@@ -232,54 +232,91 @@ type HistoryEstimate struct {
 // the workflow task that follows.
 const historyEventOverhead = 1 << 10
 
-// EstimateHistory estimates what an execution of def with input will write
-// to its history. Local activities record only their results, so only
-// nodes scheduled as regular activities count their requests (node, edges,
-// and the part of the input they read). Without reads every node would get
-// the whole input, as executions started before Reads did.
-func EstimateHistory(def *Definition, reg *Registry, reads *Reads, input json.RawMessage) (HistoryEstimate, error) {
-	var est HistoryEstimate
+// HistoryModel is what a definition will write to an execution's history
+// apart from its input, computed once per definition (the API keeps it with
+// the loaded definition) so that each execute only measures its input.
+// Local activities record only their results, so only nodes scheduled as
+// regular activities count their requests (node, edges, and the part of the
+// input they read).
+type HistoryModel struct {
+	definitionBytes int
+	remote          []remoteRequest
+}
+
+// remoteRequest is a node whose request Temporal records.
+type remoteRequest struct {
+	id         string
+	fixedBytes int // the node and its edges
+	// input is the part of the input the node reads; nil: all of it
+	// (an execution without Reads). inputKey names the paths, so nodes
+	// reading the same parts are measured once per estimate.
+	input    *pathTrie
+	inputKey string
+}
+
+// NewHistoryModel builds the model of def; reads may be nil (every node is
+// then given the whole input).
+func NewHistoryModel(def *Definition, reg *Registry, reads *Reads) (*HistoryModel, error) {
 	defJSON, err := json.Marshal(def)
 	if err != nil {
-		return est, err
+		return nil, err
 	}
-	start := len(defJSON) + len(input)
-	est.Bytes, est.LargestPayload, est.LargestWhat = start, start, "the execution's input and definition"
-
-	var decoded any
-	if err := json.Unmarshal(input, &decoded); err != nil {
-		return est, err
-	}
+	m := &HistoryModel{definitionBytes: len(defJSON)}
 	g := newGraph(def)
-	// Sizes of pruned inputs, by the node's input paths: nodes reading the
-	// same parts of the input are measured once.
-	measured := map[string]int{}
 	for i, n := range def.Nodes {
 		nt, ok := reg.Lookup(n.Type)
 		if !ok || !scheduledRemotely(n, nt.Kind) {
 			continue
 		}
-		inputBytes := len(input)
+		nodeJSON, err := json.Marshal(n)
+		if err != nil {
+			return nil, err
+		}
+		edgesJSON, err := json.Marshal(g.outgoingEdges(i))
+		if err != nil {
+			return nil, err
+		}
+		r := remoteRequest{id: n.ID, fixedBytes: len(nodeJSON) + len(edgesJSON)}
 		if reads != nil && i < len(reads.Nodes) {
-			st := newScopeTries(reads.Nodes[i])
-			key := strings.Join(flatten(reads.Nodes[i], "input"), "\x00")
-			size, seen := measured[key]
+			r.input = &newScopeTries(reads.Nodes[i]).input
+			r.inputKey = strings.Join(flatten(reads.Nodes[i], "input"), "\x00")
+		}
+		m.remote = append(m.remote, r)
+	}
+	return m, nil
+}
+
+// Estimate is what an execution with input will write to its history,
+// should every node run (node outputs are not known yet).
+func (m *HistoryModel) Estimate(input json.RawMessage) (HistoryEstimate, error) {
+	start := m.definitionBytes + len(input)
+	est := HistoryEstimate{Bytes: start, LargestPayload: start, LargestWhat: "the execution's input and definition"}
+	var decoded any
+	measured := map[string]int{} // inputKey -> pruned input size
+	for _, r := range m.remote {
+		inputBytes := len(input)
+		if r.input != nil && !r.input.whole {
+			size, seen := measured[r.inputKey]
 			if !seen {
-				pruned, err := json.Marshal(st.input.prune(decoded))
+				// Only a node reading part of the input needs it decoded.
+				if decoded == nil {
+					if err := json.Unmarshal(input, &decoded); err != nil {
+						return est, err
+					}
+				}
+				pruned, err := json.Marshal(r.input.prune(decoded))
 				if err != nil {
 					return est, err
 				}
 				size = len(pruned)
-				measured[key] = size
+				measured[r.inputKey] = size
 			}
 			inputBytes = size
 		}
-		nodeJSON, _ := json.Marshal(n)
-		edgesJSON, _ := json.Marshal(g.outgoingEdges(i))
-		request := len(nodeJSON) + len(edgesJSON) + inputBytes
+		request := r.fixedBytes + inputBytes
 		est.Bytes += request + historyEventOverhead
 		if request > est.LargestPayload {
-			est.LargestPayload, est.LargestWhat = request, fmt.Sprintf("the request of node %s", n.ID)
+			est.LargestPayload, est.LargestWhat = request, "the request of node "+r.id
 		}
 	}
 	return est, nil

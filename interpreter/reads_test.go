@@ -143,7 +143,11 @@ func TestEstimateHistory(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		est, err := interpreter.EstimateHistory(&def, reg, reads, input)
+		model, err := interpreter.NewHistoryModel(&def, reg, reads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		est, err := model.Estimate(input)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,7 +91,7 @@ const maxSchemaExpansion = 20_000
 // bounds.
 func schemaExpansion(doc any, limit int) int {
 	count := 0
-	var onPath []any // the referenced schemas being expanded
+	var onPath []string // the references being expanded
 	var walk func(v any)
 	walk = func(v any) {
 		if count > limit {
@@ -107,10 +106,10 @@ func schemaExpansion(doc any, limit int) int {
 					continue
 				}
 				target, found := resolvePointer(doc, ref)
-				if !found || slices.ContainsFunc(onPath, func(p any) bool { return sameNode(p, target) }) {
+				if !found || slices.Contains(onPath, ref) {
 					continue
 				}
-				onPath = append(onPath, target)
+				onPath = append(onPath, ref)
 				walk(target)
 				onPath = onPath[:len(onPath)-1]
 			}
@@ -162,18 +161,4 @@ func LookupPath(v any, path []string) (any, bool) {
 		}
 	}
 	return v, true
-}
-
-// sameNode says whether two parts of a decoded document are the same part
-// (maps and slices by identity; references only ever point at those).
-func sameNode(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		return ok && reflect.ValueOf(x).UnsafePointer() == reflect.ValueOf(y).UnsafePointer()
-	case []any:
-		y, ok := b.([]any)
-		return ok && len(x) > 0 && len(y) > 0 && &x[0] == &y[0]
-	}
-	return false
 }

@@ -43,26 +43,6 @@ func singleNode(node map[string]any) hostileDef {
 	return hostileDef{"version": "1", "startNode": "n", "edges": []any{}, "nodes": []any{node}}
 }
 
-// doublingSrc nests cel.bind n times, each doubling the previous value.
-func doublingSrc(seed string, n int, use string) string {
-	src := use
-	for i := n; i > 0; i-- {
-		src = fmt.Sprintf("cel.bind(v%d, v%d + v%d, %s)", i, i-1, i-1, src)
-	}
-	return fmt.Sprintf("cel.bind(v0, %s, %s)", seed, src)
-}
-
-// sharingSrc nests cel.bind n times, each a literal holding the previous
-// value ten times.
-func sharingSrc(n int, use string) string {
-	src := use
-	for i := n; i > 0; i-- {
-		p := fmt.Sprintf("v%d", i-1)
-		src = fmt.Sprintf("cel.bind(v%d, [%s], %s)", i, strings.Repeat(p+", ", 9)+p, src)
-	}
-	return "cel.bind(v0, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], " + src + ")"
-}
-
 // TestHostileExpressions runs expressions that used to allocate until the
 // process died (or hold a core for minutes) through the real path: REST,
 // Temporal, the node activities. Each execution fails with an expression
@@ -86,9 +66,9 @@ func TestHostileExpressions(t *testing.T) {
 	}{
 		{"transform: replace with an empty pattern", transformDef("input.s.replace('', input.s)"), value},
 		{"transform: join with a long separator", transformDef("lists.range(1000).map(i, 'a').join(input.s)"), value},
-		{"transform: string doubled through cel.bind", transformDef(doublingSrc("input.s", 20, "size(v20)")), value},
-		{"transform: list doubled through cel.bind and searched", transformDef(doublingSrc("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "0 in v40")), cost},
-		{"transform: shared literals compared", transformDef(sharingSrc(12, "v12 == v12")), cost},
+		{"transform: string doubled through cel.bind", transformDef(testenv.DoublingExpr("input.s", 20, "size(v20)")), value},
+		{"transform: list doubled through cel.bind and searched", transformDef(testenv.DoublingExpr("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "0 in v40")), cost},
+		{"transform: shared literals compared", transformDef(testenv.SharingExpr(12, "v12 == v12")), cost},
 		{"transform: shared references returned", transformDef("lists.range(1000).map(i, input.s)"), value},
 		{"transform: a string copied per element", transformDef("lists.range(1000).map(i, input.s + 'x').size()"), cost},
 		{"transform: sets on big lists", transformDef("sets.contains(lists.range(5000), lists.range(5000))"), cost},

@@ -27,20 +27,8 @@ func TestRestartKeepsExecutions(t *testing.T) {
 		t.Skip("builds and runs the dev binary")
 	}
 	bin := buildDev(t)
-	dataDir := t.TempDir()
-	env := append(os.Environ(),
-		"DATA_DIR="+dataDir,
-		fmt.Sprintf("PORT=%d", freePort(t)),
-		fmt.Sprintf("TEMPORAL_ADDRESS=127.0.0.1:%d", freePort(t)),
-		fmt.Sprintf("TEMPORAL_UI_PORT=%d", freePort(t)),
-		"LOG_LEVEL=warn",
-	)
-	var api string
-	for _, kv := range env {
-		if port, ok := strings.CutPrefix(kv, "PORT="); ok {
-			api = "http://127.0.0.1:" + port
-		}
-	}
+	d := newDevEnv(t, "LOG_LEVEL=warn")
+	env, api := d.env, d.api
 
 	first := startDev(t, bin, env, api)
 	def := `{"id":"nap","version":"1","startNode":"nap",
@@ -94,6 +82,30 @@ func TestRestartKeepsExecutions(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// devEnv is the environment of one dev process on free ports: where its
+// API and Temporal frontend listen.
+type devEnv struct {
+	env          []string
+	api          string // http://127.0.0.1:PORT
+	temporalAddr string
+}
+
+// newDevEnv places a dev process on free ports and a fresh DATA_DIR, with
+// extra variables (NAME=value) added.
+func newDevEnv(t *testing.T, extra ...string) devEnv {
+	t.Helper()
+	port := freePort(t)
+	d := devEnv{api: fmt.Sprintf("http://127.0.0.1:%d", port), temporalAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	d.env = append(os.Environ(),
+		"DATA_DIR="+t.TempDir(),
+		fmt.Sprintf("PORT=%d", port),
+		"TEMPORAL_ADDRESS="+d.temporalAddr,
+		fmt.Sprintf("TEMPORAL_UI_PORT=%d", freePort(t)),
+	)
+	d.env = append(d.env, extra...)
+	return d
 }
 
 // buildDev builds the dev binary once for the package's tests.

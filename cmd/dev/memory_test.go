@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,26 +19,15 @@ import (
 // runtime's soft limit out of the way, which also exercises "GOMEMLIMIT
 // wins"): the process is under pressure from its first sample. New
 // executions are refused with 503 and Retry-After, everything else works,
-// the workers still finish work at their floor of one slot, and health,
+// the workers still finish work at their floor of slots, and health,
 // statistics and metrics show the state.
 func TestMemoryGuard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the dev binary")
 	}
 	bin := buildDev(t)
-	temporalAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	port := freePort(t)
-	api := fmt.Sprintf("http://127.0.0.1:%d", port)
-	env := append(os.Environ(),
-		"DATA_DIR="+t.TempDir(),
-		fmt.Sprintf("PORT=%d", port),
-		"TEMPORAL_ADDRESS="+temporalAddr,
-		fmt.Sprintf("TEMPORAL_UI_PORT=%d", freePort(t)),
-		"LOG_LEVEL=info",
-		"MAX_MEMORY=64MiB",
-		"MEMORY_THRESHOLD=0.5",
-		"GOMEMLIMIT=off",
-	)
+	d := newDevEnv(t, "LOG_LEVEL=info", "MAX_MEMORY=64MiB", "MEMORY_THRESHOLD=0.5", "GOMEMLIMIT=off")
+	env, api, temporalAddr := d.env, d.api, d.temporalAddr
 	_, logs := startDevLogging(t, bin, env, api)
 
 	// The guard samples every 250 ms: wait for its first reading.

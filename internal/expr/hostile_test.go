@@ -3,7 +3,6 @@ package expr
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -36,27 +35,6 @@ func hostileVars() map[string]any {
 		"f":    "%.999999999f",
 		"list": long,
 	}}
-}
-
-// doubling nests cel.bind n times, each doubling the previous value with
-// `+`: 2^n times the seed.
-func doubling(seed string, n int, use string) string {
-	src := use
-	for i := n; i > 0; i-- {
-		src = fmt.Sprintf("cel.bind(v%d, v%d + v%d, %s)", i, i-1, i-1, src)
-	}
-	return fmt.Sprintf("cel.bind(v0, %s, %s)", seed, src)
-}
-
-// sharing nests cel.bind n times, each a list literal holding the previous
-// value ten times: 10^n elements as a walk sees them, built for free.
-func sharing(n int, use string) string {
-	src := use
-	for i := n; i > 0; i-- {
-		p := fmt.Sprintf("v%d", i-1)
-		src = fmt.Sprintf("cel.bind(v%d, [%s], %s)", i, strings.Repeat(p+", ", 9)+p, src)
-	}
-	return "cel.bind(v0, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], " + src + ")"
 }
 
 // hostileCase is an expression that would allocate or compute far more
@@ -97,13 +75,13 @@ func hostileCases() []hostileCase {
 		{"cpu", "distinct of a big list", "size(lists.range(5000).distinct())", cost, "distinct would take"},
 		{"cpu", "sort of long strings", "lists.range(3000).map(i, input.s).sort()", cost, "sort would take"},
 		{"cpu", "in on a big list", "-1 in input.list", nil, ""}, // 700,000 comparisons fit the limit
-		{"cpu", "in on a big list of lists", sharing(6, "v5 in v6"), cost, "@in would take"},
+		{"cpu", "in on a big list of lists", testenv.SharingExpr(6, "v5 in v6"), cost, "@in would take"},
 		{"cpu", "hashPassword in a comprehension", "lists.range(400).map(i, hashPassword('hostile-password'))", cost, "hashPassword: an evaluation may hash at most 4"},
 		// cel.bind doubling: exponential values from a short expression.
-		{"bind doubling", "string doubled", doubling("input.s", 20, "size(v20)"), value, "_+_: the result"},
-		{"bind doubling", "list doubled, sized into a range", doubling("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "size(lists.range(size(v40)))"), cost, "the list would have"},
-		{"bind doubling", "list doubled, searched", doubling("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "0 in v40"), cost, "the list would have"},
-		{"bind doubling", "list doubled, joined", doubling("['ab', 'cd']", 40, "v40.join(',')"), cost, "the list would have"},
+		{"bind doubling", "string doubled", testenv.DoublingExpr("input.s", 20, "size(v20)"), value, "_+_: the result"},
+		{"bind doubling", "list doubled, sized into a range", testenv.DoublingExpr("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "size(lists.range(size(v40)))"), cost, "the list would have"},
+		{"bind doubling", "list doubled, searched", testenv.DoublingExpr("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "0 in v40"), cost, "the list would have"},
+		{"bind doubling", "list doubled, joined", testenv.DoublingExpr("['ab', 'cd']", 40, "v40.join(',')"), cost, "the list would have"},
 		// A list concatenation is a view: long without allocating.
 		{"lazy concatenation", "input lists concatenated", "size(input.list + input.list)", cost, "the list would have 1,400,000 elements"},
 		// Comprehensions repeat a bounded call until the cost limit.
@@ -111,20 +89,20 @@ func hostileCases() []hostileCase {
 		{"comprehension", "nested iterations", "lists.range(1000).map(i, lists.range(1000).filter(j, false)).size()", cost, "cost limit exceeded at"},
 		{"comprehension", "a range per element", "lists.range(2000).map(i, lists.range(1000)).size()", cost, "cost limit exceeded at"},
 		// Literals sharing references: no call builds them.
-		{"shared references", "compared", sharing(12, "v12 == v12"), cost, "_==_ would take over"},
-		{"shared references", "flattened", sharing(12, "size(v12.flatten(20))"), value, "flatten: the result"},
-		{"shared references", "encoded", sharing(12, "json.encode(v12)"), either, "json.encode"},
-		{"shared references", "formatted", sharing(12, "'%s'.format([v12])"), value, "format: the result"},
-		{"shared references", "sets.contains", sharing(12, "sets.contains(v12, v12)"), cost, "sets.contains would take"},
-		{"shared references", "searched", sharing(12, "v11 in v12"), cost, "@in would take"},
-		{"shared references", "distinct", sharing(12, "size(v12.distinct())"), cost, "distinct would take"},
+		{"shared references", "compared", testenv.SharingExpr(12, "v12 == v12"), cost, "_==_ would take over"},
+		{"shared references", "flattened", testenv.SharingExpr(12, "size(v12.flatten(20))"), value, "flatten: the result"},
+		{"shared references", "encoded", testenv.SharingExpr(12, "json.encode(v12)"), either, "json.encode"},
+		{"shared references", "formatted", testenv.SharingExpr(12, "'%s'.format([v12])"), value, "format: the result"},
+		{"shared references", "sets.contains", testenv.SharingExpr(12, "sets.contains(v12, v12)"), cost, "sets.contains would take"},
+		{"shared references", "searched", testenv.SharingExpr(12, "v11 in v12"), cost, "@in would take"},
+		{"shared references", "distinct", testenv.SharingExpr(12, "size(v12.distinct())"), cost, "distinct would take"},
 		// The result itself: counted while it is converted.
 		{"conversion", "shared references returned", "lists.range(1000).map(i, input.s)", value, "the result is over 2 MiB as JSON"},
-		{"conversion", "nested shared references returned", sharing(12, "v12"), value, "the result is over 2 MiB as JSON"},
+		{"conversion", "nested shared references returned", testenv.SharingExpr(12, "v12"), value, "the result is over 2 MiB as JSON"},
 		// An implementation's error would quote a value whole.
-		{"error text", "join of lists", sharing(12, "dyn([v12]).join(',')"), nil, "element 0 has type list"},
-		{"error text", "sum of lists", sharing(12, "sum([v12])"), nil, "element of type list"},
-		{"error text", "optional.unwrap of lists", sharing(12, "optional.unwrap(dyn([v12]))"), nil, "element 0 has type list"},
+		{"error text", "join of lists", testenv.SharingExpr(12, "dyn([v12]).join(',')"), nil, "element 0 has type list"},
+		{"error text", "sum of lists", testenv.SharingExpr(12, "sum([v12])"), nil, "element of type list"},
+		{"error text", "optional.unwrap of lists", testenv.SharingExpr(12, "optional.unwrap(dyn([v12]))"), nil, "element 0 has type list"},
 		{"error text", "a missing key quoting the input", "{'k': 1}[input.s] == 1", nil, "no such key"},
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
 
 // Class names, as the table in docs/reliability.md lists them.
@@ -45,30 +47,12 @@ func hostileCases() []hostileCase {
 				return d.run(t, transformDef(src), map[string]any{"s": big})
 			}}
 	}
-	// sharing nests cel.bind n times, each a literal holding the previous
-	// value ten times: 10^n elements in n steps.
-	sharing := func(n int, use string) string {
-		src := use
-		for i := n; i > 0; i-- {
-			prev := fmt.Sprintf("v%d", i-1)
-			src = fmt.Sprintf("cel.bind(v%d, [%s, %s, %s, %s, %s, %s, %s, %s, %s, %s], %s)", i, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev, src)
-		}
-		return "cel.bind(v0, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], " + src + ")"
-	}
-	// doubling nests `cel.bind` n times, doubling the value each time.
-	doubling := func(seed string, n int, use string) string {
-		src := use
-		for i := n; i > 0; i-- {
-			src = fmt.Sprintf("cel.bind(v%d, v%d + v%d, %s)", i, i-1, i-1, src)
-		}
-		return fmt.Sprintf("cel.bind(v0, %s, %s)", seed, src)
-	}
 	cases := []hostileCase{
 		expr("replace with an empty pattern", "input.s.replace('', input.s)"),
 		expr("join with a long separator", "lists.range(1000).map(i, 'a').join(input.s)"),
-		expr("string doubling through bindings", doubling("input.s", 20, "size(v20)")),
-		expr("lazy list doubling sized into a range", doubling("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "size(lists.range(size(v40)))")),
-		expr("lazy list doubling iterated", doubling("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "0 in v40")),
+		expr("string doubling through bindings", testenv.DoublingExpr("input.s", 20, "size(v20)")),
+		expr("lazy list doubling sized into a range", testenv.DoublingExpr("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "size(lists.range(size(v40)))")),
+		expr("lazy list doubling iterated", testenv.DoublingExpr("[1, 2, 3, 4, 5, 6, 7, 8]", 40, "0 in v40")),
 		expr("shared references converted", "lists.range(1000).map(i, input.s)"),
 		{class: classExpr, name: "format with a huge precision", want: []string{"registration: 400 invalid_definition"},
 			run: func(t *testing.T, d *devProc) string {
@@ -82,8 +66,8 @@ func hostileCases() []hostileCase {
 		expr("a huge range", "size(lists.range(100000000))"),
 		expr("sets on big lists", "sets.contains(lists.range(5000), lists.range(5000))"),
 		expr("distinct on a big list", "size(lists.range(5000).distinct())"),
-		expr("nested list literals compared", sharing(12, "v12 == v12")),
-		expr("nested literals encoded", sharing(12, "size(json.encode(v12))")),
+		expr("nested list literals compared", testenv.SharingExpr(12, "v12 == v12")),
+		expr("nested literals encoded", testenv.SharingExpr(12, "size(json.encode(v12))")),
 		{class: classExpr, name: "amplifier in an edge condition", want: []string{"422 execution_failed"},
 			run: func(t *testing.T, d *devProc) string {
 				def := transformDef("1")
