@@ -1,6 +1,10 @@
 package interpreter
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/workflow-backend/workflow-backend/internal/problem"
+)
 
 // Kind says where a node type runs.
 type Kind int
@@ -15,40 +19,35 @@ const (
 	KindWorkflow
 )
 
-// Problem is one thing wrong with a definition. Code is stable; Path points
-// into the document ("nodes[2].config.rules[0].operator").
-type Problem struct {
-	Path    string `json:"path"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+// Problem is one thing wrong with a definition (see package problem, the
+// toolkit every layer reports problems with).
+type Problem = problem.Problem
 
-// Problem codes. Clients match on them: append only.
+// Problem codes. Clients match on them: append only (package problem
+// declares them once).
 const (
-	CodeInvalidJSON       = "invalid_json"
-	CodeRequired          = "required"
-	CodeInvalidID         = "invalid_id"
-	CodeReservedID        = "reserved_id"
-	CodeUnknownNodeType   = "unknown_node_type"
-	CodeDuplicateID       = "duplicate_id"
-	CodeMissingStartNode  = "missing_start_node"
-	CodeUnknownNode       = "unknown_node"
-	CodeUnreachableNode   = "unreachable_node"
-	CodeCycle             = "cycle"
-	CodeInvalidConfig     = "invalid_config"
-	CodeInvalidDuration   = "invalid_duration"
-	CodeInvalidExpression = "invalid_expression"
-	CodeInvalidOutcome    = "invalid_outcome"
-	CodeInvalidExecution  = "invalid_execution"
-	CodeInvalidRetry      = "invalid_retry"
-	CodeInvalidSchema     = "invalid_schema"
-	CodeTooLarge          = "too_large"
+	CodeInvalidJSON       = problem.CodeInvalidJSON
+	CodeRequired          = problem.CodeRequired
+	CodeInvalidID         = problem.CodeInvalidID
+	CodeReservedID        = problem.CodeReservedID
+	CodeUnknownNodeType   = problem.CodeUnknownNodeType
+	CodeDuplicateID       = problem.CodeDuplicateID
+	CodeMissingStartNode  = problem.CodeMissingStartNode
+	CodeUnknownNode       = problem.CodeUnknownNode
+	CodeUnreachableNode   = problem.CodeUnreachableNode
+	CodeCycle             = problem.CodeCycle
+	CodeInvalidConfig     = problem.CodeInvalidConfig
+	CodeInvalidDuration   = problem.CodeInvalidDuration
+	CodeInvalidExpression = problem.CodeInvalidExpression
+	CodeInvalidOutcome    = problem.CodeInvalidOutcome
+	CodeInvalidExecution  = problem.CodeInvalidExecution
+	CodeInvalidRetry      = problem.CodeInvalidRetry
+	CodeInvalidSchema     = problem.CodeInvalidSchema
+	CodeTooLarge          = problem.CodeTooLarge
 )
 
 // ExprChecker compiles a CEL expression without running it.
-type ExprChecker interface {
-	Check(src string) error
-}
+type ExprChecker = problem.Checker
 
 // NodeType tells the validator and the scheduler about one node type.
 type NodeType struct {

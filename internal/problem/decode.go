@@ -1,0 +1,133 @@
+package problem
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+)
+
+// DecodeError says why a strict decode failed, in the user's terms.
+type DecodeError struct {
+	// Path is the field that had the wrong type ("" for the whole value).
+	Path string
+	// Message never names a Go type.
+	Message string
+	// Syntax is true when the data is not well-formed JSON (as opposed to
+	// JSON of the wrong shape): callers may answer with different codes.
+	Syntax bool
+}
+
+func (e *DecodeError) Error() string {
+	if e.Path == "" {
+		return e.Message
+	}
+	return e.Path + ": " + e.Message
+}
+
+// Decode decodes one JSON value into dst strictly: unknown fields, wrong
+// types and trailing data are errors. what names the value in messages
+// ("the config", "the body"). Empty data decodes as {}.
+func Decode(data []byte, dst any, what string) *DecodeError {
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil {
+		if _, tokErr := dec.Token(); tokErr != io.EOF {
+			return &DecodeError{Message: "unexpected data after " + what, Syntax: true}
+		}
+		return nil
+	}
+	return describe(err, what)
+}
+
+// describe turns encoding/json's errors into a DecodeError.
+func describe(err error, what string) *DecodeError {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return &DecodeError{Message: fmt.Sprintf("malformed JSON at byte %d: %v", syntax.Offset, syntax), Syntax: true}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return &DecodeError{Message: "malformed JSON: unexpected end of " + what, Syntax: true}
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return &DecodeError{Message: fmt.Sprintf("%s must be %s, got %s", what, TypeName(typ.Type), article(typ.Value))}
+		}
+		return &DecodeError{Path: typ.Field, Message: fmt.Sprintf("expected %s, got %s", TypeName(typ.Type), article(typ.Value))}
+	default:
+		// Unknown fields: `json: unknown field "x"`.
+		return &DecodeError{Message: strings.TrimPrefix(err.Error(), "json: ")}
+	}
+}
+
+// article puts "a"/"an" before encoding/json's name of a JSON value
+// ("string", "number", "object", "array", "bool").
+func article(v string) string {
+	switch v {
+	case "array":
+		return "a list"
+	case "object":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	case "":
+		return "another type"
+	}
+	if strings.ContainsAny(v[:1], "aeiou") {
+		return "an " + v
+	}
+	return "a " + v
+}
+
+// TypeName names a Go type as the JSON a user should have written.
+func TypeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Interface:
+		return "any JSON value"
+	}
+	return "another JSON type"
+}
+
+// ValueTypeName names the JSON type of a decoded value (as encoding/json or
+// the expression language produce them), with its article: "a string",
+// "a number", "a boolean", "a list", "an object", "null".
+func ValueTypeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64, float32, int, int32, int64, uint, uint32, uint64, json.Number:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return "another type"
+}

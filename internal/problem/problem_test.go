@@ -1,0 +1,124 @@
+package problem
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestListUnderJoinsPaths(t *testing.T) {
+	var l List
+	l.Add("startNode", CodeRequired, "startNode is required")
+	node := l.Under("nodes[1]").Under("config")
+	node.Add("rules[0].operator", CodeInvalidConfig, "unknown operator %q", "nope")
+	node.Add("", CodeInvalidConfig, "whole config")
+	node.Append(Problem{Path: "[2]", Code: CodeInvalidID, Message: "m"})
+	got := l.All()
+	want := []string{"startNode", "nodes[1].config.rules[0].operator", "nodes[1].config", "nodes[1].config[2]"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d problems, want %d: %+v", len(got), len(want), got)
+	}
+	for i, p := range got {
+		if p.Path != want[i] {
+			t.Errorf("problem %d path %q, want %q", i, p.Path, want[i])
+		}
+	}
+	if got[1].Message != `unknown operator "nope"` {
+		t.Errorf("message %q", got[1].Message)
+	}
+	var empty List
+	if empty.All() != nil || empty.Failed() {
+		t.Error("an empty list has problems")
+	}
+}
+
+type checker struct{}
+
+func (checker) Check(src string) error {
+	if strings.Contains(src, "(") {
+		return errors.New("syntax error")
+	}
+	return nil
+}
+
+func TestChecks(t *testing.T) {
+	var l List
+	if d := l.Duration("timeout", "1500ms"); d.Milliseconds() != 1500 {
+		t.Errorf("duration %v", d)
+	}
+	if d := l.Duration("absent", ""); d != 0 || l.Failed() {
+		t.Errorf("an absent duration is %v with problems %v", d, l.All())
+	}
+	for _, bad := range []string{"soon", "-1s", "0s"} {
+		l.Duration("timeout", bad)
+	}
+	l.Expression("a", "", checker{})
+	l.Expression("b", "f(", checker{})
+	l.Expression("c", "x + 1", checker{})
+	l.ID("id", "9lives", NodeID)
+	l.ID("ok", "validate_input", NodeID)
+	codes := []string{}
+	for _, p := range l.All() {
+		codes = append(codes, p.Path+"="+p.Code)
+	}
+	want := []string{"timeout=invalid_duration", "timeout=invalid_duration", "timeout=invalid_duration",
+		"a=required", "b=invalid_expression", "id=invalid_id"}
+	if !reflect.DeepEqual(codes, want) {
+		t.Errorf("got %v, want %v", codes, want)
+	}
+	if m := l.All()[0].Message; !strings.Contains(m, `"soon" is not a positive duration`) {
+		t.Errorf("duration message %q", m)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	type config struct {
+		URL     string `json:"url"`
+		Retries int    `json:"retries"`
+	}
+	cases := []struct {
+		name, data, path, message string
+		syntax                    bool
+	}{
+		{"unknown field", `{"uri": "x"}`, "", `unknown field "uri"`, false},
+		{"wrong type", `{"retries": "3"}`, "retries", "expected an integer, got a string", false},
+		{"not an object", `[1]`, "", "the config must be an object, got a list", false},
+		{"malformed", `{"url": `, "", "malformed JSON: unexpected end of the config", true},
+		{"trailing", `{} {}`, "", "unexpected data after the config", true},
+		{"syntax", `{"url" "x"}`, "", "malformed JSON at byte", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var cfg config
+			err := Decode([]byte(c.data), &cfg, "the config")
+			if err == nil {
+				t.Fatal("decoded")
+			}
+			if err.Path != c.path || !strings.Contains(err.Message, c.message) || err.Syntax != c.syntax {
+				t.Errorf("got %+v, want path %q message %q syntax %v", err, c.path, c.message, c.syntax)
+			}
+			if strings.Contains(err.Message, "int") && !strings.Contains(err.Message, "integer") {
+				t.Errorf("message names a Go type: %q", err.Message)
+			}
+		})
+	}
+	var cfg config
+	if err := Decode(nil, &cfg, "the config"); err != nil {
+		t.Errorf("empty config: %v", err)
+	}
+}
+
+func TestValueTypeName(t *testing.T) {
+	for v, want := range map[any]string{"s": "a string", 1.5: "a number", true: "a boolean", nil: "null"} {
+		if got := ValueTypeName(v); got != want {
+			t.Errorf("%v: %q, want %q", v, got, want)
+		}
+	}
+	if got := ValueTypeName([]any{}); got != "a list" {
+		t.Errorf("list: %q", got)
+	}
+	if got := ValueTypeName(map[string]any{}); got != "an object" {
+		t.Errorf("object: %q", got)
+	}
+}
