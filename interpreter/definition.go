@@ -1,6 +1,9 @@
 package interpreter
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"slices"
+)
 
 // Definition is a graph of nodes and edges that the interpreter workflow runs.
 // It is the seed's format (id, name, description, version, startNode, nodes,
@@ -70,4 +73,21 @@ func (e Edge) EdgeOn() string {
 		return OutcomeSuccess
 	}
 	return e.On
+}
+
+// Signals lists the signals the definition's wait nodes wait for, in node
+// order without repeats: the only signals an execution of it can use.
+func (d *Definition) Signals() []string {
+	var names []string
+	for _, n := range d.Nodes {
+		if n.Type != waitNodeType().Name {
+			continue
+		}
+		cfg, err := decodeWaitConfig(n.Config)
+		if err != nil || cfg.Signal == "" || slices.Contains(names, cfg.Signal) {
+			continue
+		}
+		names = append(names, cfg.Signal)
+	}
+	return names
 }

@@ -1,7 +1,9 @@
 package interpreter_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -231,5 +233,18 @@ func TestCanonicalIgnoresFormattingAndKeyOrder(t *testing.T) {
 	cc, _ := interpreter.Canonical(b)
 	if string(cc) == string(ca) {
 		t.Error("a changed description must change the canonical form")
+	}
+}
+
+func TestDefinitionSignals(t *testing.T) {
+	def := interpreter.Definition{Nodes: []interpreter.Node{
+		{ID: "a", Type: "wait", Config: json.RawMessage(`{"signal": "approve", "timeout": "1h"}`)},
+		{ID: "b", Type: "transform", Config: json.RawMessage(`{"signal": "not-a-wait"}`)},
+		{ID: "c", Type: "wait", Config: json.RawMessage(`{"duration": "1s"}`)},
+		{ID: "d", Type: "wait", Config: json.RawMessage(`{"signal": "approve"}`)},
+		{ID: "e", Type: "wait", Config: json.RawMessage(`{"signal": "cancel_order"}`)},
+	}}
+	if got := def.Signals(); !slices.Equal(got, []string{"approve", "cancel_order"}) {
+		t.Errorf("Signals() = %v", got)
 	}
 }
