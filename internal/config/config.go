@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -250,6 +251,19 @@ func (c Config) check() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Defaults is the configuration of an empty environment: every field at
+// its default. Packages that take options (the API) fill the ones a caller
+// left zero from it, so that each default is written once, in Config's
+// tags.
+var Defaults = sync.OnceValue(func() Config {
+	// An empty map, not nil: nil would read the process's environment.
+	c, err := Load(map[string]string{})
+	if err != nil {
+		panic("config: the defaults fail their own checks: " + err.Error())
+	}
+	return c
+})
 
 // SlogLevel parses LOG_LEVEL (debug, info, warn, error).
 func (c Config) SlogLevel() (slog.Level, error) {

@@ -1,4 +1,4 @@
-package api
+package e2e
 
 import (
 	"context"
@@ -14,32 +14,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/workflow-backend/workflow-backend/api"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
-
-// node and edge build definition documents tersely.
-func node(id, typ string, config any) map[string]any {
-	return map[string]any{"id": id, "type": typ, "config": config}
-}
-
-func edge(source, target string, extra ...string) map[string]any {
-	e := map[string]any{"source": source, "target": target}
-	for i := 0; i+1 < len(extra); i += 2 {
-		e[extra[i]] = extra[i+1]
-	}
-	return e
-}
-
-func definition(id, version, start string, nodes []map[string]any, edges []map[string]any) map[string]any {
-	if edges == nil {
-		edges = []map[string]any{}
-	}
-	return map[string]any{"id": id, "name": id, "version": version, "startNode": start, "nodes": nodes, "edges": edges}
-}
-
-func transform(id string, mapping map[string]string) map[string]any {
-	return node(id, "transform", map[string]any{"mapping": mapping})
-}
 
 // Scenario 1: a sequence of transform nodes answers 200 with the output,
 // and the execution reads back with every node completed in definition
@@ -55,7 +32,7 @@ func TestExecuteSequence(t *testing.T) {
 	r := execute(t, id, "", map[string]any{"input": map[string]any{"n": 20}})
 	expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if res.Status != "completed" || !strings.HasPrefix(res.ExecutionID, id+"-") || res.RunID == "" {
 		t.Fatalf("unexpected result %+v", res)
 	}
@@ -87,7 +64,7 @@ func TestExecuteSequence(t *testing.T) {
 // 202 at once unless ?wait= asks for a wait.
 func TestExecuteDefaultWaitZero(t *testing.T) {
 	zero := time.Duration(0)
-	s, err := New(Options{
+	s, err := api.New(api.Options{
 		Client: env.client, PayloadCodec: env.codec, Store: env.store, Registry: env.registry, Exprs: env.exprs,
 		TaskQueue: testTaskQueue, Namespace: testNamespace, EagerStart: true, Logger: env.logger,
 		DefaultWait: &zero,
@@ -104,14 +81,14 @@ func TestExecuteDefaultWaitZero(t *testing.T) {
 	r := callAt(t, ts.URL, http.MethodPost, path, nil)
 	expect(t, r, http.StatusAccepted, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if res.Status != "running" || res.Output != nil {
 		t.Fatalf("without ?wait=: %s", r.Raw)
 	}
 	r = callAt(t, ts.URL, http.MethodPost, path+"?wait=20s", nil)
 	expect(t, r, http.StatusOK, "")
 	res = executeResponse{}
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if res.Status != "completed" {
 		t.Fatalf("with ?wait=20s: %s", r.Raw)
 	}
@@ -137,7 +114,7 @@ func TestExecuteIfElseJoin(t *testing.T) {
 	r := execute(t, id, "", map[string]any{"input": map[string]any{"amount": 150}})
 	expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	jsonEqual(t, res.Output, map[string]any{"join": map[string]any{"tier": "big"}})
 
 	v := getExecution(t, res.ExecutionID)
@@ -164,7 +141,7 @@ func TestParallelWaitsStartTogether(t *testing.T) {
 	r := execute(t, id, "", nil)
 	expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 
 	var completedIDs []int64
 	for _, ev := range history(t, res.ExecutionID, res.RunID).GetEvents() {
@@ -193,7 +170,7 @@ func TestErrorEdge(t *testing.T) {
 	r := execute(t, id, "", map[string]any{"input": map[string]any{}})
 	expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	jsonEqual(t, res.Output, map[string]any{"handle": map[string]any{"errorType": interpreter.ErrValidation}})
 
 	v := getExecution(t, res.ExecutionID)
@@ -260,10 +237,16 @@ func TestSignalWait(t *testing.T) {
 	r := execute(t, id, "", map[string]any{"input": nil}, "Prefer", "respond-async")
 	expect(t, r, http.StatusAccepted, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if res.Status != "running" || res.StatusURL != "/api/executions/"+res.ExecutionID || r.Header.Get("Location") != res.StatusURL {
 		t.Fatalf("async answer %+v, Location %q", res, r.Header.Get("Location"))
 	}
+
+	// A signal no wait node of the definition waits for is refused, and
+	// says which ones it waits for.
+	unknown := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/aprove", map[string]any{"by": "eve"})
+	expect(t, unknown, http.StatusUnprocessableEntity, "unknown_signal")
+	jsonEqual(t, unknown.Body.Error.Details, []string{"approve"})
 
 	sig := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/approve", map[string]any{"by": "ann", "amount": 12.5})
 	expect(t, sig, http.StatusAccepted, "")
@@ -295,7 +278,7 @@ func TestWaitBudgetFallback(t *testing.T) {
 	r := execute(t, id, "?wait=1", nil)
 	expect(t, r, http.StatusAccepted, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if res.Status != "running" || r.Header.Get("Location") != "/api/executions/"+res.ExecutionID || res.UIURL == "" {
 		t.Fatalf("202 answer %+v, Location %q", res, r.Header.Get("Location"))
 	}
@@ -314,7 +297,7 @@ func TestIdempotentExecute(t *testing.T) {
 	first := execute(t, id, "", `{"input": {"a": 1, "b": [1, 2]}}`, "Idempotency-Key", "order-42")
 	expect(t, first, http.StatusOK, "")
 	var a executeResponse
-	first.data(t, &a)
+	first.DecodeData(t, &a)
 	if !strings.HasPrefix(a.ExecutionID, id+"-idem-") {
 		t.Fatalf("keyed execution id %q", a.ExecutionID)
 	}
@@ -323,7 +306,7 @@ func TestIdempotentExecute(t *testing.T) {
 	second := execute(t, id, "", `{"input":{"b":[1,2],"a":1}}`, "Idempotency-Key", "order-42")
 	expect(t, second, http.StatusOK, "")
 	var b executeResponse
-	second.data(t, &b)
+	second.DecodeData(t, &b)
 	if b.ExecutionID != a.ExecutionID || b.RunID != a.RunID {
 		t.Fatalf("retry started %s/%s, want %s/%s", b.ExecutionID, b.RunID, a.ExecutionID, a.RunID)
 	}
@@ -338,7 +321,7 @@ func TestIdempotentExecute(t *testing.T) {
 	other := execute(t, id, "", `{"input": {"a": 2}}`, "Idempotency-Key", "order-43")
 	expect(t, other, http.StatusOK, "")
 	var c executeResponse
-	other.data(t, &c)
+	other.DecodeData(t, &c)
 	if c.ExecutionID == a.ExecutionID {
 		t.Fatal("another key attached to the same execution")
 	}
@@ -354,11 +337,11 @@ func TestIdempotentExecuteWhileRunning(t *testing.T) {
 	first := execute(t, id, "", nil, "Idempotency-Key", "k", "Prefer", "respond-async")
 	expect(t, first, http.StatusAccepted, "")
 	var a executeResponse
-	first.data(t, &a)
+	first.DecodeData(t, &a)
 	second := execute(t, id, "?wait=0", "", "Idempotency-Key", "k")
 	expect(t, second, http.StatusAccepted, "")
 	var b executeResponse
-	second.data(t, &b)
+	second.DecodeData(t, &b)
 	if a.ExecutionID != b.ExecutionID || a.RunID != b.RunID {
 		t.Fatalf("retry got %s/%s, want %s/%s", b.ExecutionID, b.RunID, a.ExecutionID, a.RunID)
 	}
@@ -413,7 +396,7 @@ func TestRegistration(t *testing.T) {
 		CreatedAt  time.Time       `json:"createdAt"`
 		Definition json.RawMessage `json:"definition"`
 	}
-	r.data(t, &created)
+	r.DecodeData(t, &created)
 	if created.ID != id || created.Version != "1" || created.CreatedAt.IsZero() || len(created.Definition) == 0 {
 		t.Fatalf("created %+v", created)
 	}
@@ -428,7 +411,7 @@ func TestRegistration(t *testing.T) {
 	r = execute(t, id, "", nil)
 	expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	jsonEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 2}})
 	if v := getExecution(t, res.ExecutionID); v.Version != "2" {
 		t.Fatalf("ran version %q, want 2", v.Version)
@@ -436,7 +419,7 @@ func TestRegistration(t *testing.T) {
 	// A named version runs that version.
 	r = execute(t, id, "", map[string]any{"version": "1"})
 	expect(t, r, http.StatusOK, "")
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	jsonEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 1}})
 	expect(t, execute(t, id, "", map[string]any{"version": "9"}), http.StatusNotFound, "definition_not_found")
 
@@ -449,7 +432,7 @@ func TestRegistration(t *testing.T) {
 			Version string `json:"version"`
 		} `json:"versions"`
 	}
-	r.data(t, &got)
+	r.DecodeData(t, &got)
 	if got.Version != "2" || len(got.Versions) != 2 || got.Versions[0].Version != "1" {
 		t.Fatalf("GET definition %s", r.Body.Data)
 	}
@@ -458,7 +441,7 @@ func TestRegistration(t *testing.T) {
 	var one struct {
 		Description string `json:"description"`
 	}
-	r.data(t, &one)
+	r.DecodeData(t, &one)
 	if one.Description != "first" {
 		t.Fatalf("version 1: %s", r.Body.Data)
 	}
@@ -472,7 +455,7 @@ func TestRegistration(t *testing.T) {
 			Version string `json:"version"`
 		} `json:"workflows"`
 	}
-	r.data(t, &list)
+	r.DecodeData(t, &list)
 	found := false
 	for _, w := range list.Workflows {
 		if w.ID == id {
@@ -551,7 +534,7 @@ func TestCancelCompensates(t *testing.T) {
 	r := execute(t, id, "", nil, "Prefer", "respond-async")
 	expect(t, r, http.StatusAccepted, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	waitFor(t, res.ExecutionID, func(v executionView) bool {
 		return len(v.Nodes) > 0 && nodeByID(t, v, "approval").Status == interpreter.StatusWaiting
 	})
@@ -562,7 +545,7 @@ func TestCancelCompensates(t *testing.T) {
 		ExecutionID string `json:"executionId"`
 		Status      string `json:"status"`
 	}
-	c.data(t, &cancelData)
+	c.DecodeData(t, &cancelData)
 	if cancelData.ExecutionID != res.ExecutionID || cancelData.Status != "canceling" {
 		t.Fatalf("cancel answer %s", c.Body.Data)
 	}
@@ -590,20 +573,20 @@ func TestListExecutions(t *testing.T) {
 		r := execute(t, id, "", nil)
 		expect(t, r, http.StatusOK, "")
 		var res executeResponse
-		r.data(t, &res)
+		r.DecodeData(t, &res)
 		started[res.ExecutionID] = true
 	}
 
 	type listPage struct {
-		Executions    []executionSummary `json:"executions"`
-		NextPageToken string             `json:"nextPageToken"`
+		Executions    []executionView `json:"executions"`
+		NextPageToken string          `json:"nextPageToken"`
 	}
 	// Visibility is eventually consistent: poll.
 	page := poll(t, fmt.Sprintf("listing the %d completed executions", len(started)), func() listPage {
 		r := call(t, http.MethodGet, "/api/executions?definitionId="+id+"&status=completed", nil)
 		expect(t, r, http.StatusOK, "")
 		var p listPage
-		r.data(t, &p)
+		r.DecodeData(t, &p)
 		return p
 	}, func(p listPage) bool { return len(p.Executions) == len(started) })
 	for _, e := range page.Executions {
@@ -616,14 +599,14 @@ func TestListExecutions(t *testing.T) {
 	// Pagination: two pages of 2 and 1.
 	r := call(t, http.MethodGet, "/api/executions?definitionId="+id+"&pageSize=2", nil)
 	expect(t, r, http.StatusOK, "")
-	r.data(t, &page)
+	r.DecodeData(t, &page)
 	if len(page.Executions) != 2 || page.NextPageToken == "" {
 		t.Fatalf("first page %s", r.Body.Data)
 	}
 	seen := map[string]bool{page.Executions[0].ExecutionID: true, page.Executions[1].ExecutionID: true}
 	r = call(t, http.MethodGet, "/api/executions?definitionId="+id+"&pageSize=2&pageToken="+page.NextPageToken, nil)
 	expect(t, r, http.StatusOK, "")
-	r.data(t, &page)
+	r.DecodeData(t, &page)
 	if len(page.Executions) != 1 || seen[page.Executions[0].ExecutionID] {
 		t.Fatalf("second page %s", r.Body.Data)
 	}
@@ -632,7 +615,7 @@ func TestListExecutions(t *testing.T) {
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	r = call(t, http.MethodGet, "/api/executions?definitionId="+id+"&startedAfter="+future, nil)
 	expect(t, r, http.StatusOK, "")
-	r.data(t, &page)
+	r.DecodeData(t, &page)
 	if len(page.Executions) != 0 {
 		t.Fatalf("startedAfter the future listed %d", len(page.Executions))
 	}
@@ -654,7 +637,10 @@ func TestHealth(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("health %d: %s", r.Status, r.Raw)
 	}
-	var h healthBody
+	var h struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
 	if err := json.Unmarshal(r.Raw, &h); err != nil {
 		t.Fatal(err)
 	}
@@ -682,7 +668,7 @@ func TestTerminatedExecution(t *testing.T) {
 	r := execute(t, id, "", nil, "Prefer", "respond-async", "Idempotency-Key", "term")
 	expect(t, r, http.StatusAccepted, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if err := env.client.TerminateWorkflow(t.Context(), res.ExecutionID, res.RunID, "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package api
+package e2e
 
 import (
 	"net/http"
@@ -32,7 +32,7 @@ func TestExpressionInjectionIsData(t *testing.T) {
 		r := execute(t, id, "", map[string]any{"input": map[string]any{"text": text, "password": "hunter2-secret"}})
 		expect(t, r, http.StatusOK, "")
 		var res executeResponse
-		r.data(t, &res)
+		r.DecodeData(t, &res)
 		jsonEqual(t, res.Output, map[string]any{"echo": map[string]any{
 			"text": text, "suffixed": text + "!", "length": len([]rune(text)), "isPlain": text == "input.password",
 		}})

@@ -1,4 +1,4 @@
-package api
+package e2e
 
 import (
 	"encoding/json"
@@ -14,7 +14,8 @@ import (
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
-// executionFailedDetails is the details of execution_failed.
+// executionFailedDetails is the one entry of execution_failed's details,
+// and its "failure".
 type executionFailedDetails struct {
 	NodeID string `json:"nodeId"`
 	Type   string `json:"type"`
@@ -25,11 +26,17 @@ type executionFailedDetails struct {
 func expectNodeFailure(t *testing.T, r response, took time.Duration, node, errType string, mention ...string) {
 	t.Helper()
 	expect(t, r, http.StatusUnprocessableEntity, "execution_failed")
-	var d executionFailedDetails
-	if err := json.Unmarshal(r.Body.Error.Details, &d); err != nil {
+	// details is a list, like every error's; its one entry is also the
+	// error's "failure" (what details was before).
+	var details []executionFailedDetails
+	if err := json.Unmarshal(r.Body.Error.Details, &details); err != nil || len(details) != 1 {
 		t.Fatalf("details %s: %v", r.Body.Error.Details, err)
 	}
-	if d.NodeID != node {
+	var failure executionFailedDetails
+	if err := json.Unmarshal(r.Body.Error.Failure, &failure); err != nil || failure != details[0] {
+		t.Fatalf("failure %s is not the details' entry %+v (%v)", r.Body.Error.Failure, details[0], err)
+	}
+	if d := details[0]; d.NodeID != node {
 		t.Errorf("failed node %q, want %q: %s", d.NodeID, node, r.Raw)
 	}
 	for _, m := range mention {

@@ -1,4 +1,4 @@
-package api
+package e2e
 
 import (
 	"io"
@@ -38,7 +38,7 @@ func TestMetrics(t *testing.T) {
 	r := execute(t, id, "", nil)
 	expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	getExecution(t, res.ExecutionID)
 	expect(t, call(t, http.MethodGet, "/api/executions/no-such-execution", nil), http.StatusNotFound, "execution_not_found")
 
