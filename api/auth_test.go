@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 )
 
 // Keys of the keyed API the access tests run against.
@@ -54,7 +56,7 @@ func TestAPIKeys(t *testing.T) {
 		t.Errorf("no warning about a public route that names nothing: %s", logs.String())
 	}
 	id := "t-keys"
-	def := definition(id, "1", "a", []map[string]any{transform("a", map[string]string{"v": "1"})}, nil)
+	def := apitest.Definition(id, "1", "a", []map[string]any{apitest.Transform("a", map[string]string{"v": "1"})}, nil)
 
 	var unauthorized []string
 	for _, headers := range [][]string{
@@ -65,7 +67,7 @@ func TestAPIKeys(t *testing.T) {
 		{"Authorization", "Bearer " + aliceKey, "X-API-Key", bobKey},
 	} {
 		r := callAt(t, base, http.MethodGet, "/api/executions", nil, headers...)
-		expect(t, r, http.StatusUnauthorized, "unauthorized")
+		apitest.Expect(t, r, http.StatusUnauthorized, "unauthorized")
 		if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
 			t.Errorf("401 without WWW-Authenticate: %v", r.Header)
 		}
@@ -75,26 +77,26 @@ func TestAPIKeys(t *testing.T) {
 		t.Errorf("401 bodies differ, telling keys apart: %q", unauthorized)
 	}
 	// A wrong key is refused on a public route too.
-	expect(t, callAt(t, base, http.MethodGet, "/health", nil, bearer("no-such-key-0123456789")...), http.StatusUnauthorized, "unauthorized")
+	apitest.Expect(t, callAt(t, base, http.MethodGet, "/health", nil, bearer("no-such-key-0123456789")...), http.StatusUnauthorized, "unauthorized")
 
 	// Public: open at client level without a key; the admin route at the
 	// same path is not.
 	if r := callAt(t, base, http.MethodGet, "/health", nil); r.Status != http.StatusOK {
 		t.Fatalf("public /health without a key: %d %s", r.Status, r.Raw)
 	}
-	expect(t, callAt(t, base, http.MethodGet, "/api/workflows", nil), http.StatusOK, "")
-	expect(t, callAt(t, base, http.MethodPost, "/api/workflows", def), http.StatusUnauthorized, "unauthorized")
+	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/workflows", nil), http.StatusOK, "")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/workflows", def), http.StatusUnauthorized, "unauthorized")
 
 	// Registering needs an admin key.
 	r := callAt(t, base, http.MethodPost, "/api/workflows", def, bearer(aliceKey)...)
-	expect(t, r, http.StatusForbidden, "forbidden")
+	apitest.Expect(t, r, http.StatusForbidden, "forbidden")
 	if strings.Contains(string(r.Raw), "alice") {
 		t.Errorf("403 names the caller: %s", r.Raw)
 	}
-	expect(t, callAt(t, base, http.MethodPost, "/api/workflows", def, "X-API-Key", opsKey), http.StatusCreated, "")
-	expect(t, callAt(t, base, http.MethodGet, "/api/workflows/"+id, nil, "X-API-Key", aliceKey), http.StatusOK, "")
-	expect(t, callAt(t, base, http.MethodPost, "/api/workflows/"+id+"/execute", nil, "x-api-key", bobKey), http.StatusOK, "")
-	expect(t, callAt(t, base, http.MethodPost, "/api/workflows/"+id+"/execute", nil, "Authorization", "bearer "+aliceKey), http.StatusOK, "")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/workflows", def, "X-API-Key", opsKey), http.StatusCreated, "")
+	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/workflows/"+id, nil, "X-API-Key", aliceKey), http.StatusOK, "")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/workflows/"+id+"/execute", nil, "x-api-key", bobKey), http.StatusOK, "")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/workflows/"+id+"/execute", nil, "Authorization", "bearer "+aliceKey), http.StatusOK, "")
 }
 
 func TestPresentedSecret(t *testing.T) {
@@ -152,7 +154,7 @@ func TestKeyring(t *testing.T) {
 // The statistics count every caller's executions: admin keys only.
 func TestStatisticsNeedsAdmin(t *testing.T) {
 	base := keyedAPI(t, []string{"/api/workflows/statistics"}, nil)
-	expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics", nil), http.StatusUnauthorized, "unauthorized")
-	expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics", nil, bearer(aliceKey)...), http.StatusForbidden, "forbidden")
-	expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics", nil, bearer(opsKey)...), http.StatusOK, "")
+	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics", nil), http.StatusUnauthorized, "unauthorized")
+	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics", nil, bearer(aliceKey)...), http.StatusForbidden, "forbidden")
+	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics", nil, bearer(opsKey)...), http.StatusOK, "")
 }

@@ -221,18 +221,8 @@ func serveServer(t *testing.T, s *Server) string {
 	return ts.URL
 }
 
-// The shared helpers of the API's tests (api/apitest), by short names.
-type response = apitest.Response
-
-var (
-	expect     = apitest.Expect
-	node       = apitest.Node
-	definition = apitest.Definition
-	transform  = apitest.Transform
-)
-
 // callAt sends a request to the API at baseURL.
-func callAt(t *testing.T, baseURL, method, path string, body any, headers ...string) response {
+func callAt(t *testing.T, baseURL, method, path string, body any, headers ...string) apitest.Response {
 	t.Helper()
 	return apitest.Call(t, http.DefaultClient, baseURL, method, path, body, headers...)
 }
@@ -240,5 +230,5 @@ func callAt(t *testing.T, baseURL, method, path string, body any, headers ...str
 // register registers def on the API at baseURL and expects want.
 func register(t *testing.T, baseURL string, def map[string]any, want int) {
 	t.Helper()
-	expect(t, callAt(t, baseURL, http.MethodPost, "/api/workflows", def), want, "")
+	apitest.Expect(t, callAt(t, baseURL, http.MethodPost, "/api/workflows", def), want, "")
 }

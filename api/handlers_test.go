@@ -21,6 +21,7 @@ import (
 
 	"github.com/workflow-backend/workflow-backend/api/apitest"
 	"github.com/workflow-backend/workflow-backend/internal/config"
+	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 	"github.com/workflow-backend/workflow-backend/workflows"
 )
@@ -44,31 +45,31 @@ func TestOptionsDefaults(t *testing.T) {
 func TestUnknownSignalIsRefused(t *testing.T) {
 	o, fake := testOptions(t)
 	base := serve(t, o)
-	register(t, base, definition("approval", "1", "wait", []map[string]any{
-		node("wait", "wait", map[string]any{"signal": "approve"}),
-		node("again", "wait", map[string]any{"signal": "confirm"}),
+	register(t, base, apitest.Definition("approval", "1", "wait", []map[string]any{
+		apitest.Node("wait", "wait", map[string]any{"signal": "approve"}),
+		apitest.Node("again", "wait", map[string]any{"signal": "confirm"}),
 	}, []map[string]any{apitest.Edge("wait", "again")}), http.StatusCreated)
-	register(t, base, definition("approval", "2", "wait", []map[string]any{
-		node("wait", "wait", map[string]any{"signal": "go"}),
+	register(t, base, apitest.Definition("approval", "2", "wait", []map[string]any{
+		apitest.Node("wait", "wait", map[string]any{"signal": "go"}),
 	}, nil), http.StatusCreated)
-	register(t, base, definition("plain", "1", "a", []map[string]any{transform("a", map[string]string{"v": "1"})}, nil), http.StatusCreated)
+	register(t, base, apitest.Definition("plain", "1", "a", []map[string]any{apitest.Transform("a", map[string]string{"v": "1"})}, nil), http.StatusCreated)
 	fake.add("on-v1", "approval", "1", AnonymousCaller)
 	fake.add("plain-run", "plain", "1", AnonymousCaller)
 	fake.add("unrecorded", "", "", AnonymousCaller)
 
 	r := callAt(t, base, http.MethodPost, "/api/executions/on-v1/signals/go", map[string]any{"by": "eve"})
-	expect(t, r, http.StatusUnprocessableEntity, "unknown_signal")
+	apitest.Expect(t, r, http.StatusUnprocessableEntity, "unknown_signal")
 	apitest.JSONEqual(t, r.Body.Error.Details, []string{"approve", "confirm"})
 	if r.Body.Error.ExecutionID != "on-v1" || !strings.Contains(r.Body.Error.Message, "approval@1") {
 		t.Errorf("refusal %s", r.Raw)
 	}
 	r = callAt(t, base, http.MethodPost, "/api/executions/plain-run/signals/approve", nil)
-	expect(t, r, http.StatusUnprocessableEntity, "unknown_signal")
+	apitest.Expect(t, r, http.StatusUnprocessableEntity, "unknown_signal")
 	apitest.JSONEqual(t, r.Body.Error.Details, []string{})
 
-	expect(t, callAt(t, base, http.MethodPost, "/api/executions/on-v1/signals/confirm", nil), http.StatusAccepted, "")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/executions/on-v1/signals/confirm", nil), http.StatusAccepted, "")
 	// Without a recorded definition there is nothing to judge by: sent.
-	expect(t, callAt(t, base, http.MethodPost, "/api/executions/unrecorded/signals/anything", nil), http.StatusAccepted, "")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/executions/unrecorded/signals/anything", nil), http.StatusAccepted, "")
 	if want := []string{"on-v1/confirm", "unrecorded/anything"}; !slices.Equal(fake.signals, want) {
 		t.Errorf("signals sent %v, want %v", fake.signals, want)
 	}
@@ -122,15 +123,10 @@ func TestProductsAreWrapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := callAt(t, serve(t, o), http.MethodGet, "/api/products", nil)
-	expect(t, r, http.StatusOK, "")
-	var data struct {
-		Products []struct {
-			ID    int64 `json:"id"`
-			Stock int64 `json:"stock"`
-		} `json:"products"`
-	}
-	r.DecodeData(t, &data)
-	if len(data.Products) == 0 || data.Products[0].ID == 0 {
+	apitest.Expect(t, r, http.StatusOK, "")
+	var wrapped map[string][]store.Product
+	r.DecodeData(t, &wrapped)
+	if products := wrapped["products"]; len(wrapped) != 1 || len(products) == 0 || products[0].ID == 0 {
 		t.Fatalf("products %s", r.Body.Data)
 	}
 }
@@ -140,7 +136,7 @@ func TestProductsAreWrapped(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	o, _ := testOptions(t)
 	base := serve(t, o)
-	register(t, base, definition("hello", "1", "a", []map[string]any{transform("a", map[string]string{"v": "1"})}, nil), http.StatusCreated)
+	register(t, base, apitest.Definition("hello", "1", "a", []map[string]any{apitest.Transform("a", map[string]string{"v": "1"})}, nil), http.StatusCreated)
 	for body, want := range map[string]struct{ code, field string }{
 		`{"input": `:             {"invalid_json", ""},
 		`{"input": 1} {}`:        {"invalid_json", ""},
@@ -153,10 +149,10 @@ func TestDecodeErrors(t *testing.T) {
 	} {
 		r := callAt(t, base, http.MethodPost, "/api/workflows/hello/execute", body)
 		if want.code == "" {
-			expect(t, r, http.StatusOK, "")
+			apitest.Expect(t, r, http.StatusOK, "")
 			continue
 		}
-		expect(t, r, http.StatusBadRequest, want.code)
+		apitest.Expect(t, r, http.StatusBadRequest, want.code)
 		var fields []fieldError
 		if err := json.Unmarshal(r.Body.Error.Details, &fields); err != nil {
 			t.Fatalf("%s: details %s", body, r.Body.Error.Details)
@@ -185,9 +181,9 @@ func TestShippedRouteIsTheExecutePipeline(t *testing.T) {
 		}}
 	s.echo.Add(route.Method, route.Path, s.shippedRoute(route))
 	base := serveServer(t, s)
-	expect(t, callAt(t, base, http.MethodPost, route.Path, `{"name": "ann"}`), http.StatusServiceUnavailable, "service_unavailable")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, route.Path, `{"name": "ann"}`), http.StatusServiceUnavailable, "service_unavailable")
 
-	def := definition("signup", "1", "a", []map[string]any{transform("a", map[string]string{"v": "1"})}, nil)
+	def := apitest.Definition("signup", "1", "a", []map[string]any{apitest.Transform("a", map[string]string{"v": "1"})}, nil)
 	def["inputSchema"] = map[string]any{"type": "object", "required": []string{"name"}, "properties": map[string]any{"name": map[string]any{"type": "string"}}}
 	register(t, base, def, http.StatusCreated)
 	s.shippedVersions["signup"] = "1"
@@ -195,13 +191,13 @@ func TestShippedRouteIsTheExecutePipeline(t *testing.T) {
 	def["version"] = "2"
 	register(t, base, def, http.StatusCreated)
 
-	expect(t, callAt(t, base, http.MethodPost, route.Path, `{"name": 5}`), http.StatusBadRequest, "invalid_input")
-	expect(t, callAt(t, base, http.MethodPost, route.Path, `{"name": "root"}`), http.StatusBadRequest, "validation_failed")
-	expect(t, callAt(t, base, http.MethodPost, route.Path, ``), http.StatusBadRequest, "invalid_json")
-	expect(t, callAt(t, base, http.MethodPost, route.Path, `null`), http.StatusBadRequest, "invalid_request")
-	expect(t, callAt(t, base, http.MethodPost, route.Path, `["ann"]`), http.StatusBadRequest, "invalid_request")
-	expect(t, callAt(t, base, http.MethodPost, route.Path, `{"name": "ann"}`), http.StatusCreated, "")
-	expect(t, callAt(t, base, http.MethodPost, route.Path+"?wait=abc", `{"name": "ann"}`), http.StatusBadRequest, "invalid_wait")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, route.Path, `{"name": 5}`), http.StatusBadRequest, "invalid_input")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, route.Path, `{"name": "root"}`), http.StatusBadRequest, "validation_failed")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, route.Path, ``), http.StatusBadRequest, "invalid_json")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, route.Path, `null`), http.StatusBadRequest, "invalid_request")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, route.Path, `["ann"]`), http.StatusBadRequest, "invalid_request")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, route.Path, `{"name": "ann"}`), http.StatusCreated, "")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, route.Path+"?wait=abc", `{"name": "ann"}`), http.StatusBadRequest, "invalid_wait")
 	if len(fake.started) != 1 {
 		t.Fatalf("%d executions started, want 1", len(fake.started))
 	}
@@ -233,7 +229,7 @@ func TestStatisticsShape(t *testing.T) {
 	fake.list = &workflowservice.ListWorkflowExecutionsResponse{Executions: []*workflowpb.WorkflowExecutionInfo{closed(100), closed(300)}}
 
 	r := callAt(t, base, http.MethodGet, "/api/workflows/statistics?definitionId=orders", nil)
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var got struct {
 		Active, Completed, Failed, Canceled, TimedOut int64
 		Average                                       *float64
@@ -262,5 +258,5 @@ func TestStatisticsShape(t *testing.T) {
 			t.Errorf("query %q is not narrowed to the definition", q)
 		}
 	}
-	expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics?definitionId=Not'Valid", nil), http.StatusBadRequest, "invalid_query")
+	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics?definitionId=Not'Valid", nil), http.StatusBadRequest, "invalid_query")
 }

@@ -19,6 +19,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -166,41 +167,32 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("api: Registry is required")
 	}
 	d := config.Defaults()
-	if o.TaskQueue == "" {
-		o.TaskQueue = d.TaskQueue
-	}
-	if o.Namespace == "" {
-		o.Namespace = d.TemporalNamespace
-	}
+	o.TaskQueue = cmp.Or(o.TaskQueue, d.TaskQueue)
+	o.Namespace = cmp.Or(o.Namespace, d.TemporalNamespace)
 	if o.DefaultWait == nil {
 		o.DefaultWait = &d.WaitDefault
 	}
-	if o.MaxWait <= 0 {
-		o.MaxWait = d.WaitMax
-	}
+	orDefault(&o.MaxWait, d.WaitMax)
 	if *o.DefaultWait < 0 || *o.DefaultWait > o.MaxWait {
 		return o, fmt.Errorf("api: DefaultWait %s is not between 0 and MaxWait %s", *o.DefaultWait, o.MaxWait)
 	}
-	if o.BodyLimit <= 0 {
-		o.BodyLimit = d.MaxBodyBytes
-	}
-	if o.HistoryBudget <= 0 {
-		o.HistoryBudget = d.HistoryBudget
-	}
-	if o.RateLimitMax <= 0 {
-		o.RateLimitMax = d.RateLimitMax
-	}
-	if o.RateLimitWindow <= 0 {
-		o.RateLimitWindow = d.RateLimitWindow
-	}
-	if o.CacheSize <= 0 {
-		o.CacheSize = definitionCacheSize
-	}
+	orDefault(&o.BodyLimit, d.MaxBodyBytes)
+	orDefault(&o.HistoryBudget, d.HistoryBudget)
+	orDefault(&o.RateLimitMax, d.RateLimitMax)
+	orDefault(&o.RateLimitWindow, d.RateLimitWindow)
+	orDefault(&o.CacheSize, definitionCacheSize)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	o.UIBaseURL = strings.TrimRight(o.UIBaseURL, "/")
 	return o, nil
+}
+
+// orDefault sets an unset (zero or negative) option to its default.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Server is the HTTP API. Create it with New.

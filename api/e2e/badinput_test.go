@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 )
 
 // internalText are fragments of Go, database and Temporal error text that
@@ -38,9 +40,9 @@ func checkClientError(t *testing.T, name string, r response) {
 // never a 500 and never internal error text.
 func TestBadInputEverywhere(t *testing.T) {
 	id := uniqueID("t-bad-input")
-	register(t, definition(id, "1", "w", []map[string]any{node("w", "wait", map[string]any{"signal": "go"})}, nil), http.StatusCreated)
+	register(t, apitest.Definition(id, "1", "w", []map[string]any{apitest.Node("w", "wait", map[string]any{"signal": "go"})}, nil), http.StatusCreated)
 	r := execute(t, id, "", nil, "Prefer", "respond-async")
-	expect(t, r, http.StatusAccepted, "")
+	apitest.Expect(t, r, http.StatusAccepted, "")
 	var running executeResponse
 	r.DecodeData(t, &running)
 
@@ -130,5 +132,5 @@ func TestBadInputEverywhere(t *testing.T) {
 	if v := getExecution(t, running.ExecutionID); v.Status != "running" {
 		t.Errorf("execution %s is %s", running.ExecutionID, v.Status)
 	}
-	expect(t, call(t, http.MethodPost, "/api/executions/"+running.ExecutionID+"/cancel", nil), http.StatusAccepted, "")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+running.ExecutionID+"/cancel", nil), http.StatusAccepted, "")
 }

@@ -191,17 +191,9 @@ func testLogLevel() slog.Level {
 	return l
 }
 
-// The shared helpers of the API's tests (api/apitest), by their short names.
+// response is a decoded API answer (api/apitest holds the helpers the
+// API's tests share).
 type response = apitest.Response
-
-var (
-	expect     = apitest.Expect
-	node       = apitest.Node
-	edge       = apitest.Edge
-	definition = apitest.Definition
-	transform  = apitest.Transform
-	jsonEqual  = apitest.JSONEqual
-)
 
 // fieldError is an entry of the details of validation errors.
 type fieldError = interpreter.FieldError
@@ -221,7 +213,7 @@ func callAt(t *testing.T, baseURL, method, path string, body any, headers ...str
 // register registers a definition and expects want (201 or 200).
 func register(t *testing.T, def map[string]any, want int) {
 	t.Helper()
-	expect(t, call(t, http.MethodPost, "/api/workflows", def), want, "")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/workflows", def), want, "")
 }
 
 // executeResponse is the data of an execute.
@@ -263,7 +255,7 @@ type executionView struct {
 func getExecution(t *testing.T, id string) executionView {
 	t.Helper()
 	r := call(t, http.MethodGet, "/api/executions/"+id, nil)
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var v executionView
 	r.DecodeData(t, &v)
 	return v

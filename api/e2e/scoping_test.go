@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/workflow-backend/workflow-backend/api"
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -21,8 +22,8 @@ import (
 func TestExecutionScoping(t *testing.T) {
 	base := keyedAPI(t, []string{"/api/workflows/{id}/execute"})
 	id := uniqueID("t-scoping")
-	expect(t, callAt(t, base, http.MethodPost, "/api/workflows", definition(id, "1", "approval", []map[string]any{
-		node("approval", "wait", map[string]any{"signal": "approve"}),
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/workflows", apitest.Definition(id, "1", "approval", []map[string]any{
+		apitest.Node("approval", "wait", map[string]any{"signal": "approve"}),
 	}, nil), bearer(opsKey)...), http.StatusCreated, "")
 
 	start := func(key string, headers ...string) string {
@@ -32,7 +33,7 @@ func TestExecutionScoping(t *testing.T) {
 		}
 		r := callAt(t, base, http.MethodPost, "/api/workflows/"+id+"/execute", map[string]any{"input": 1},
 			append(headers, "Prefer", "respond-async")...)
-		expect(t, r, http.StatusAccepted, "")
+		apitest.Expect(t, r, http.StatusAccepted, "")
 		var res executeResponse
 		r.DecodeData(t, &res)
 		return res.ExecutionID
@@ -49,7 +50,7 @@ func TestExecutionScoping(t *testing.T) {
 	}
 
 	unknown := callAt(t, base, http.MethodGet, "/api/executions/"+id+"-no-such-run", nil, bearer(bobKey)...)
-	expect(t, unknown, http.StatusNotFound, "execution_not_found")
+	apitest.Expect(t, unknown, http.StatusNotFound, "execution_not_found")
 	for _, probe := range []struct{ method, path string }{
 		{http.MethodGet, "/api/executions/" + alices},
 		{http.MethodPost, "/api/executions/" + alices + "/signals/approve"},
@@ -57,24 +58,24 @@ func TestExecutionScoping(t *testing.T) {
 		{http.MethodGet, "/api/executions/" + anons},
 	} {
 		r := callAt(t, base, probe.method, probe.path, nil, bearer(bobKey)...)
-		expect(t, r, http.StatusNotFound, "execution_not_found")
+		apitest.Expect(t, r, http.StatusNotFound, "execution_not_found")
 		if want := strings.Replace(string(unknown.Raw), id+"-no-such-run", alices, 1); probe.path == "/api/executions/"+alices && string(r.Raw) != want {
 			t.Errorf("another caller's execution reads %s, an unknown one %s", r.Raw, unknown.Raw)
 		}
 	}
 	// The anonymous caller may not read executions here (the route is not public).
-	expect(t, callAt(t, base, http.MethodGet, "/api/executions/"+anons, nil), http.StatusUnauthorized, "unauthorized")
+	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/executions/"+anons, nil), http.StatusUnauthorized, "unauthorized")
 
 	// Alice reads and signals hers; the admin reads anyone's and cancels.
-	expect(t, callAt(t, base, http.MethodGet, "/api/executions/"+alices, nil, bearer(aliceKey)...), http.StatusOK, "")
-	expect(t, callAt(t, base, http.MethodPost, "/api/executions/"+alices+"/signals/approve", nil, bearer(aliceKey)...), http.StatusAccepted, "")
-	expect(t, callAt(t, base, http.MethodGet, "/api/executions/"+bobs, nil, bearer(opsKey)...), http.StatusOK, "")
-	expect(t, callAt(t, base, http.MethodPost, "/api/executions/"+bobs+"/cancel", nil, bearer(opsKey)...), http.StatusAccepted, "")
+	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/executions/"+alices, nil, bearer(aliceKey)...), http.StatusOK, "")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/executions/"+alices+"/signals/approve", nil, bearer(aliceKey)...), http.StatusAccepted, "")
+	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/executions/"+bobs, nil, bearer(opsKey)...), http.StatusOK, "")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/executions/"+bobs+"/cancel", nil, bearer(opsKey)...), http.StatusAccepted, "")
 
 	// Lists: visibility is eventually consistent, so poll until they settle.
 	list := func(key string) []string {
 		r := callAt(t, base, http.MethodGet, "/api/executions?pageSize=100&definitionId="+id, nil, bearer(key)...)
-		expect(t, r, http.StatusOK, "")
+		apitest.Expect(t, r, http.StatusOK, "")
 		var page struct {
 			Executions []executionView `json:"executions"`
 		}
