@@ -12,9 +12,13 @@
 //
 // and never sends internal error text (Temporal, database) to a client: it
 // logs it with the request id (X-Request-Id) and answers "internal error".
-// An error about an execution also carries "executionId", "runId" and
-// "uiUrl" in the error object, next to code/message/details, so details
-// keep one shape per code. GET /health is the exception to the envelope:
+// details is always a list. An error about an execution also carries
+// "executionId", "runId" and "uiUrl" in the error object, next to
+// code/message/details, so details keep one shape per code.
+//
+// Handlers reach Temporal and the database through small interfaces
+// (Executions, Store), so that their tests run over fakes; api/e2e tests
+// the whole over a real Temporal server. GET /health is the exception to the envelope:
 // probes read {"status", "checks"} as it is.
 package api
 
@@ -202,7 +206,8 @@ type Server struct {
 	echo *echo.Echo
 	// dc decodes memos: the default data converter with PayloadCodec.
 	dc converter.DataConverter
-	// allowedHosts are the host names of AllowedOrigins.
+	// allowedOrigins may call mutating routes from a browser (normalised
+	// AllowedOrigins); allowedHosts are their host names.
 	allowedOrigins []string
 	allowedHosts   []string
 	// loopbackOnly is set by Serve when it listens on a loopback address:

@@ -1,3 +1,7 @@
+// Package e2e tests the API end to end: over one embedded Temporal server,
+// the workers and the API on httptest, which TestMain boots once. What can
+// be tested without Temporal (request parsing, error shapes, access,
+// limits) is tested in package api itself, over fakes.
 package e2e
 
 import (
@@ -31,11 +35,6 @@ import (
 	"github.com/workflow-backend/workflow-backend/interpreter"
 	"github.com/workflow-backend/workflow-backend/worker"
 )
-
-// Package e2e tests the API end to end: over one embedded Temporal server,
-// the workers and the API on httptest, which TestMain boots once. What can
-// be tested without Temporal (request parsing, error shapes, access,
-// limits) is tested in package api itself, over fakes.
 
 // testEnv is what TestMain boots once for the whole package: one embedded
 // Temporal server, one client, the workers and the API on httptest.

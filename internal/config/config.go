@@ -92,7 +92,9 @@ type Config struct {
 	NodeOutputMax     int           `env:"NODE_OUTPUT_MAX_BYTES" envDefault:"262144"`
 	// HistoryBudget is the most history, in bytes, an execution may be
 	// estimated to need at its start (its input, and the requests of the
-	// nodes that run as regular activities); more is refused with 413.
+	// nodes that run as regular activities); more is refused with 413. The
+	// default, 32 MiB, leaves room under Temporal's 50 MB limit for what the
+	// estimate cannot know: the nodes' outputs.
 	HistoryBudget int `env:"HISTORY_BUDGET_BYTES" envDefault:"33554432"`
 
 	// I/O node types. Secrets (keys, webhook URLs) are read by the workers
