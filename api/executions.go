@@ -107,7 +107,7 @@ func (s *Server) listExecutions(c echo.Context) error {
 	var bad []fieldError
 	conds := []string{fmt.Sprintf("WorkflowType = '%s'", interpreter.WorkflowName)}
 	if who := callerOf(c); !who.admin {
-		// Names are checked against callerNamePattern (auth.go), so they
+		// Names are checked against problem.CallerName (auth.go), so they
 		// are safe in the query.
 		conds = append(conds, fmt.Sprintf("%s = '%s'", interpreter.SearchAttrCaller, who.name))
 	}
