@@ -28,8 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -260,41 +258,4 @@ func New(o Options) (*Server, error) {
 	s.routes()
 	s.warnAboutAccess(o.PublicRoutes)
 	return s, nil
-}
-
-// Handler returns the API as an http.Handler (for httptest or a custom server).
-func (s *Server) Handler() http.Handler { return s.echo }
-
-// Serve serves the API on ln until ctx ends, then shuts down gracefully:
-// it stops accepting connections and lets requests in flight finish (up to
-// MaxWait plus a margin, since an execute request may wait that long).
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
-		s.loopbackOnly.Store(true)
-	}
-	srv := &http.Server{
-		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// An execute request may legitimately wait MaxWait for a result.
-		WriteTimeout: s.opts.MaxWait + 30*time.Second,
-		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),
-		// Requests in flight keep their own contexts when ctx ends: Shutdown
-		// lets them finish instead of cutting them off.
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.MaxWait+5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(shutdownCtx)
-	if serveErr := <-errc; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
-		err = serveErr
-	}
-	return err
 }
