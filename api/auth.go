@@ -16,8 +16,8 @@ import (
 // Access model (README "Access"):
 //
 //   - Client keys (API_KEYS) may read definitions, execute them and the
-//     flows, read the products, and read, signal and cancel the executions
-//     they started.
+//     shipped definitions' routes, read the products, and read, signal and
+//     cancel the executions they started.
 //   - Admin keys (ADMIN_API_KEYS) may also register definitions and read,
 //     signal and cancel every execution.
 //   - Public routes (PUBLIC_ROUTES) are open at client level to callers

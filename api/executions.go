@@ -57,6 +57,8 @@ type Executions interface {
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
 
+var _ Executions = client.Client(nil)
+
 // badDefinitionIDParam reports a ?definitionId= that is not a definition
 // id. Nothing a client sends is put in a visibility query unless it
 // matches its rule (problem.DefinitionID).

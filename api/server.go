@@ -38,6 +38,7 @@ import (
 
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/metrics"
+	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -52,6 +53,8 @@ type Store interface {
 	productStore
 	Ping(ctx context.Context) error
 }
+
+var _ Store = (*store.Store)(nil)
 
 // Options configure the API. Client, Store and Registry are required;
 // every other field is optional, and a zero value takes the default of its
