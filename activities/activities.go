@@ -23,15 +23,10 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
-
-// DefaultMaxOutputBytes caps a node's output when Activities.MaxOutputBytes is
-// zero. Outputs are recorded in the workflow history (2 MB per payload, 50 MB
-// per run), and every later node carries them in its scope: big data should
-// travel as references.
-const DefaultMaxOutputBytes = 256 << 10
 
 // Activities holds the dependencies of the activities. Register its methods
 // with RegisterPure; never call them outside an activity context.
@@ -39,7 +34,10 @@ type Activities struct {
 	// Expr compiles and evaluates expressions. Required.
 	Expr *expr.Env
 	// MaxOutputBytes caps the JSON size of a node's output and of the
-	// execution output. Optional: default DefaultMaxOutputBytes (256 KiB).
+	// execution output. Outputs are recorded in the workflow history (2 MB
+	// per payload, 50 MB per run), and every later node carries them in its
+	// scope: big data should travel as references. Optional: default
+	// NODE_OUTPUT_MAX_BYTES's (internal/config).
 	MaxOutputBytes int
 }
 
@@ -47,7 +45,7 @@ func (a *Activities) maxOutputBytes() int {
 	if a.MaxOutputBytes > 0 {
 		return a.MaxOutputBytes
 	}
-	return DefaultMaxOutputBytes
+	return config.Defaults().NodeOutputMax
 }
 
 // nodeLogic is the part of a node activity that differs per node type: it

@@ -9,13 +9,15 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"github.com/workflow-backend/workflow-backend/internal/config"
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 )
 
 // Access model (README "Access"):
 //
 //   - Client keys (API_KEYS) may read definitions, execute them and the
-//     flows, read the products, and read, signal and cancel the executions
-//     they started.
+//     shipped definitions' routes, read the products, and read, signal and
+//     cancel the executions they started.
 //   - Admin keys (ADMIN_API_KEYS) may also register definitions and read,
 //     signal and cancel every execution.
 //   - Public routes (PUBLIC_ROUTES) are open at client level to callers
@@ -37,7 +39,7 @@ type APIKey struct {
 }
 
 // AnonymousCaller is the identity of a request without a key.
-const AnonymousCaller = "anonymous"
+const AnonymousCaller = config.AnonymousCaller
 
 // Error codes of access control (append only, like the others).
 const (
@@ -54,9 +56,6 @@ const (
 	accessClient access = iota // any valid key, or none on a public route
 	accessAdmin                // an admin key
 )
-
-// callerNamePattern keeps names safe to put in a visibility query.
-var callerNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // caller is who makes a request, as the auth middleware found it.
 type caller struct {
@@ -89,7 +88,8 @@ func newKeyring(client, admin []APIKey, public []string) (*keyring, error) {
 	}{{client, false}, {admin, true}} {
 		for _, key := range list.keys {
 			switch {
-			case !callerNamePattern.MatchString(key.Name) || strings.EqualFold(key.Name, AnonymousCaller):
+			// problem.CallerName keeps names safe to put in a visibility query.
+			case !problem.CallerName.Valid(key.Name) || strings.EqualFold(key.Name, AnonymousCaller):
 				return nil, fmt.Errorf("api: API key name %q is not allowed", key.Name)
 			case names[key.Name]:
 				return nil, fmt.Errorf("api: API key name %q is used twice", key.Name)

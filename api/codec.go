@@ -148,7 +148,7 @@ func (s *Server) codecAuthorized(c echo.Context) bool {
 			if err := s.codec.oidc.verify(req.Context(), token); err == nil {
 				return true
 			} else if !errors.Is(err, context.Canceled) {
-				s.log.Debug("codec: OIDC token rejected", "request_id", requestID(c), "error", err)
+				s.opts.Logger.Debug("codec: OIDC token rejected", "request_id", requestID(c), "error", err)
 			}
 		}
 	}

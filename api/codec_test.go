@@ -54,7 +54,8 @@ func testCodec(t *testing.T) *codec.Codec {
 // adminKey is an admin key whose secret is codecToken.
 func codecServer(t *testing.T, o Options) *Server {
 	t.Helper()
-	o.Client, o.Store, o.Registry, o.Logger = env.client, env.store, env.registry, env.logger
+	base, _ := testOptions(t)
+	o.Client, o.Store, o.Registry, o.Logger = base.Client, base.Store, base.Registry, base.Logger
 	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 // On a loopback listener, a request must name a loopback host: a page on
 // a name rebound to 127.0.0.1 is refused, reads included.
 func TestLoopbackHostGuard(t *testing.T) {
-	s := &Server{echo: echo.New(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	s := &Server{echo: echo.New(), opts: Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		allowedHosts: originHosts([]string{"https://dev.example.com"})}
 	s.loopbackOnly.Store(true)
 	s.echo.HTTPErrorHandler = s.handleError
@@ -35,7 +35,7 @@ func TestLoopbackHostGuard(t *testing.T) {
 }
 
 func TestCrossSiteGuard(t *testing.T) {
-	s := &Server{echo: echo.New(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	s := &Server{echo: echo.New(), opts: Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		allowedOrigins: trimOrigins([]string{"https://shop.example.com/"})}
 	s.echo.HTTPErrorHandler = s.handleError
 	s.echo.Use(s.crossSiteGuard())

@@ -18,6 +18,20 @@ import (
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
+// definitionStore keeps the registered definitions (*store.Store).
+type definitionStore interface {
+	// Register stores d; created is false for an identical
+	// re-registration, store.ErrConflict when (id, version) holds other
+	// content.
+	Register(ctx context.Context, d store.Definition) (created bool, err error)
+	// Get returns id at version ("" is the latest); store.ErrNotFound.
+	Get(ctx context.Context, id, version string) (store.Definition, error)
+	// List returns the latest version of each definition, by id.
+	List(ctx context.Context) ([]store.Definition, error)
+	// Versions returns every version of id, oldest first; store.ErrNotFound.
+	Versions(ctx context.Context, id string) ([]store.Definition, error)
+}
+
 // definitionSummary is a definition without its document (GET /api/workflows).
 type definitionSummary struct {
 	ID          string    `json:"id"`
@@ -77,7 +91,7 @@ func (s *Server) registerDefinition(c echo.Context) error {
 	case err != nil:
 		return storeError(err, "register definition")
 	}
-	stored, err := s.store.Get(ctx, def.ID, def.Version)
+	stored, err := s.opts.Store.Get(ctx, def.ID, def.Version)
 	if err != nil {
 		return storeError(err, "read registered definition")
 	}
@@ -92,7 +106,7 @@ func (s *Server) registerDefinition(c echo.Context) error {
 // problems, stores it in canonical form: created is false for an identical
 // re-registration; store.ErrConflict when (id, version) holds other content.
 func (s *Server) register(ctx context.Context, doc []byte) (def interpreter.Definition, problems []interpreter.Problem, created bool, err error) {
-	def, problems = interpreter.Parse(doc, s.registry, s.exprs)
+	def, problems = interpreter.Parse(doc, s.opts.Registry, s.opts.Exprs)
 	if len(problems) > 0 {
 		return def, problems, false, nil
 	}
@@ -100,7 +114,7 @@ func (s *Server) register(ctx context.Context, doc []byte) (def interpreter.Defi
 	if err != nil {
 		return def, nil, false, fmt.Errorf("canonical definition: %w", err)
 	}
-	created, err = s.store.Register(ctx, store.Definition{
+	created, err = s.opts.Store.Register(ctx, store.Definition{
 		ID: def.ID, Version: def.Version, Name: def.Name, Description: def.Description, Document: canonical,
 	})
 	return def, nil, created, err
@@ -109,7 +123,7 @@ func (s *Server) register(ctx context.Context, doc []byte) (def interpreter.Defi
 // listDefinitions is GET /api/workflows: the latest version of each
 // definition, ordered by id, without documents.
 func (s *Server) listDefinitions(c echo.Context) error {
-	defs, err := s.store.List(c.Request().Context())
+	defs, err := s.opts.Store.List(c.Request().Context())
 	if err != nil {
 		return storeError(err, "list definitions")
 	}
@@ -124,7 +138,7 @@ func (s *Server) listDefinitions(c echo.Context) error {
 // of versions.
 func (s *Server) getDefinition(c echo.Context) error {
 	id := c.Param("id")
-	versions, err := s.store.Versions(c.Request().Context(), id)
+	versions, err := s.opts.Store.Versions(c.Request().Context(), id)
 	if err != nil {
 		return definitionLookupError(err, id, "")
 	}
@@ -139,7 +153,7 @@ func (s *Server) getDefinition(c echo.Context) error {
 // getDefinitionVersion is GET /api/workflows/{id}/versions/{version}.
 func (s *Server) getDefinitionVersion(c echo.Context) error {
 	id, version := c.Param("id"), c.Param("version")
-	d, err := s.store.Get(c.Request().Context(), id, version)
+	d, err := s.opts.Store.Get(c.Request().Context(), id, version)
 	if err != nil {
 		return definitionLookupError(err, id, version)
 	}
@@ -220,7 +234,7 @@ func (s *Server) loadDefinition(ctx context.Context, id, version string) (*loade
 			return ld, nil
 		}
 	}
-	stored, err := s.store.Get(ctx, id, version)
+	stored, err := s.opts.Store.Get(ctx, id, version)
 	if err != nil {
 		return nil, definitionLookupError(err, id, version)
 	}
@@ -240,13 +254,13 @@ func (s *Server) loadDefinition(ctx context.Context, id, version string) (*loade
 			return nil, internalError(err, "compile inputSchema of "+id+"@"+stored.Version)
 		}
 	}
-	if an, ok := s.exprs.(interpreter.ScopeAnalyzer); ok {
-		ld.reads, err = interpreter.PlanReads(&ld.def, s.registry, an)
+	if an, ok := s.opts.Exprs.(interpreter.ScopeAnalyzer); ok {
+		ld.reads, err = interpreter.PlanReads(&ld.def, s.opts.Registry, an)
 		if err != nil {
 			return nil, internalError(err, "plan the scopes of "+id+"@"+stored.Version)
 		}
 	}
-	if ld.history, err = interpreter.NewHistoryModel(&ld.def, s.registry, ld.reads); err != nil {
+	if ld.history, err = interpreter.NewHistoryModel(&ld.def, s.opts.Registry, ld.reads); err != nil {
 		return nil, internalError(err, "model the history of "+id+"@"+stored.Version)
 	}
 	s.defs.lru.Add(key, ld)

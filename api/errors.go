@@ -40,6 +40,7 @@ const (
 	codeProductNotFound      = "product_not_found"
 	codeHistoryBudget        = "history_budget_exceeded"
 	codeMemoryPressure       = "memory_pressure"
+	codeUnknownSignal        = "unknown_signal"
 )
 
 // appError is an error a handler returns to be rendered as the error
@@ -55,7 +56,9 @@ type appError struct {
 	// shape per code: {"error": {"code", "message", "details",
 	// "executionId", "runId", "uiUrl"}}.
 	Execution *executionRef
-	Cause     error
+	// Failure is set on execution_failed: where the execution failed.
+	Failure *failureDetails
+	Cause   error
 }
 
 func (e *appError) Error() string {
@@ -74,6 +77,15 @@ func newError(status int, code, message string) *appError {
 func (e *appError) withDetails(d any) *appError {
 	e.Details = d
 	return e
+}
+
+// detailsList is Details as clients see them: always a list, [] when
+// there are none.
+func (e *appError) detailsList() any {
+	if e.Details == nil {
+		return []any{}
+	}
+	return e.Details
 }
 
 // withCause keeps err for the log; the client never sees it.
@@ -109,9 +121,10 @@ type executionRef struct {
 }
 
 type errorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Details any    `json:"details"`
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Details any             `json:"details"`
+	Failure *failureDetails `json:"failure,omitempty"`
 	*executionRef
 }
 
@@ -139,7 +152,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	ae := s.toAppError(err)
 	if ae.Status >= 500 {
-		s.log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+		s.opts.Logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
 			slog.String("request_id", requestID(c)),
 			slog.String("method", c.Request().Method),
 			slog.String("path", c.Request().URL.Path),
@@ -147,15 +160,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 			slog.String("code", ae.Code),
 			slog.Any("error", err))
 	} else if ae.Cause != nil {
-		s.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "request rejected",
+		s.opts.Logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "request rejected",
 			slog.String("request_id", requestID(c)),
 			slog.String("code", ae.Code),
 			slog.Any("error", ae.Cause))
 	}
-	body := errorEnvelope{Error: errorBody{Code: ae.Code, Message: ae.Message, Details: ae.Details, executionRef: ae.Execution}}
-	if ae.Details == nil {
-		body.Error.Details = []any{}
-	}
+	body := errorEnvelope{Error: errorBody{Code: ae.Code, Message: ae.Message, Details: ae.detailsList(), Failure: ae.Failure, executionRef: ae.Execution}}
 	var werr error
 	if c.Request().Method == http.MethodHead {
 		werr = c.NoContent(ae.Status)
@@ -163,7 +173,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		werr = c.JSON(ae.Status, body)
 	}
 	if werr != nil {
-		s.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "writing error response failed",
+		s.opts.Logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "writing error response failed",
 			slog.String("request_id", requestID(c)), slog.Any("error", werr))
 	}
 }
@@ -181,7 +191,7 @@ func (s *Server) toAppError(err error) *appError {
 		case http.StatusMethodNotAllowed:
 			return newError(he.Code, codeMethodNotAllowed, "method not allowed on this route")
 		case http.StatusRequestEntityTooLarge:
-			return newError(he.Code, codePayloadTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", s.bodyLimit))
+			return newError(he.Code, codePayloadTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", s.opts.BodyLimit))
 		case http.StatusUnsupportedMediaType:
 			return newError(he.Code, codeUnsupportedMediaType, "unsupported media type")
 		}
@@ -192,7 +202,7 @@ func (s *Server) toAppError(err error) *appError {
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return newError(http.StatusRequestEntityTooLarge, codePayloadTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", s.bodyLimit))
+		return newError(http.StatusRequestEntityTooLarge, codePayloadTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", s.opts.BodyLimit))
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return unavailable(err, "deadline exceeded")

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
@@ -48,6 +48,17 @@ var (
 	searchAttrCaller            = temporal.NewSearchAttributeKeyKeyword(interpreter.SearchAttrCaller)
 )
 
+// executionSearchAttributes are the search attributes of an execution:
+// its definition (what signal checks and lists read back) and its caller
+// (who may see it).
+func executionSearchAttributes(defID, version, caller string) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(
+		searchAttrDefinitionID.ValueSet(defID),
+		searchAttrDefinitionVersion.ValueSet(version),
+		searchAttrCaller.ValueSet(caller),
+	)
+}
+
 // executeRequest is the body of POST /api/workflows/{id}/execute.
 type executeRequest struct {
 	Input   json.RawMessage `json:"input"`
@@ -64,23 +75,34 @@ type executeResult struct {
 	UIURL       string          `json:"uiUrl,omitempty"`
 }
 
-// execute is POST /api/workflows/{id}/execute. It starts the interpreter on
-// the latest (or the named) version and waits up to the wait budget for the
-// result: 200 with the output, 202 with a status URL when the budget runs
-// out (or at once with Prefer: respond-async), or the execution's failure
-// mapped to its HTTP status (see failureError).
+// execute is POST /api/workflows/{id}/execute: the body is {input,
+// version}, the definition the path's id at that version (default: the
+// latest).
 func (s *Server) execute(c echo.Context) error {
-	ctx := c.Request().Context()
-	defID := c.Param("id")
+	return s.executeDefinition(c, http.StatusOK, func(body []byte) (string, executeRequest, error) {
+		req, err := decodeExecuteRequest(body)
+		return c.Param("id"), req, err
+	})
+}
+
+// executeDefinition is the one pipeline of every route that starts an
+// execution (execute, the shipped definitions' routes): it reads the wait
+// budget, the Idempotency-Key and the body, which read turns into the
+// definition id and the request, loads that definition, checks the input
+// against its inputSchema, starts the interpreter and waits up to the
+// budget for the result: successStatus with the output, 202 with a status
+// URL when the budget runs out (or at once with Prefer: respond-async), or
+// the execution's failure mapped to its HTTP status (see failureError).
+func (s *Server) executeDefinition(c echo.Context, successStatus int, read func(body []byte) (string, executeRequest, error)) error {
 	wait, key, body, err := s.runRequest(c)
 	if err != nil {
 		return err
 	}
-	req, err := decodeExecuteRequest(body)
+	defID, req, err := read(body)
 	if err != nil {
 		return err
 	}
-	ld, err := s.loadDefinition(ctx, defID, req.Version)
+	ld, err := s.loadDefinition(c.Request().Context(), defID, req.Version)
 	if err != nil {
 		return err
 	}
@@ -89,7 +111,7 @@ func (s *Server) execute(c echo.Context) error {
 			return newError(http.StatusBadRequest, codeInvalidInput, "the input does not match the definition's inputSchema").withDetails(fields)
 		}
 	}
-	return s.run(c, ld, req, key, wait, http.StatusOK)
+	return s.run(c, ld, req, key, wait, successStatus)
 }
 
 // runRequest reads what every route that starts an execution takes: the
@@ -114,15 +136,11 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 	ctx := c.Request().Context()
 	defID := ld.def.ID
 	opts := client.StartWorkflowOptions{
-		ID:        defID + "-" + uuid.NewString(),
-		TaskQueue: s.taskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			searchAttrDefinitionID.ValueSet(ld.def.ID),
-			searchAttrDefinitionVersion.ValueSet(ld.def.Version),
-			searchAttrCaller.ValueSet(s.caller(c)),
-		),
-		StaticSummary:    ld.def.ID + "@" + ld.def.Version,
-		EnableEagerStart: s.eager,
+		ID:                    defID + "-" + uuid.NewString(),
+		TaskQueue:             s.opts.TaskQueue,
+		TypedSearchAttributes: executionSearchAttributes(ld.def.ID, ld.def.Version, s.caller(c)),
+		StaticSummary:         ld.def.ID + "@" + ld.def.Version,
+		EnableEagerStart:      s.opts.EagerStart,
 	}
 	var (
 		hash string
@@ -148,7 +166,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 	if err := s.checkHistoryBudget(ld, req.Input); err != nil {
 		return err
 	}
-	run, err := s.client.ExecuteWorkflow(ctx, opts, interpreter.WorkflowName,
+	run, err := s.opts.Client.ExecuteWorkflow(ctx, opts, interpreter.WorkflowName,
 		interpreter.ExecutionInput{Definition: ld.def, Input: req.Input, Reads: ld.reads})
 	if err != nil {
 		return temporalError(err, "start execution")
@@ -158,7 +176,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 	if key != "" {
 		// The first request or a retry: the execution must have been
 		// started with the same body.
-		desc, err := s.client.DescribeWorkflow(ctx, ref.ExecutionID, ref.RunID)
+		desc, err := s.opts.Client.DescribeWorkflow(ctx, ref.ExecutionID, ref.RunID)
 		if err != nil {
 			return temporalError(err, "describe idempotent execution")
 		}
@@ -183,7 +201,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	var out json.RawMessage
-	err = s.client.GetWorkflow(waitCtx, ref.ExecutionID, ref.RunID).Get(waitCtx, &out)
+	err = s.opts.Client.GetWorkflow(waitCtx, ref.ExecutionID, ref.RunID).Get(waitCtx, &out)
 	switch {
 	case err == nil:
 		return ok(c, successStatus, executeResult{
@@ -226,11 +244,11 @@ func (s *Server) checkHistoryBudget(ld *loadedDefinition, input json.RawMessage)
 		return newError(http.StatusRequestEntityTooLarge, codeHistoryBudget, fmt.Sprintf(
 			"%s would be %d bytes; Temporal accepts at most %d in one payload (pass references to big data, not the data)",
 			est.LargestWhat, est.LargestPayload, maxPayloadBytes))
-	case est.Bytes > s.historyBudget:
+	case est.Bytes > s.opts.HistoryBudget:
 		return newError(http.StatusRequestEntityTooLarge, codeHistoryBudget, fmt.Sprintf(
 			"with this input the execution's history would need about %d bytes; the budget is %d (HISTORY_BUDGET_BYTES): "+
 				"the input is too big for this definition's nodes that read it (pass references to big data, or read only the fields a node needs)",
-			est.Bytes, s.historyBudget))
+			est.Bytes, s.opts.HistoryBudget))
 	}
 	return nil
 }
@@ -238,7 +256,7 @@ func (s *Server) checkHistoryBudget(ld *loadedDefinition, input json.RawMessage)
 // waitBudget reads ?wait= (a Go duration or a bare number of seconds,
 // clamped to MaxWait) and Prefer: respond-async (which means no wait).
 func (s *Server) waitBudget(c echo.Context) (time.Duration, error) {
-	wait := s.defWait
+	wait := *s.opts.DefaultWait
 	if raw, given := c.QueryParams()["wait"]; given {
 		d, err := parseWait(raw[len(raw)-1])
 		if err != nil {
@@ -251,14 +269,13 @@ func (s *Server) waitBudget(c echo.Context) (time.Duration, error) {
 	if preferAsync(c.Request().Header.Values("Prefer")) {
 		return 0, nil
 	}
-	return min(wait, s.maxWait), nil
+	return min(wait, s.opts.MaxWait), nil
 }
 
+// parseWait reads ?wait=: a bare number of seconds or a Go duration, 0 or
+// more.
 func parseWait(raw string) (time.Duration, error) {
 	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return 0, errors.New("empty value")
-	}
 	if secs, err := strconv.ParseFloat(raw, 64); err == nil {
 		if secs < 0 || math.IsNaN(secs) || math.IsInf(secs, 0) {
 			return 0, fmt.Errorf("%q is not a non-negative number of seconds", raw)
@@ -268,14 +285,7 @@ func parseWait(raw string) (time.Duration, error) {
 		}
 		return time.Duration(secs * float64(time.Second)), nil
 	}
-	d, err := time.ParseDuration(raw)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither a duration nor a number of seconds", raw)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("%q is negative", raw)
-	}
-	return d, nil
+	return problem.ParseNonNegativeDuration(raw)
 }
 
 // preferAsync reports whether a Prefer header (RFC 7240) asks for
@@ -341,7 +351,7 @@ func decodeExecuteRequest(body []byte) (executeRequest, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return req, nil
 	}
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeBody(body, &req); err != nil {
 		return req, err
 	}
 	req.Input = nullIfEmpty(req.Input)
@@ -368,38 +378,25 @@ func checkDecodable(raw json.RawMessage, what string) error {
 	return nil
 }
 
-// decodeStrict decodes one JSON object into v refusing unknown fields:
-// malformed JSON is invalid_json, a well-formed body of the wrong shape is
-// invalid_request. Messages never name Go types.
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, tokErr := dec.Token(); tokErr != io.EOF {
-			return newError(http.StatusBadRequest, codeInvalidJSON, "unexpected data after the JSON object")
-		}
-		return nil
-	}
-	var syntaxErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
+// decodeBody decodes a JSON request body into v strictly (the problem
+// toolkit's Decode: no unknown fields, no trailing data): malformed JSON is
+// invalid_json, a well-formed body of the wrong shape invalid_request,
+// with the field at fault in the details.
+func decodeBody(body []byte, v any) error {
+	derr := problem.Decode(body, v, "the body")
 	switch {
-	case errors.As(err, &syntaxErr):
-		return newError(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return newError(http.StatusBadRequest, codeInvalidJSON, "malformed JSON: unexpected end of the body")
-	case errors.As(err, &typeErr):
-		if typeErr.Field == "" {
-			return newError(http.StatusBadRequest, codeInvalidRequest, "the body must be a JSON object")
-		}
-		return newError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("field %q has the wrong type (a JSON %s)", typeErr.Field, typeErr.Value)).
-			withDetails([]fieldError{{Field: typeErr.Field, Message: "wrong type"}})
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return newError(http.StatusBadRequest, codeInvalidRequest, fmt.Sprintf("unknown field %q", field)).
-			withDetails([]fieldError{{Field: field, Message: "unknown field"}})
+	case derr == nil:
+		return nil
+	case derr.Syntax:
+		return newError(http.StatusBadRequest, codeInvalidJSON, derr.Message)
+	case derr.UnknownField != "":
+		return newError(http.StatusBadRequest, codeInvalidRequest, derr.Message).
+			withDetails([]fieldError{{Field: derr.UnknownField, Message: "unknown field"}})
+	case derr.Path != "":
+		return newError(http.StatusBadRequest, codeInvalidRequest, derr.Error()).
+			withDetails([]fieldError{{Field: derr.Path, Message: derr.Message}})
 	default:
-		return newError(http.StatusBadRequest, codeInvalidRequest, "the body is not a valid request")
+		return newError(http.StatusBadRequest, codeInvalidRequest, derr.Message)
 	}
 }
 

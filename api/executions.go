@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,11 +18,13 @@ import (
 
 	"github.com/labstack/echo/v4"
 	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -38,12 +40,30 @@ const (
 	maxExecutionIDLength = 255
 )
 
-// Patterns of the values that reach a visibility query or a signal name:
-// nothing a client sends is put in a query unless it matches one of them.
-var (
-	signalNamePattern   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	definitionIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-)
+// Executions is what the API asks of Temporal: start an execution and
+// wait for its result, describe, list, count, query, signal and cancel
+// executions, read a close event, check the server's health. A
+// client.Client is one; handler tests use a fake.
+type Executions interface {
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
+	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
+	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
+	ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
+	CountWorkflow(ctx context.Context, request *workflowservice.CountWorkflowExecutionsRequest) (*workflowservice.CountWorkflowExecutionsResponse, error)
+	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
+	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
+	CancelWorkflow(ctx context.Context, workflowID, runID string) error
+	GetWorkflowHistory(ctx context.Context, workflowID, runID string, isLongPoll bool, filterType enumspb.HistoryEventFilterType) client.HistoryEventIterator
+	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+}
+
+var _ Executions = client.Client(nil)
+
+// badDefinitionIDParam reports a ?definitionId= that is not a definition
+// id. Nothing a client sends is put in a visibility query unless it
+// matches its rule (problem.DefinitionID).
+var badDefinitionIDParam = fieldError{Field: "definitionId",
+	Message: "must be " + problem.DefinitionID.What + ": " + problem.DefinitionID.Hint}
 
 // executionSummary is one item of GET /api/executions.
 type executionSummary struct {
@@ -70,10 +90,11 @@ type executionDetail struct {
 // code, message and details execute answers with, and the HTTP status it
 // answers with.
 type executionFailure struct {
-	HTTPStatus int    `json:"httpStatus"`
-	Code       string `json:"code"`
-	Message    string `json:"message"`
-	Details    any    `json:"details"`
+	HTTPStatus int             `json:"httpStatus"`
+	Code       string          `json:"code"`
+	Message    string          `json:"message"`
+	Details    any             `json:"details"`
+	Failure    *failureDetails `json:"failure,omitempty"`
 }
 
 // listExecutions is GET /api/executions: executions of the interpreter from
@@ -88,15 +109,15 @@ func (s *Server) listExecutions(c echo.Context) error {
 	var bad []fieldError
 	conds := []string{fmt.Sprintf("WorkflowType = '%s'", interpreter.WorkflowName)}
 	if who := callerOf(c); !who.admin {
-		// Names are checked against callerNamePattern (auth.go), so they
+		// Names are checked against problem.CallerName (auth.go), so they
 		// are safe in the query.
 		conds = append(conds, fmt.Sprintf("%s = '%s'", interpreter.SearchAttrCaller, who.name))
 	}
 	if v := q.Get("definitionId"); v != "" {
-		if definitionIDPattern.MatchString(v) {
+		if problem.DefinitionID.Valid(v) {
 			conds = append(conds, fmt.Sprintf("%s = '%s'", interpreter.SearchAttrDefinitionID, v))
 		} else {
-			bad = append(bad, fieldError{Field: "definitionId", Message: "must be a definition id: lower-case letters, digits, '-' or '_'"})
+			bad = append(bad, badDefinitionIDParam)
 		}
 	}
 	if v := q.Get("status"); v != "" {
@@ -140,8 +161,8 @@ func (s *Server) listExecutions(c echo.Context) error {
 		return newError(http.StatusBadRequest, codeInvalidQuery, "invalid query parameters").withDetails(bad)
 	}
 
-	resp, err := s.client.ListWorkflow(c.Request().Context(), &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace:     s.namespace,
+	resp, err := s.opts.Client.ListWorkflow(c.Request().Context(), &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace:     s.opts.Namespace,
 		PageSize:      int32(pageSize),
 		NextPageToken: token,
 		Query:         strings.Join(conds, " AND "),
@@ -242,7 +263,7 @@ func (s *Server) describe(ctx context.Context, who caller, executionID string) (
 	if !plausibleExecutionID(executionID) {
 		return nil, notFound
 	}
-	desc, err := s.client.DescribeWorkflow(ctx, executionID, "")
+	desc, err := s.opts.Client.DescribeWorkflow(ctx, executionID, "")
 	if err != nil {
 		if isNotFound(err) {
 			return nil, notFound
@@ -291,7 +312,7 @@ func (s *Server) getExecution(c echo.Context) error {
 	if out.Status != statusRunning {
 		rctx, cancel := context.WithTimeout(ctx, resultTimeout)
 		var result json.RawMessage
-		err := s.client.GetWorkflow(rctx, ex.ID, ex.RunID).Get(rctx, &result)
+		err := s.opts.Client.GetWorkflow(rctx, ex.ID, ex.RunID).Get(rctx, &result)
 		cancel()
 		switch {
 		case err == nil:
@@ -301,10 +322,7 @@ func (s *Server) getExecution(c echo.Context) error {
 			if ae == nil {
 				return temporalError(err, "read execution result").about(s.ref(ex.ID, ex.RunID))
 			}
-			out.Error = &executionFailure{HTTPStatus: ae.Status, Code: ae.Code, Message: ae.Message, Details: ae.Details}
-			if out.Error.Details == nil {
-				out.Error.Details = []any{}
-			}
+			out.Error = &executionFailure{HTTPStatus: ae.Status, Code: ae.Code, Message: ae.Message, Details: ae.detailsList(), Failure: ae.Failure}
 		}
 	}
 
@@ -312,7 +330,7 @@ func (s *Server) getExecution(c echo.Context) error {
 	defer cancel()
 	nodes, qerr := s.queryNodes(qctx, ex.ID, ex.RunID)
 	if qerr != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "nodes query failed",
+		s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "nodes query failed",
 			slog.String("request_id", requestID(c)),
 			slog.String("execution_id", ex.ID),
 			slog.Any("error", qerr))
@@ -324,7 +342,7 @@ func (s *Server) getExecution(c echo.Context) error {
 }
 
 func (s *Server) queryNodes(ctx context.Context, executionID, runID string) ([]interpreter.NodeState, error) {
-	val, err := s.client.QueryWorkflow(ctx, executionID, runID, interpreter.NodesQuery)
+	val, err := s.opts.Client.QueryWorkflow(ctx, executionID, runID, interpreter.NodesQuery)
 	if err != nil {
 		return nil, err
 	}
@@ -352,11 +370,13 @@ func nodesErrorMessage(err error) string {
 }
 
 // signal is POST /api/executions/{executionId}/signals/{name}: the body is
-// the signal's JSON payload (empty means null). A finished execution is 409.
+// the signal's JSON payload (empty means null). A finished execution is
+// 409; a name no wait node of the execution's definition waits for is 422
+// unknown_signal (it would be accepted and never read).
 func (s *Server) signal(c echo.Context) error {
 	name := c.Param("name")
-	if !signalNamePattern.MatchString(name) || len(name) > 200 {
-		return newError(http.StatusBadRequest, codeInvalidSignal, "a signal name is a letter or '_' followed by letters, digits or '_'")
+	if !problem.Name.Valid(name) || len(name) > 200 {
+		return newError(http.StatusBadRequest, codeInvalidSignal, "a signal name has "+problem.Name.Hint)
 	}
 	body, err := readBody(c)
 	if err != nil {
@@ -372,42 +392,94 @@ func (s *Server) signal(c echo.Context) error {
 			return err
 		}
 	}
-	return s.actOnRunning(c, "signal execution", "signal", name, func(ctx context.Context, ref executionRef) error {
-		return s.client.SignalWorkflow(ctx, ref.ExecutionID, ref.RunID, name, payload)
-	})
+	ctx := c.Request().Context()
+	desc, ref, err := s.running(c)
+	if err != nil {
+		return err
+	}
+	if err := s.checkSignalName(ctx, desc, name); err != nil {
+		return err.about(ref)
+	}
+	if err := s.opts.Client.SignalWorkflow(ctx, ref.ExecutionID, ref.RunID, name, payload); err != nil {
+		return actionError(err, ref, "signal execution")
+	}
+	return accepted(c, ref, "signal", name)
+}
+
+// checkSignalName refuses a signal the execution's definition (the
+// version it runs, from its search attributes) has no wait node for. When
+// that definition cannot be told or read, the signal is sent, as it
+// always was.
+func (s *Server) checkSignalName(ctx context.Context, desc *client.WorkflowExecutionDescription, name string) *appError {
+	id, hasID := desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionID)
+	version, hasVersion := desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionVersion)
+	if !hasID || !hasVersion {
+		return nil
+	}
+	ld, err := s.loadDefinition(ctx, id, version)
+	if err != nil {
+		// Signals go on when the database does not answer: a running
+		// execution must stay reachable.
+		s.opts.Logger.WarnContext(ctx, "cannot check the signal against the execution's definition", "definition", id+"@"+version, "error", err)
+		return nil
+	}
+	declared := ld.def.Signals()
+	if slices.Contains(declared, name) {
+		return nil
+	}
+	if declared == nil {
+		declared = []string{}
+	}
+	msg := fmt.Sprintf("%s@%s has no wait node for signal %q", id, version, name)
+	if len(declared) == 0 {
+		msg += "; it waits for no signal"
+	} else {
+		msg += "; it waits for " + strings.Join(declared, ", ")
+	}
+	return newError(http.StatusUnprocessableEntity, codeUnknownSignal, msg).withDetails(declared)
 }
 
 // cancel is POST /api/executions/{executionId}/cancel. Cancellation is
 // cooperative: the interpreter stops scheduling and runs compensation, so
 // the answer is 202 "canceling", and the status becomes canceled.
 func (s *Server) cancel(c echo.Context) error {
-	return s.actOnRunning(c, "cancel execution", "status", "canceling", func(ctx context.Context, ref executionRef) error {
-		return s.client.CancelWorkflow(ctx, ref.ExecutionID, ref.RunID)
-	})
-}
-
-// actOnRunning applies op (a signal or a cancel; what names it in internal
-// errors) to the execution of the path's executionId, which the caller
-// must be allowed to see and which must be running (else 409), and answers
-// 202 with the execution's ids and key: value.
-func (s *Server) actOnRunning(c echo.Context, what, key string, value any, op func(context.Context, executionRef) error) error {
-	ctx := c.Request().Context()
-	desc, err := s.describe(ctx, callerOf(c), c.Param("executionId"))
+	_, ref, err := s.running(c)
 	if err != nil {
 		return err
 	}
+	if err := s.opts.Client.CancelWorkflow(c.Request().Context(), ref.ExecutionID, ref.RunID); err != nil {
+		return actionError(err, ref, "cancel execution")
+	}
+	return accepted(c, ref, "status", "canceling")
+}
+
+// running finds the execution of the path's executionId, which the caller
+// must be allowed to see and which must be running (else 409).
+func (s *Server) running(c echo.Context) (*client.WorkflowExecutionDescription, executionRef, error) {
+	desc, err := s.describe(c.Request().Context(), callerOf(c), c.Param("executionId"))
+	if err != nil {
+		return nil, executionRef{}, err
+	}
 	ref := s.ref(desc.WorkflowExecution.ID, desc.WorkflowExecution.RunID)
 	if statusOf(desc.Status) != statusRunning {
-		return finishedError(ref, statusOf(desc.Status))
+		return nil, ref, finishedError(ref, statusOf(desc.Status))
 	}
-	if err := op(ctx, ref); err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			// It finished between the describe and op.
-			return finishedError(ref, "")
-		}
-		return temporalError(err, what).about(ref)
+	return desc, ref, nil
+}
+
+// actionError maps the failure of a signal or cancel (what names it in
+// internal errors) on a running execution.
+func actionError(err error, ref executionRef, what string) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		// It finished between the describe and the action.
+		return finishedError(ref, "")
 	}
+	return temporalError(err, what).about(ref)
+}
+
+// accepted answers 202 with the execution's ids and key: value.
+func accepted(c echo.Context, ref executionRef, key string, value any) error {
 	return ok(c, http.StatusAccepted, map[string]any{
 		"executionId": ref.ExecutionID, "runId": ref.RunID, key: value, "uiUrl": ref.UIURL,
 	})

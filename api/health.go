@@ -31,10 +31,10 @@ func (s *Server) health(c echo.Context) error {
 		run  func(context.Context) error
 	}{
 		{"temporal", func(ctx context.Context) error {
-			_, err := s.client.CheckHealth(ctx, &client.CheckHealthRequest{})
+			_, err := s.opts.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		}},
-		{"database", s.store.Ping},
+		{"database", s.opts.Store.Ping},
 	}
 	results := make([]error, len(checks))
 	var wg sync.WaitGroup
@@ -50,7 +50,7 @@ func (s *Server) health(c echo.Context) error {
 	status := http.StatusOK
 	for i, chk := range checks {
 		if err := results[i]; err != nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "health check failed",
+			s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "health check failed",
 				slog.String("request_id", requestID(c)),
 				slog.String("check", chk.name),
 				slog.Any("error", err))
@@ -63,9 +63,9 @@ func (s *Server) health(c echo.Context) error {
 	}
 	// Memory pressure is reported but does not fail the probe: the process
 	// is alive and finishing its work, and restarting it would lose that.
-	if s.memory != nil {
+	if s.opts.Memory != nil {
 		body.Checks["memory"] = "ok"
-		if s.memory.UnderPressure() {
+		if s.opts.Memory.UnderPressure() {
 			body.Checks["memory"] = "pressure"
 		}
 	}

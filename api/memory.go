@@ -29,10 +29,10 @@ const memoryRetryAfter = 5
 func (s *Server) memoryGate() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if s.memory == nil || !s.memory.UnderPressure() {
+			if s.opts.Memory == nil || !s.opts.Memory.UnderPressure() {
 				return next(c)
 			}
-			s.memory.Refuse()
+			s.opts.Memory.Refuse()
 			c.Response().Header().Set("Retry-After", strconv.Itoa(memoryRetryAfter))
 			return newError(http.StatusServiceUnavailable, codeMemoryPressure,
 				"the server is short of memory and starts no new executions for now; retry later (running executions go on)")

@@ -20,7 +20,7 @@ func (s *Server) metricsMiddleware() echo.MiddlewareFunc {
 				// the status recorded is the one sent.
 				c.Error(err)
 			}
-			s.metrics.ObserveRequest(methodLabel(c.Request().Method), routeLabel(c), c.Response().Status, time.Since(start))
+			s.opts.Metrics.ObserveRequest(methodLabel(c.Request().Method), routeLabel(c), c.Response().Status, time.Since(start))
 			return nil
 		}
 	}

@@ -69,7 +69,8 @@ func visibilityStatus(apiStatus string) (string, bool) {
 //   - ValidationError: 400 validation_failed, details [{field, message}]
 //   - BusinessError (a fail node): the status and code the node declares
 //   - any other application error (NodeFailed, ExpressionError…): 422
-//     execution_failed, details {nodeId, nodeType, type}
+//     execution_failed, details [{nodeId, nodeType, type}], the same object
+//     as "failure" next to them
 //   - canceled: 409 execution_canceled; terminated: 409
 //     execution_terminated; timed out: 504 execution_timed_out
 //
@@ -94,7 +95,9 @@ var interpreterErrorTypes = map[string]bool{
 	interpreter.ErrWaitTimeout:   true,
 }
 
-// failureDetails is the details of execution_failed.
+// failureDetails says where an execution failed: the one entry of
+// execution_failed's details, and its "failure" (where clients that read
+// the details as an object, as they once were, find the same fields).
 type failureDetails struct {
 	NodeID   string `json:"nodeId,omitempty"`
 	NodeType string `json:"nodeType,omitempty"`
@@ -146,18 +149,22 @@ func causeError(cause error) *appError {
 		if !interpreterErrorTypes[ee.Type] {
 			// Not one of the interpreter's failures: the SDK's own (an input
 			// it could not decode, a panic), whose text is internal.
-			return newError(http.StatusUnprocessableEntity, codeExecutionFailed, "the execution failed").
-				withDetails(failureDetails{Type: "Error"})
+			return executionFailed("the execution failed", failureDetails{Type: "Error"})
 		}
-		return newError(http.StatusUnprocessableEntity, codeExecutionFailed, e.Message()).
-			withDetails(failureDetails{NodeID: ee.NodeID, NodeType: ee.NodeType, Type: ee.Type})
+		return executionFailed(e.Message(), failureDetails{NodeID: ee.NodeID, NodeType: ee.NodeType, Type: ee.Type})
 	default:
 		// The workflow failed with an SDK error it did not wrap (an
 		// activity or panic error). Its text is the interpreter's, not a
 		// dependency's, but it may carry internals: keep it generic.
-		return newError(http.StatusUnprocessableEntity, codeExecutionFailed, "the execution failed").
-			withDetails(failureDetails{Type: "Error"})
+		return executionFailed("the execution failed", failureDetails{Type: "Error"})
 	}
+}
+
+// executionFailed is 422 execution_failed about the failure f.
+func executionFailed(message string, f failureDetails) *appError {
+	e := newError(http.StatusUnprocessableEntity, codeExecutionFailed, message).withDetails([]failureDetails{f})
+	e.Failure = &f
+	return e
 }
 
 // temporalError maps an error of a Temporal call that is not an execution
@@ -188,10 +195,10 @@ func (s *Server) ref(executionID, runID string) executionRef {
 
 // uiURL links an execution in the Temporal Web UI; "" without UIBaseURL.
 func (s *Server) uiURL(executionID, runID string) string {
-	if s.uiBaseURL == "" || executionID == "" || runID == "" {
+	if s.opts.UIBaseURL == "" || executionID == "" || runID == "" {
 		return ""
 	}
-	return s.uiBaseURL + "/namespaces/" + url.PathEscape(s.namespace) + "/workflows/" +
+	return s.opts.UIBaseURL + "/namespaces/" + url.PathEscape(s.opts.Namespace) + "/workflows/" +
 		url.PathEscape(executionID) + "/" + url.PathEscape(runID) + "/history"
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -10,13 +11,22 @@ import (
 	"github.com/workflow-backend/workflow-backend/internal/store"
 )
 
-// listProducts is GET /api/products: price and stock of every product.
+// productStore holds the products the shipped order definition sells
+// (*store.Store).
+type productStore interface {
+	ListProducts(ctx context.Context) ([]store.Product, error)
+	// GetProduct returns store.ErrNotFound for an unknown id.
+	GetProduct(ctx context.Context, id int64) (store.Product, error)
+}
+
+// listProducts is GET /api/products: price and stock of every product,
+// {"products": […]} like the other lists.
 func (s *Server) listProducts(c echo.Context) error {
-	products, err := s.store.ListProducts(c.Request().Context())
+	products, err := s.opts.Store.ListProducts(c.Request().Context())
 	if err != nil {
 		return storeError(err, "list products")
 	}
-	return ok(c, http.StatusOK, products)
+	return ok(c, http.StatusOK, map[string]any{"products": products})
 }
 
 // getProduct is GET /api/products/{id}.
@@ -26,7 +36,7 @@ func (s *Server) getProduct(c echo.Context) error {
 	if err != nil {
 		return notFound
 	}
-	p, err := s.store.GetProduct(c.Request().Context(), id)
+	p, err := s.opts.Store.GetProduct(c.Request().Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound
 	}

@@ -17,8 +17,9 @@ func limitedAPI(t *testing.T, trusted ...string) http.Handler {
 	for _, p := range trusted {
 		prefixes = append(prefixes, netip.MustParsePrefix(p))
 	}
-	s, err := New(Options{Client: env.client, Store: env.store, Registry: env.registry, Logger: env.logger,
-		RateLimitMax: 3, RateLimitWindow: time.Minute, TrustedProxies: prefixes})
+	o, _ := testOptions(t)
+	o.RateLimitMax, o.RateLimitWindow, o.TrustedProxies = 3, time.Minute, prefixes
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // routes is the whole HTTP surface of the API (the README's REST API table).
 func (s *Server) routes() {
 	e := s.echo
-	if s.metrics != nil {
+	if s.opts.Metrics != nil {
 		// Outermost, so that every answer is counted, refusals included.
 		e.Use(s.metricsMiddleware())
 	}
@@ -23,7 +23,7 @@ func (s *Server) routes() {
 		s.requestLogger(),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-				s.log.LogAttrs(c.Request().Context(), slog.LevelError, "panic in handler",
+				s.opts.Logger.LogAttrs(c.Request().Context(), slog.LevelError, "panic in handler",
 					slog.String("request_id", requestID(c)),
 					slog.Any("error", err),
 					slog.String("stack", string(stack)))
@@ -43,9 +43,9 @@ func (s *Server) routes() {
 		e.Add(method, path, h, append([]echo.MiddlewareFunc{s.guard(path, need)}, more...)...)
 	}
 	route(http.MethodGet, "/health", s.health, accessClient)
-	if s.metrics != nil {
+	if s.opts.Metrics != nil {
 		// Public by default (PUBLIC_ROUTES); a client key otherwise.
-		route(http.MethodGet, "/metrics", echo.WrapHandler(s.metrics.Handler()), accessClient)
+		route(http.MethodGet, "/metrics", echo.WrapHandler(s.opts.Metrics.Handler()), accessClient)
 	}
 
 	route(http.MethodPost, "/api/workflows", s.registerDefinition, accessAdmin)
@@ -63,10 +63,11 @@ func (s *Server) routes() {
 	route(http.MethodPost, "/api/executions/:executionId/signals/:name", s.signal, accessClient)
 	route(http.MethodPost, "/api/executions/:executionId/cancel", s.cancel, accessClient)
 
-	// The pre-configured flows (package workflows) and the products the
-	// order flow sells.
-	route(http.MethodPost, "/api/users/register", s.flow(workflows.UserRegistration, http.StatusCreated, nil), accessClient, s.memoryGate())
-	route(http.MethodPost, "/api/orders/process", s.flow(workflows.OrderProcessing, http.StatusCreated, s.checkPaymentMethod), accessClient, s.memoryGate())
+	// The routes of the shipped definitions (package workflows) and the
+	// products the order definition sells.
+	for _, r := range workflows.Routes() {
+		route(r.Method, r.Path, s.shippedRoute(r), accessClient, s.memoryGate())
+	}
 	route(http.MethodGet, "/api/products", s.listProducts, accessClient)
 	route(http.MethodGet, "/api/products/:id", s.getProduct, accessClient)
 
@@ -86,7 +87,7 @@ var defaultPublicRoutes = map[string]bool{"/metrics": true}
 // leaves a route closed, which is safe but surprising).
 func (s *Server) warnAboutAccess(public []string) {
 	if !s.keys.enabled() {
-		s.log.Warn("no API keys configured (API_KEYS, ADMIN_API_KEYS): every route is open to anyone who can reach the API, and anyone may register definitions and read every execution; set keys before exposing it")
+		s.opts.Logger.Warn("no API keys configured (API_KEYS, ADMIN_API_KEYS): every route is open to anyone who can reach the API, and anyone may register definitions and read every execution; set keys before exposing it")
 		return
 	}
 	routes := map[string]bool{}
@@ -96,10 +97,10 @@ func (s *Server) warnAboutAccess(public []string) {
 	for _, p := range public {
 		p = normalizeRoute(p)
 		if !routes[p] && !defaultPublicRoutes[p] {
-			s.log.Warn("PUBLIC_ROUTES names no API route; it opens nothing", "route", p)
+			s.opts.Logger.Warn("PUBLIC_ROUTES names no API route; it opens nothing", "route", p)
 		}
 	}
-	s.log.Info("API keys required", "publicRoutes", public)
+	s.opts.Logger.Info("API keys required", "publicRoutes", public)
 }
 
 // requestLogger logs one line per request with its id, status and latency.
@@ -120,7 +121,7 @@ func (s *Server) requestLogger() echo.MiddlewareFunc {
 			if v.Status >= 500 {
 				level = slog.LevelError
 			}
-			s.log.LogAttrs(c.Request().Context(), level, "request",
+			s.opts.Logger.LogAttrs(c.Request().Context(), level, "request",
 				slog.String("request_id", v.RequestID),
 				slog.String("method", v.Method),
 				slog.String("uri", v.URI),
@@ -139,7 +140,7 @@ func (s *Server) bodyLimitMiddleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
-			limit := s.bodyLimit
+			limit := s.opts.BodyLimit
 			if strings.HasPrefix(req.URL.Path, "/codec/") {
 				limit = max(limit, codecBodyLimit)
 			}

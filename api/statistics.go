@@ -14,6 +14,7 @@ import (
 
 	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/memguard"
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -83,12 +84,12 @@ type cacheSummary struct {
 
 func (s *Server) statistics(c echo.Context) error {
 	ctx := c.Request().Context()
-	out := statistics{Namespace: s.namespace, WorkflowType: interpreter.WorkflowName}
+	out := statistics{Namespace: s.opts.Namespace, WorkflowType: interpreter.WorkflowName}
 	query := fmt.Sprintf("WorkflowType = '%s'", interpreter.WorkflowName)
 	if v := c.QueryParam("definitionId"); v != "" {
-		if !definitionIDPattern.MatchString(v) {
+		if !problem.DefinitionID.Valid(v) {
 			return newError(http.StatusBadRequest, codeInvalidQuery, "invalid query parameters").
-				withDetails([]fieldError{{Field: "definitionId", Message: "must be a definition id: lower-case letters, digits, '-' or '_'"}})
+				withDetails([]fieldError{badDefinitionIDParam})
 		}
 		// Checked against the pattern, so safe in the query.
 		query += fmt.Sprintf(" AND %s = '%s'", interpreter.SearchAttrDefinitionID, v)
@@ -109,15 +110,15 @@ func (s *Server) statistics(c echo.Context) error {
 		return temporalError(err, "sample closed executions")
 	}
 	out.MemoryUsage = readMemoryUsage()
-	if s.memory != nil {
-		st := s.memory.Stats()
+	if s.opts.Memory != nil {
+		st := s.opts.Memory.Stats()
 		out.MemoryGuard = &st
 	}
-	if s.exprCache != nil {
-		st := s.exprCache.CacheStats()
+	if s.opts.ExprCache != nil {
+		st := s.opts.ExprCache.CacheStats()
 		out.CacheStats = &cacheSummary{
 			HitRate: st.HitRate(), Size: st.Size, Hits: st.Hits, Misses: st.Misses,
-			MaxSize: s.exprCache.Limits().CacheSize,
+			MaxSize: s.opts.ExprCache.Limits().CacheSize,
 		}
 	}
 	return ok(c, http.StatusOK, out)
@@ -126,8 +127,8 @@ func (s *Server) statistics(c echo.Context) error {
 // countByStatus counts the executions query selects per status in one
 // visibility request (one consistent answer, not one per status).
 func (s *Server) countByStatus(ctx context.Context, query string) (map[enumspb.WorkflowExecutionStatus]int64, error) {
-	resp, err := s.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-		Namespace: s.namespace,
+	resp, err := s.opts.Client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: s.opts.Namespace,
 		Query:     query + " GROUP BY ExecutionStatus",
 	})
 	if err != nil {
@@ -157,8 +158,8 @@ func (s *Server) countByStatus(ctx context.Context, query string) (map[enumspb.W
 // most recently closed executions query selects (visibility lists closed
 // executions by close time, newest first), and how many it averaged.
 func (s *Server) averageDuration(ctx context.Context, query string) (*float64, int, error) {
-	resp, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: s.namespace,
+	resp, err := s.opts.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: s.opts.Namespace,
 		PageSize:  durationSampleSize,
 		Query:     query + " AND ExecutionStatus != 'Running'",
 	})

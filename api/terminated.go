@@ -22,7 +22,7 @@ func (s *Server) explainTermination(ctx context.Context, ae *appError, execution
 	}
 	ctx, cancel := context.WithTimeout(ctx, terminationTimeout)
 	defer cancel()
-	iter := s.client.GetWorkflowHistory(ctx, executionID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+	iter := s.opts.Client.GetWorkflowHistory(ctx, executionID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
 	for iter.HasNext() {
 		event, err := iter.Next()
 		if err != nil {

@@ -131,14 +131,16 @@ func TestFieldPath(t *testing.T) {
 
 // A body sent without Content-Length (chunked) is cut off at the limit too.
 func TestBodyLimitChunked(t *testing.T) {
-	big := strings.Repeat("a", int(env.bodyLimit)+1)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, env.baseURL+"/api/workflows",
+	o, _ := testOptions(t)
+	base := serve(t, o)
+	big := strings.Repeat("a", int(o.BodyLimit)+1)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/api/workflows",
 		io.MultiReader(strings.NewReader(big))) // hides the length
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := env.http.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,8 +161,8 @@ func TestBodyLimitChunked(t *testing.T) {
 // Serve answers on the listener it is given and returns nil once its
 // context ends.
 func TestServeShutsDownGracefully(t *testing.T) {
-	s, err := New(Options{Client: env.client, Store: env.store, Registry: env.registry, Exprs: env.exprs,
-		TaskQueue: testTaskQueue, Logger: env.logger})
+	o, _ := testOptions(t)
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,9 +198,26 @@ func TestNewRequiresDependencies(t *testing.T) {
 		t.Fatal("New accepted no client")
 	}
 	for _, wait := range []time.Duration{time.Minute, -time.Second} {
-		if _, err := New(Options{Client: env.client, Store: env.store, Registry: env.registry,
-			DefaultWait: &wait, MaxWait: 30 * time.Second}); err == nil {
+		o, _ := testOptions(t)
+		o.DefaultWait, o.MaxWait = &wait, 30*time.Second
+		if _, err := New(o); err == nil {
 			t.Fatalf("New accepted DefaultWait %s with MaxWait 30s", wait)
+		}
+	}
+}
+func TestPageToken(t *testing.T) {
+	for _, token := range [][]byte{{0}, []byte(`{"a":1}`), make([]byte, 300)} {
+		got, ok := decodePageToken(encodePageToken(token))
+		if !ok || string(got) != string(token) {
+			t.Errorf("round trip of %q: %q %v", token, got, ok)
+		}
+	}
+	good := encodePageToken([]byte(`{"a":1}`))
+	flipped := []byte(good)
+	flipped[3] ^= 1 // another base64url letter
+	for _, bad := range []string{"", "AAAA", "!!!", good[:len(good)-2], good + "A", string(flipped)} {
+		if _, ok := decodePageToken(bad); ok {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }

@@ -11,9 +11,6 @@ const (
 	// NodesQuery returns the per-node state ([]NodeState) of an execution.
 	NodesQuery = "nodes"
 
-	// DefaultTaskQueue serves the workflow, local activities and pure nodes
-	// moved to "execution": "remote".
-	DefaultTaskQueue = "workflow-backend"
 	// IOTaskQueueSuffix names the queue of the I/O node types (TASK_QUEUE + suffix),
 	// served only by the dedicated workers that hold the secrets.
 	IOTaskQueueSuffix = "-io"

@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -84,7 +85,7 @@ func TestMemoryGuard(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: interpreter.DefaultTaskQueue},
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: config.Defaults().TaskQueue},
 		interpreter.WorkflowName, interpreter.ExecutionInput{Definition: light, Input: map[string]any{}})
 	if err != nil {
 		t.Fatal(err)

@@ -322,7 +322,7 @@ func apiKeys(keys config.APIKeys) []api.APIKey {
 	return out
 }
 
-// ServeAPI registers the pre-configured flows and runs the API (and, when
+// ServeAPI registers the shipped definitions and runs the API (and, when
 // cfg.APIWorker, a co-located worker, which also serves the I/O task queue
 // when ioNodes is not nil: dev mode) on ln until ctx ends.
 func (c *Core) ServeAPI(ctx context.Context, tc client.Client, st *store.Store, ln net.Listener, ioNodes *activities.IO) error {
@@ -341,7 +341,7 @@ func (c *Core) ServeAPI(ctx context.Context, tc client.Client, st *store.Store, 
 	if err != nil {
 		return err
 	}
-	if err := srv.RegisterFlows(ctx); err != nil {
+	if err := srv.RegisterShippedDefinitions(ctx); err != nil {
 		return err
 	}
 	c.Logger.Info("API listening", "url", "http://"+ln.Addr().String(), "colocatedWorker", workers != nil)

@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strings"
+
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 )
 
 // APIKey is one entry of API_KEYS or ADMIN_API_KEYS: Name identifies the
@@ -29,8 +30,6 @@ const (
 	AnonymousCaller = "anonymous"
 )
 
-var apiKeyNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // UnmarshalText parses name=secret,name=secret. Errors never quote a
 // secret.
 func (k *APIKeys) UnmarshalText(text []byte) error {
@@ -45,8 +44,8 @@ func (k *APIKeys) UnmarshalText(text []byte) error {
 		switch {
 		case !ok:
 			return fmt.Errorf("entry %d is not name=secret", i+1)
-		case !apiKeyNamePattern.MatchString(name):
-			return fmt.Errorf("entry %d: a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", i+1)
+		case !problem.CallerName.Valid(name):
+			return fmt.Errorf("entry %d: a key name is %s", i+1, problem.CallerName.Hint)
 		case strings.EqualFold(name, AnonymousCaller):
 			return fmt.Errorf("entry %d: the name %q is reserved for callers without a key", i+1, AnonymousCaller)
 		case len(secret) < MinAPIKeySecretLength:

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -91,7 +92,9 @@ type Config struct {
 	NodeOutputMax     int           `env:"NODE_OUTPUT_MAX_BYTES" envDefault:"262144"`
 	// HistoryBudget is the most history, in bytes, an execution may be
 	// estimated to need at its start (its input, and the requests of the
-	// nodes that run as regular activities); more is refused with 413.
+	// nodes that run as regular activities); more is refused with 413. The
+	// default, 32 MiB, leaves room under Temporal's 50 MB limit for what the
+	// estimate cannot know: the nodes' outputs.
 	HistoryBudget int `env:"HISTORY_BUDGET_BYTES" envDefault:"33554432"`
 
 	// I/O node types. Secrets (keys, webhook URLs) are read by the workers
@@ -250,6 +253,19 @@ func (c Config) check() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Defaults is the configuration of an empty environment: every field at
+// its default. Packages that take options (the API) fill the ones a caller
+// left zero from it, so that each default is written once, in Config's
+// tags.
+var Defaults = sync.OnceValue(func() Config {
+	// An empty map, not nil: nil would read the process's environment.
+	c, err := Load(map[string]string{})
+	if err != nil {
+		panic("config: the defaults fail their own checks: " + err.Error())
+	}
+	return c
+})
 
 // SlogLevel parses LOG_LEVEL (debug, info, warn, error).
 func (c Config) SlogLevel() (slog.Level, error) {

@@ -131,3 +131,14 @@ func TestMemorySettings(t *testing.T) {
 		}
 	}
 }
+
+// Defaults are the tags' defaults, whatever the process's environment says.
+func TestDefaults(t *testing.T) {
+	t.Setenv("TASK_QUEUE", "from-the-environment")
+	d := Defaults()
+	if d.TaskQueue != "workflow-backend" || d.TemporalNamespace != "default" || d.WaitDefault != 10*time.Second ||
+		d.WaitMax != time.Minute || d.MaxBodyBytes != 1<<20 || d.HistoryBudget != 32<<20 ||
+		d.RateLimitMax != 1000 || d.RateLimitWindow != time.Second || d.NodeOutputMax != 256<<10 {
+		t.Fatalf("defaults %+v", d)
+	}
+}

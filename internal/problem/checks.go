@@ -43,10 +43,17 @@ func (l *List) Duration(path, s string) time.Duration {
 }
 
 // durationError is the one wording of a bad duration.
-type durationError struct{ value string }
+type durationError struct {
+	value  string
+	zeroOK bool
+}
 
 func (e durationError) Error() string {
-	return `"` + e.value + `" is not a positive duration (use Go durations such as 500ms, 10s, 5m, 24h)`
+	what := "a positive duration"
+	if e.zeroOK {
+		what = "a duration of 0 or more"
+	}
+	return `"` + e.value + `" is not ` + what + ` (use Go durations such as 500ms, 10s, 5m, 24h)`
 }
 
 // ParseDuration parses a positive Go duration ("500ms", "10s", "24h"),
@@ -55,6 +62,16 @@ func ParseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
 		return 0, durationError{value: s}
+	}
+	return d, nil
+}
+
+// ParseNonNegativeDuration is ParseDuration where 0 is allowed too (a
+// wait of 0 means "do not wait").
+func ParseNonNegativeDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, durationError{value: s, zeroOK: true}
 	}
 	return d, nil
 }

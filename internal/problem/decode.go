@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -19,6 +20,9 @@ type DecodeError struct {
 	// Syntax is true when the data is not well-formed JSON (as opposed to
 	// JSON of the wrong shape): callers may answer with different codes.
 	Syntax bool
+	// UnknownField is the name of the field the target does not have, when
+	// that is the problem (callers may point at it).
+	UnknownField string
 }
 
 func (e *DecodeError) Error() string {
@@ -53,7 +57,9 @@ func describe(err error, what string) *DecodeError {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntax):
-		return &DecodeError{Message: fmt.Sprintf("malformed JSON at byte %d: %v", syntax.Offset, syntax), Syntax: true}
+		// Not encoding/json's text ("invalid character 'x' looking for
+		// beginning of value"): the API sends no Go error text to clients.
+		return &DecodeError{Message: fmt.Sprintf("malformed JSON at byte %d", syntax.Offset), Syntax: true}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return &DecodeError{Message: "malformed JSON: unexpected end of " + what, Syntax: true}
 	case errors.As(err, &typ):
@@ -63,7 +69,9 @@ func describe(err error, what string) *DecodeError {
 		return &DecodeError{Path: typ.Field, Message: fmt.Sprintf("expected %s, got %s", TypeName(typ.Type), article(typ.Value))}
 	default:
 		// Unknown fields: `json: unknown field "x"`.
-		return &DecodeError{Message: strings.TrimPrefix(err.Error(), "json: ")}
+		msg := strings.TrimPrefix(err.Error(), "json: ")
+		field, _ := strconv.Unquote(strings.TrimPrefix(msg, "unknown field "))
+		return &DecodeError{Message: msg, UnknownField: field}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestListUnderJoinsPaths(t *testing.T) {
@@ -120,5 +121,29 @@ func TestValueTypeName(t *testing.T) {
 	}
 	if got := ValueTypeName(map[string]any{}); got != "an object" {
 		t.Errorf("object: %q", got)
+	}
+}
+
+func TestParseNonNegativeDuration(t *testing.T) {
+	for s, want := range map[string]time.Duration{"0s": 0, "0": 0, "250ms": 250 * time.Millisecond} {
+		if d, err := ParseNonNegativeDuration(s); err != nil || d != want {
+			t.Errorf("%q: %v, %v", s, d, err)
+		}
+	}
+	for _, bad := range []string{"", "-1s", "soon"} {
+		if _, err := ParseNonNegativeDuration(bad); err == nil || !strings.Contains(err.Error(), "0 or more") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestDecodeNamesTheUnknownField(t *testing.T) {
+	var v struct{ A int }
+	err := Decode([]byte(`{"A": 1, "b": 2}`), &v, "the body")
+	if err == nil || err.UnknownField != "b" || err.Path != "" {
+		t.Fatalf("got %+v", err)
+	}
+	if err := Decode([]byte(`{"A" 1}`), &v, "the body"); err == nil || strings.Contains(err.Message, "invalid character") {
+		t.Fatalf("syntax error %+v carries encoding/json's text", err)
 	}
 }

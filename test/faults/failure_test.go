@@ -316,10 +316,11 @@ func (s *system) unhandledFailure(t *testing.T, r *result, product, attempts int
 				Error struct {
 					HTTPStatus int    `json:"httpStatus"`
 					Code       string `json:"code"`
-					Details    struct {
+					// execution_failed's "failure" (its details' one entry).
+					Failure struct {
 						NodeID   string `json:"nodeId"`
 						NodeType string `json:"nodeType"`
-					} `json:"details"`
+					} `json:"failure"`
 				} `json:"error"`
 			} `json:"data"`
 		}
@@ -329,8 +330,8 @@ func (s *system) unhandledFailure(t *testing.T, r *result, product, attempts int
 		}
 		e := view.Data.Error
 		run := s.activityRuns(t, id)["add_item"]
-		if e.HTTPStatus != http.StatusUnprocessableEntity || e.Code != "execution_failed" || e.Details.NodeID != "add_item" ||
-			e.Details.NodeType != "database_query" || int(run.attempts) != attempts || run.state != enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
+		if e.HTTPStatus != http.StatusUnprocessableEntity || e.Code != "execution_failed" || e.Failure.NodeID != "add_item" ||
+			e.Failure.NodeType != "database_query" || int(run.attempts) != attempts || run.state != enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
 			t.Errorf("%s: %s: error %+v after %d attempts (%v); want 422 execution_failed naming add_item after %d",
 				r.scenario, id, e, run.attempts, run.state, attempts)
 			continue

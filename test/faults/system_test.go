@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -30,7 +31,7 @@ import (
 
 // taskQueue is the processes' TASK_QUEUE (the default); I/O nodes run on
 // taskQueue + interpreter.IOTaskQueueSuffix.
-const taskQueue = interpreter.DefaultTaskQueue
+var taskQueue = config.Defaults().TaskQueue
 
 // system is the whole deployment under test, on loopback: the Temporal
 // server (dev -temporal-only, SQLite files in dir), a Postgres cluster of

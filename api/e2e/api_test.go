@@ -1,4 +1,4 @@
-package api
+package e2e
 
 import (
 	"context"
@@ -14,52 +14,30 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/workflow-backend/workflow-backend/api"
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
-
-// node and edge build definition documents tersely.
-func node(id, typ string, config any) map[string]any {
-	return map[string]any{"id": id, "type": typ, "config": config}
-}
-
-func edge(source, target string, extra ...string) map[string]any {
-	e := map[string]any{"source": source, "target": target}
-	for i := 0; i+1 < len(extra); i += 2 {
-		e[extra[i]] = extra[i+1]
-	}
-	return e
-}
-
-func definition(id, version, start string, nodes []map[string]any, edges []map[string]any) map[string]any {
-	if edges == nil {
-		edges = []map[string]any{}
-	}
-	return map[string]any{"id": id, "name": id, "version": version, "startNode": start, "nodes": nodes, "edges": edges}
-}
-
-func transform(id string, mapping map[string]string) map[string]any {
-	return node(id, "transform", map[string]any{"mapping": mapping})
-}
 
 // Scenario 1: a sequence of transform nodes answers 200 with the output,
 // and the execution reads back with every node completed in definition
 // order.
 func TestExecuteSequence(t *testing.T) {
 	id := uniqueID("t-sequence")
-	register(t, definition(id, "1.0.0", "double", []map[string]any{
-		transform("double", map[string]string{"n": "input.n * 2"}),
-		transform("add", map[string]string{"n": "nodes.double.n + 1"}),
-		transform("label", map[string]string{"result": "'n=' + string(int(nodes.add.n))"}),
-	}, []map[string]any{edge("double", "add"), edge("add", "label")}), http.StatusCreated)
+	register(t, apitest.Definition(id, "1.0.0", "double", []map[string]any{
+		apitest.Transform("double", map[string]string{"n": "input.n * 2"}),
+		apitest.Transform("add", map[string]string{"n": "nodes.double.n + 1"}),
+		apitest.Transform("label", map[string]string{"result": "'n=' + string(int(nodes.add.n))"}),
+	}, []map[string]any{apitest.Edge("double", "add"), apitest.Edge("add", "label")}), http.StatusCreated)
 
 	r := execute(t, id, "", map[string]any{"input": map[string]any{"n": 20}})
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if res.Status != "completed" || !strings.HasPrefix(res.ExecutionID, id+"-") || res.RunID == "" {
 		t.Fatalf("unexpected result %+v", res)
 	}
-	jsonEqual(t, res.Output, map[string]any{"label": map[string]any{"result": "n=41"}})
+	apitest.JSONEqual(t, res.Output, map[string]any{"label": map[string]any{"result": "n=41"}})
 	wantUI := testUIBase + "/namespaces/" + testNamespace + "/workflows/" + res.ExecutionID + "/" + res.RunID + "/history"
 	if res.UIURL != wantUI {
 		t.Fatalf("uiUrl %q, want %q", res.UIURL, wantUI)
@@ -69,7 +47,7 @@ func TestExecuteSequence(t *testing.T) {
 	if v.Status != "completed" || v.DefinitionID != id || v.Version != "1.0.0" || v.ClosedAt == nil || v.NodesError != "" {
 		t.Fatalf("unexpected execution %+v", v)
 	}
-	jsonEqual(t, v.Output, map[string]any{"label": map[string]any{"result": "n=41"}})
+	apitest.JSONEqual(t, v.Output, map[string]any{"label": map[string]any{"result": "n=41"}})
 	var ids []string
 	for _, n := range v.Nodes {
 		ids = append(ids, n.ID)
@@ -87,7 +65,7 @@ func TestExecuteSequence(t *testing.T) {
 // 202 at once unless ?wait= asks for a wait.
 func TestExecuteDefaultWaitZero(t *testing.T) {
 	zero := time.Duration(0)
-	s, err := New(Options{
+	s, err := api.New(api.Options{
 		Client: env.client, PayloadCodec: env.codec, Store: env.store, Registry: env.registry, Exprs: env.exprs,
 		TaskQueue: testTaskQueue, Namespace: testNamespace, EagerStart: true, Logger: env.logger,
 		DefaultWait: &zero,
@@ -99,46 +77,46 @@ func TestExecuteDefaultWaitZero(t *testing.T) {
 	t.Cleanup(ts.Close)
 
 	id := uniqueID("t-wait-zero")
-	register(t, definition(id, "1", "hello", []map[string]any{transform("hello", map[string]string{"v": "1"})}, nil), http.StatusCreated)
+	register(t, apitest.Definition(id, "1", "hello", []map[string]any{apitest.Transform("hello", map[string]string{"v": "1"})}, nil), http.StatusCreated)
 	path := "/api/workflows/" + id + "/execute"
 	r := callAt(t, ts.URL, http.MethodPost, path, nil)
-	expect(t, r, http.StatusAccepted, "")
+	apitest.Expect(t, r, http.StatusAccepted, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if res.Status != "running" || res.Output != nil {
 		t.Fatalf("without ?wait=: %s", r.Raw)
 	}
 	r = callAt(t, ts.URL, http.MethodPost, path+"?wait=20s", nil)
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	res = executeResponse{}
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if res.Status != "completed" {
 		t.Fatalf("with ?wait=20s: %s", r.Raw)
 	}
-	jsonEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 1}})
+	apitest.JSONEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 1}})
 }
 
 // Scenario 2: an if/else joined afterwards completes; the branch not taken
 // is skipped (dead-path elimination).
 func TestExecuteIfElseJoin(t *testing.T) {
 	id := uniqueID("t-if-else")
-	register(t, definition(id, "1", "check", []map[string]any{
-		node("check", "condition", map[string]any{"expression": "input.amount >= 100"}),
-		transform("big", map[string]string{"tier": "'big'"}),
-		transform("small", map[string]string{"tier": "'small'"}),
-		transform("join", map[string]string{"tier": "has(nodes.big) ? nodes.big.tier : nodes.small.tier"}),
+	register(t, apitest.Definition(id, "1", "check", []map[string]any{
+		apitest.Node("check", "condition", map[string]any{"expression": "input.amount >= 100"}),
+		apitest.Transform("big", map[string]string{"tier": "'big'"}),
+		apitest.Transform("small", map[string]string{"tier": "'small'"}),
+		apitest.Transform("join", map[string]string{"tier": "has(nodes.big) ? nodes.big.tier : nodes.small.tier"}),
 	}, []map[string]any{
-		edge("check", "big", "on", "true"),
-		edge("check", "small", "on", "false"),
-		edge("big", "join"),
-		edge("small", "join"),
+		apitest.Edge("check", "big", "on", "true"),
+		apitest.Edge("check", "small", "on", "false"),
+		apitest.Edge("big", "join"),
+		apitest.Edge("small", "join"),
 	}), http.StatusCreated)
 
 	r := execute(t, id, "", map[string]any{"input": map[string]any{"amount": 150}})
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
-	jsonEqual(t, res.Output, map[string]any{"join": map[string]any{"tier": "big"}})
+	r.DecodeData(t, &res)
+	apitest.JSONEqual(t, res.Output, map[string]any{"join": map[string]any{"tier": "big"}})
 
 	v := getExecution(t, res.ExecutionID)
 	for id, want := range map[string]string{"check": "completed", "big": "completed", "small": "skipped", "join": "completed"} {
@@ -154,17 +132,17 @@ func TestExecuteIfElseJoin(t *testing.T) {
 func TestParallelWaitsStartTogether(t *testing.T) {
 	id := uniqueID("t-parallel-waits")
 	wait := map[string]any{"duration": "1s"}
-	register(t, definition(id, "1", "start", []map[string]any{
-		transform("start", map[string]string{"ok": "true"}),
-		node("w1", "wait", wait),
-		node("w2", "wait", wait),
-		node("w3", "wait", wait),
-	}, []map[string]any{edge("start", "w1"), edge("start", "w2"), edge("start", "w3")}), http.StatusCreated)
+	register(t, apitest.Definition(id, "1", "start", []map[string]any{
+		apitest.Transform("start", map[string]string{"ok": "true"}),
+		apitest.Node("w1", "wait", wait),
+		apitest.Node("w2", "wait", wait),
+		apitest.Node("w3", "wait", wait),
+	}, []map[string]any{apitest.Edge("start", "w1"), apitest.Edge("start", "w2"), apitest.Edge("start", "w3")}), http.StatusCreated)
 
 	r := execute(t, id, "", nil)
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 
 	var completedIDs []int64
 	for _, ev := range history(t, res.ExecutionID, res.RunID).GetEvents() {
@@ -182,19 +160,19 @@ func TestParallelWaitsStartTogether(t *testing.T) {
 // reads errors.<id>; the execution completes.
 func TestErrorEdge(t *testing.T) {
 	id := uniqueID("t-error-edge")
-	register(t, definition(id, "1", "validate", []map[string]any{
-		node("validate", "validation", map[string]any{"rules": []map[string]any{
+	register(t, apitest.Definition(id, "1", "validate", []map[string]any{
+		apitest.Node("validate", "validation", map[string]any{"rules": []map[string]any{
 			{"field": "email", "operator": "required", "message": "email is required"},
 		}}),
-		transform("ok", map[string]string{"valid": "true"}),
-		transform("handle", map[string]string{"errorType": "errors.validate.type"}),
-	}, []map[string]any{edge("validate", "ok"), edge("validate", "handle", "on", "error")}), http.StatusCreated)
+		apitest.Transform("ok", map[string]string{"valid": "true"}),
+		apitest.Transform("handle", map[string]string{"errorType": "errors.validate.type"}),
+	}, []map[string]any{apitest.Edge("validate", "ok"), apitest.Edge("validate", "handle", "on", "error")}), http.StatusCreated)
 
 	r := execute(t, id, "", map[string]any{"input": map[string]any{}})
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
-	jsonEqual(t, res.Output, map[string]any{"handle": map[string]any{"errorType": interpreter.ErrValidation}})
+	r.DecodeData(t, &res)
+	apitest.JSONEqual(t, res.Output, map[string]any{"handle": map[string]any{"errorType": interpreter.ErrValidation}})
 
 	v := getExecution(t, res.ExecutionID)
 	if n := nodeByID(t, v, "validate"); n.Status != interpreter.StatusFailed || n.Error == "" {
@@ -209,12 +187,12 @@ func TestErrorEdge(t *testing.T) {
 // Scenario 5: a fail node sets the HTTP status and code.
 func TestFailNode(t *testing.T) {
 	id := uniqueID("t-fail-node")
-	register(t, definition(id, "1", "exists", []map[string]any{
-		node("exists", "fail", map[string]any{"status": 409, "code": "email_exists", "message": "This email is already registered"}),
+	register(t, apitest.Definition(id, "1", "exists", []map[string]any{
+		apitest.Node("exists", "fail", map[string]any{"status": 409, "code": "email_exists", "message": "This email is already registered"}),
 	}, nil), http.StatusCreated)
 
 	r := execute(t, id, "", map[string]any{"input": map[string]any{"email": "a@example.com"}})
-	expect(t, r, http.StatusConflict, "email_exists")
+	apitest.Expect(t, r, http.StatusConflict, "email_exists")
 	e := r.Body.Error
 	if e.Message != "This email is already registered" || !strings.HasPrefix(e.ExecutionID, id+"-") || e.RunID == "" || e.UIURL == "" {
 		t.Fatalf("error %+v", e)
@@ -230,15 +208,15 @@ func TestFailNode(t *testing.T) {
 // field's message.
 func TestValidationFailure(t *testing.T) {
 	id := uniqueID("t-validation-failure")
-	register(t, definition(id, "1", "validate", []map[string]any{
-		node("validate", "validation", map[string]any{"rules": []map[string]any{
+	register(t, apitest.Definition(id, "1", "validate", []map[string]any{
+		apitest.Node("validate", "validation", map[string]any{"rules": []map[string]any{
 			{"field": "email", "operator": "email", "message": "Invalid email"},
 			{"field": "age", "operator": "min", "value": 18, "message": "Too young"},
 		}}),
 	}, nil), http.StatusCreated)
 
 	r := execute(t, id, "", map[string]any{"input": map[string]any{"email": "nope", "age": 12}})
-	expect(t, r, http.StatusBadRequest, "validation_failed")
+	apitest.Expect(t, r, http.StatusBadRequest, "validation_failed")
 	var fields []fieldError
 	if err := json.Unmarshal(r.Body.Error.Details, &fields); err != nil {
 		t.Fatal(err)
@@ -252,35 +230,41 @@ func TestValidationFailure(t *testing.T) {
 // signal's payload; a signal to the finished execution is 409.
 func TestSignalWait(t *testing.T) {
 	id := uniqueID("t-signal-wait")
-	register(t, definition(id, "1", "approval", []map[string]any{
-		node("approval", "wait", map[string]any{"signal": "approve"}),
-		transform("decide", map[string]string{"approvedBy": "nodes.approval.by", "amount": "nodes.approval.amount"}),
-	}, []map[string]any{edge("approval", "decide")}), http.StatusCreated)
+	register(t, apitest.Definition(id, "1", "approval", []map[string]any{
+		apitest.Node("approval", "wait", map[string]any{"signal": "approve"}),
+		apitest.Transform("decide", map[string]string{"approvedBy": "nodes.approval.by", "amount": "nodes.approval.amount"}),
+	}, []map[string]any{apitest.Edge("approval", "decide")}), http.StatusCreated)
 
 	r := execute(t, id, "", map[string]any{"input": nil}, "Prefer", "respond-async")
-	expect(t, r, http.StatusAccepted, "")
+	apitest.Expect(t, r, http.StatusAccepted, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if res.Status != "running" || res.StatusURL != "/api/executions/"+res.ExecutionID || r.Header.Get("Location") != res.StatusURL {
 		t.Fatalf("async answer %+v, Location %q", res, r.Header.Get("Location"))
 	}
 
+	// A signal no wait node of the definition waits for is refused, and
+	// says which ones it waits for.
+	unknown := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/aprove", map[string]any{"by": "eve"})
+	apitest.Expect(t, unknown, http.StatusUnprocessableEntity, "unknown_signal")
+	apitest.JSONEqual(t, unknown.Body.Error.Details, []string{"approve"})
+
 	sig := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/approve", map[string]any{"by": "ann", "amount": 12.5})
-	expect(t, sig, http.StatusAccepted, "")
+	apitest.Expect(t, sig, http.StatusAccepted, "")
 
 	v := waitFor(t, res.ExecutionID, statusIs("completed"))
-	jsonEqual(t, v.Output, map[string]any{"decide": map[string]any{"approvedBy": "ann", "amount": 12.5}})
+	apitest.JSONEqual(t, v.Output, map[string]any{"decide": map[string]any{"approvedBy": "ann", "amount": 12.5}})
 	if n := nodeByID(t, v, "approval"); n.Status != interpreter.StatusCompleted {
 		t.Fatalf("approval node %+v", n)
 	}
 
 	again := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/approve", `{"by":"bob"}`)
-	expect(t, again, http.StatusConflict, "execution_finished")
+	apitest.Expect(t, again, http.StatusConflict, "execution_finished")
 	if again.Body.Error.ExecutionID != res.ExecutionID {
 		t.Fatalf("409 without executionId: %s", again.Raw)
 	}
 	bad := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/not-a-name", nil)
-	expect(t, bad, http.StatusBadRequest, "invalid_signal")
+	apitest.Expect(t, bad, http.StatusBadRequest, "invalid_signal")
 	recordHistory(t, "signal-wait", res.ExecutionID, res.RunID)
 }
 
@@ -288,57 +272,57 @@ func TestSignalWait(t *testing.T) {
 // the execution completes later.
 func TestWaitBudgetFallback(t *testing.T) {
 	id := uniqueID("t-budget")
-	register(t, definition(id, "1", "slow", []map[string]any{
-		node("slow", "wait", map[string]any{"duration": "3s"}),
+	register(t, apitest.Definition(id, "1", "slow", []map[string]any{
+		apitest.Node("slow", "wait", map[string]any{"duration": "3s"}),
 	}, nil), http.StatusCreated)
 
 	r := execute(t, id, "?wait=1", nil)
-	expect(t, r, http.StatusAccepted, "")
+	apitest.Expect(t, r, http.StatusAccepted, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if res.Status != "running" || r.Header.Get("Location") != "/api/executions/"+res.ExecutionID || res.UIURL == "" {
 		t.Fatalf("202 answer %+v, Location %q", res, r.Header.Get("Location"))
 	}
 	v := waitFor(t, res.ExecutionID, statusIs("completed"))
-	jsonEqual(t, v.Output, map[string]any{"slow": map[string]any{"waited": "3s"}})
+	apitest.JSONEqual(t, v.Output, map[string]any{"slow": map[string]any{"waited": "3s"}})
 }
 
 // Scenario 8: the same Idempotency-Key attaches to the same execution; with
 // a different body it is 409.
 func TestIdempotentExecute(t *testing.T) {
 	id := uniqueID("t-idempotent")
-	register(t, definition(id, "1", "echo", []map[string]any{
-		transform("echo", map[string]string{"a": "input.a"}),
+	register(t, apitest.Definition(id, "1", "echo", []map[string]any{
+		apitest.Transform("echo", map[string]string{"a": "input.a"}),
 	}, nil), http.StatusCreated)
 
 	first := execute(t, id, "", `{"input": {"a": 1, "b": [1, 2]}}`, "Idempotency-Key", "order-42")
-	expect(t, first, http.StatusOK, "")
+	apitest.Expect(t, first, http.StatusOK, "")
 	var a executeResponse
-	first.data(t, &a)
+	first.DecodeData(t, &a)
 	if !strings.HasPrefix(a.ExecutionID, id+"-idem-") {
 		t.Fatalf("keyed execution id %q", a.ExecutionID)
 	}
 
 	// Same request, other formatting and key order: same execution.
 	second := execute(t, id, "", `{"input":{"b":[1,2],"a":1}}`, "Idempotency-Key", "order-42")
-	expect(t, second, http.StatusOK, "")
+	apitest.Expect(t, second, http.StatusOK, "")
 	var b executeResponse
-	second.data(t, &b)
+	second.DecodeData(t, &b)
 	if b.ExecutionID != a.ExecutionID || b.RunID != a.RunID {
 		t.Fatalf("retry started %s/%s, want %s/%s", b.ExecutionID, b.RunID, a.ExecutionID, a.RunID)
 	}
-	jsonEqual(t, b.Output, map[string]any{"echo": map[string]any{"a": 1}})
+	apitest.JSONEqual(t, b.Output, map[string]any{"echo": map[string]any{"a": 1}})
 
 	conflict := execute(t, id, "", `{"input": {"a": 2}}`, "Idempotency-Key", "order-42")
-	expect(t, conflict, http.StatusConflict, "idempotency_key_reused")
+	apitest.Expect(t, conflict, http.StatusConflict, "idempotency_key_reused")
 	if conflict.Body.Error.ExecutionID != a.ExecutionID {
 		t.Fatalf("409 names %q, want %q", conflict.Body.Error.ExecutionID, a.ExecutionID)
 	}
 
 	other := execute(t, id, "", `{"input": {"a": 2}}`, "Idempotency-Key", "order-43")
-	expect(t, other, http.StatusOK, "")
+	apitest.Expect(t, other, http.StatusOK, "")
 	var c executeResponse
-	other.data(t, &c)
+	other.DecodeData(t, &c)
 	if c.ExecutionID == a.ExecutionID {
 		t.Fatal("another key attached to the same execution")
 	}
@@ -348,21 +332,21 @@ func TestIdempotentExecute(t *testing.T) {
 // to the running execution.
 func TestIdempotentExecuteWhileRunning(t *testing.T) {
 	id := uniqueID("t-idempotent-running")
-	register(t, definition(id, "1", "approval", []map[string]any{
-		node("approval", "wait", map[string]any{"signal": "go"}),
+	register(t, apitest.Definition(id, "1", "approval", []map[string]any{
+		apitest.Node("approval", "wait", map[string]any{"signal": "go"}),
 	}, nil), http.StatusCreated)
 	first := execute(t, id, "", nil, "Idempotency-Key", "k", "Prefer", "respond-async")
-	expect(t, first, http.StatusAccepted, "")
+	apitest.Expect(t, first, http.StatusAccepted, "")
 	var a executeResponse
-	first.data(t, &a)
+	first.DecodeData(t, &a)
 	second := execute(t, id, "?wait=0", "", "Idempotency-Key", "k")
-	expect(t, second, http.StatusAccepted, "")
+	apitest.Expect(t, second, http.StatusAccepted, "")
 	var b executeResponse
-	second.data(t, &b)
+	second.DecodeData(t, &b)
 	if a.ExecutionID != b.ExecutionID || a.RunID != b.RunID {
 		t.Fatalf("retry got %s/%s, want %s/%s", b.ExecutionID, b.RunID, a.ExecutionID, a.RunID)
 	}
-	expect(t, call(t, http.MethodPost, "/api/executions/"+a.ExecutionID+"/signals/go", nil), http.StatusAccepted, "")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+a.ExecutionID+"/signals/go", nil), http.StatusAccepted, "")
 	waitFor(t, a.ExecutionID, statusIs("completed"))
 }
 
@@ -370,19 +354,19 @@ func TestIdempotentExecuteWhileRunning(t *testing.T) {
 // re-registration is 200, changed content 409, a new version 201 and runs.
 func TestRegistration(t *testing.T) {
 	id := uniqueID("t-registration")
-	broken := definition(id, "1", "start", []map[string]any{
-		transform("start", map[string]string{"x": "input.a +"}),     // invalid_expression
-		node("mystery", "teleport", map[string]any{}),               // unknown_node_type
-		transform("start", map[string]string{"y": "1"}),             // duplicate_id
-		transform("orphan", map[string]string{"z": "1"}),            // unreachable_node
-		transform("after", map[string]string{"w": "nodes.start.x"}), // fine
+	broken := apitest.Definition(id, "1", "start", []map[string]any{
+		apitest.Transform("start", map[string]string{"x": "input.a +"}),     // invalid_expression
+		apitest.Node("mystery", "teleport", map[string]any{}),               // unknown_node_type
+		apitest.Transform("start", map[string]string{"y": "1"}),             // duplicate_id
+		apitest.Transform("orphan", map[string]string{"z": "1"}),            // unreachable_node
+		apitest.Transform("after", map[string]string{"w": "nodes.start.x"}), // fine
 	}, []map[string]any{
-		edge("start", "mystery"),
-		edge("start", "after"),
-		edge("start", "ghost"), // unknown_node
+		apitest.Edge("start", "mystery"),
+		apitest.Edge("start", "after"),
+		apitest.Edge("start", "ghost"), // unknown_node
 	})
 	r := call(t, http.MethodPost, "/api/workflows", broken)
-	expect(t, r, http.StatusBadRequest, "invalid_definition")
+	apitest.Expect(t, r, http.StatusBadRequest, "invalid_definition")
 	var problems []interpreter.Problem
 	if err := json.Unmarshal(r.Body.Error.Details, &problems); err != nil {
 		t.Fatal(err)
@@ -403,76 +387,76 @@ func TestRegistration(t *testing.T) {
 		}
 	}
 
-	v1 := definition(id, "1", "hello", []map[string]any{transform("hello", map[string]string{"v": "1"})}, nil)
+	v1 := apitest.Definition(id, "1", "hello", []map[string]any{apitest.Transform("hello", map[string]string{"v": "1"})}, nil)
 	v1["description"] = "first"
 	r = call(t, http.MethodPost, "/api/workflows", v1)
-	expect(t, r, http.StatusCreated, "")
+	apitest.Expect(t, r, http.StatusCreated, "")
 	var created struct {
 		ID         string          `json:"id"`
 		Version    string          `json:"version"`
 		CreatedAt  time.Time       `json:"createdAt"`
 		Definition json.RawMessage `json:"definition"`
 	}
-	r.data(t, &created)
+	r.DecodeData(t, &created)
 	if created.ID != id || created.Version != "1" || created.CreatedAt.IsZero() || len(created.Definition) == 0 {
 		t.Fatalf("created %+v", created)
 	}
 	// Identical (other key order and formatting do not matter).
-	expect(t, call(t, http.MethodPost, "/api/workflows", v1), http.StatusOK, "")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/workflows", v1), http.StatusOK, "")
 	v1["description"] = "changed"
-	expect(t, call(t, http.MethodPost, "/api/workflows", v1), http.StatusConflict, "definition_conflict")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/workflows", v1), http.StatusConflict, "definition_conflict")
 
-	v2 := definition(id, "2", "hello", []map[string]any{transform("hello", map[string]string{"v": "2"})}, nil)
-	expect(t, call(t, http.MethodPost, "/api/workflows", v2), http.StatusCreated, "")
+	v2 := apitest.Definition(id, "2", "hello", []map[string]any{apitest.Transform("hello", map[string]string{"v": "2"})}, nil)
+	apitest.Expect(t, call(t, http.MethodPost, "/api/workflows", v2), http.StatusCreated, "")
 
 	r = execute(t, id, "", nil)
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
-	jsonEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 2}})
+	r.DecodeData(t, &res)
+	apitest.JSONEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 2}})
 	if v := getExecution(t, res.ExecutionID); v.Version != "2" {
 		t.Fatalf("ran version %q, want 2", v.Version)
 	}
 	// A named version runs that version.
 	r = execute(t, id, "", map[string]any{"version": "1"})
-	expect(t, r, http.StatusOK, "")
-	r.data(t, &res)
-	jsonEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 1}})
-	expect(t, execute(t, id, "", map[string]any{"version": "9"}), http.StatusNotFound, "definition_not_found")
+	apitest.Expect(t, r, http.StatusOK, "")
+	r.DecodeData(t, &res)
+	apitest.JSONEqual(t, res.Output, map[string]any{"hello": map[string]any{"v": 1}})
+	apitest.Expect(t, execute(t, id, "", map[string]any{"version": "9"}), http.StatusNotFound, "definition_not_found")
 
 	// Reading definitions.
 	r = call(t, http.MethodGet, "/api/workflows/"+id, nil)
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var got struct {
 		Version  string `json:"version"`
 		Versions []struct {
 			Version string `json:"version"`
 		} `json:"versions"`
 	}
-	r.data(t, &got)
+	r.DecodeData(t, &got)
 	if got.Version != "2" || len(got.Versions) != 2 || got.Versions[0].Version != "1" {
 		t.Fatalf("GET definition %s", r.Body.Data)
 	}
 	r = call(t, http.MethodGet, "/api/workflows/"+id+"/versions/1", nil)
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var one struct {
 		Description string `json:"description"`
 	}
-	r.data(t, &one)
+	r.DecodeData(t, &one)
 	if one.Description != "first" {
 		t.Fatalf("version 1: %s", r.Body.Data)
 	}
-	expect(t, call(t, http.MethodGet, "/api/workflows/"+id+"/versions/3", nil), http.StatusNotFound, "definition_not_found")
+	apitest.Expect(t, call(t, http.MethodGet, "/api/workflows/"+id+"/versions/3", nil), http.StatusNotFound, "definition_not_found")
 
 	r = call(t, http.MethodGet, "/api/workflows", nil)
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var list struct {
 		Workflows []struct {
 			ID      string `json:"id"`
 			Version string `json:"version"`
 		} `json:"workflows"`
 	}
-	r.data(t, &list)
+	r.DecodeData(t, &list)
 	found := false
 	for _, w := range list.Workflows {
 		if w.ID == id {
@@ -483,14 +467,14 @@ func TestRegistration(t *testing.T) {
 		t.Fatalf("list does not show %s at version 2: %s", id, r.Body.Data)
 	}
 	// "statistics" is reserved for GET /api/workflows/statistics.
-	reserved := definition("statistics", "1", "a", []map[string]any{transform("a", map[string]string{"v": "1"})}, nil)
-	expect(t, call(t, http.MethodPost, "/api/workflows", reserved), http.StatusBadRequest, "invalid_definition")
+	reserved := apitest.Definition("statistics", "1", "a", []map[string]any{apitest.Transform("a", map[string]string{"v": "1"})}, nil)
+	apitest.Expect(t, call(t, http.MethodPost, "/api/workflows", reserved), http.StatusBadRequest, "invalid_definition")
 }
 
 // Scenario 10: client errors.
 func TestClientErrors(t *testing.T) {
 	id := uniqueID("t-client-errors")
-	def := definition(id, "1", "hello", []map[string]any{transform("hello", map[string]string{"email": "input.email"})}, nil)
+	def := apitest.Definition(id, "1", "hello", []map[string]any{apitest.Transform("hello", map[string]string{"email": "input.email"})}, nil)
 	def["inputSchema"] = map[string]any{
 		"type":     "object",
 		"required": []string{"email", "name"},
@@ -501,27 +485,27 @@ func TestClientErrors(t *testing.T) {
 	}
 	register(t, def, http.StatusCreated)
 
-	expect(t, execute(t, "t-no-such-definition", "", nil), http.StatusNotFound, "definition_not_found")
-	expect(t, execute(t, id, "", `{"input": `), http.StatusBadRequest, "invalid_json")
-	expect(t, execute(t, id, "", `{"input": {}, "extra": 1}`), http.StatusBadRequest, "invalid_request")
-	expect(t, execute(t, id, "", `[1]`), http.StatusBadRequest, "invalid_request")
-	expect(t, call(t, http.MethodPost, "/api/workflows", `{"id": `), http.StatusBadRequest, "invalid_json")
-	expect(t, call(t, http.MethodPost, "/api/workflows", `{"id": 5}`), http.StatusBadRequest, "invalid_definition")
-	expect(t, call(t, http.MethodGet, "/api/executions/no-such-execution", nil), http.StatusNotFound, "execution_not_found")
-	expect(t, call(t, http.MethodGet, "/api/executions/"+strings.Repeat("x", 300), nil), http.StatusNotFound, "execution_not_found")
-	expect(t, call(t, http.MethodPost, "/api/executions/no-such-execution/cancel", nil), http.StatusNotFound, "execution_not_found")
-	expect(t, call(t, http.MethodPost, "/api/executions/no-such-execution/signals/go", nil), http.StatusNotFound, "execution_not_found")
-	expect(t, execute(t, id, "?wait=abc", map[string]any{"input": map[string]any{"email": "a@b.c", "name": "n"}}), http.StatusBadRequest, "invalid_wait")
-	expect(t, execute(t, id, "?wait=-1s", nil), http.StatusBadRequest, "invalid_wait")
-	expect(t, call(t, http.MethodGet, "/api/nowhere", nil), http.StatusNotFound, "not_found")
-	expect(t, call(t, http.MethodDelete, "/api/workflows", nil), http.StatusMethodNotAllowed, "method_not_allowed")
+	apitest.Expect(t, execute(t, "t-no-such-definition", "", nil), http.StatusNotFound, "definition_not_found")
+	apitest.Expect(t, execute(t, id, "", `{"input": `), http.StatusBadRequest, "invalid_json")
+	apitest.Expect(t, execute(t, id, "", `{"input": {}, "extra": 1}`), http.StatusBadRequest, "invalid_request")
+	apitest.Expect(t, execute(t, id, "", `[1]`), http.StatusBadRequest, "invalid_request")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/workflows", `{"id": `), http.StatusBadRequest, "invalid_json")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/workflows", `{"id": 5}`), http.StatusBadRequest, "invalid_definition")
+	apitest.Expect(t, call(t, http.MethodGet, "/api/executions/no-such-execution", nil), http.StatusNotFound, "execution_not_found")
+	apitest.Expect(t, call(t, http.MethodGet, "/api/executions/"+strings.Repeat("x", 300), nil), http.StatusNotFound, "execution_not_found")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/no-such-execution/cancel", nil), http.StatusNotFound, "execution_not_found")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/no-such-execution/signals/go", nil), http.StatusNotFound, "execution_not_found")
+	apitest.Expect(t, execute(t, id, "?wait=abc", map[string]any{"input": map[string]any{"email": "a@b.c", "name": "n"}}), http.StatusBadRequest, "invalid_wait")
+	apitest.Expect(t, execute(t, id, "?wait=-1s", nil), http.StatusBadRequest, "invalid_wait")
+	apitest.Expect(t, call(t, http.MethodGet, "/api/nowhere", nil), http.StatusNotFound, "not_found")
+	apitest.Expect(t, call(t, http.MethodDelete, "/api/workflows", nil), http.StatusMethodNotAllowed, "method_not_allowed")
 
 	big := `{"input": "` + strings.Repeat("a", int(env.bodyLimit)) + `"}`
-	expect(t, execute(t, id, "", big), http.StatusRequestEntityTooLarge, "payload_too_large")
-	expect(t, call(t, http.MethodPost, "/api/workflows", big), http.StatusRequestEntityTooLarge, "payload_too_large")
+	apitest.Expect(t, execute(t, id, "", big), http.StatusRequestEntityTooLarge, "payload_too_large")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/workflows", big), http.StatusRequestEntityTooLarge, "payload_too_large")
 
 	r := execute(t, id, "", map[string]any{"input": map[string]any{"email": "not-an-email", "age": -3}})
-	expect(t, r, http.StatusBadRequest, "invalid_input")
+	apitest.Expect(t, r, http.StatusBadRequest, "invalid_input")
 	var fields []fieldError
 	if err := json.Unmarshal(r.Body.Error.Details, &fields); err != nil {
 		t.Fatal(err)
@@ -535,34 +519,34 @@ func TestClientErrors(t *testing.T) {
 	}
 
 	r = execute(t, id, "?wait=5s", map[string]any{"input": map[string]any{"email": "a@example.com", "name": "n"}})
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 }
 
 // Scenario 11: canceling a signal wait runs its error edge (compensation);
 // the execution ends canceled.
 func TestCancelCompensates(t *testing.T) {
 	id := uniqueID("t-cancel")
-	register(t, definition(id, "1", "approval", []map[string]any{
-		node("approval", "wait", map[string]any{"signal": "approve"}),
-		transform("proceed", map[string]string{"ok": "true"}),
-		transform("compensate", map[string]string{"undone": "errors.approval.type"}),
-	}, []map[string]any{edge("approval", "proceed"), edge("approval", "compensate", "on", "error")}), http.StatusCreated)
+	register(t, apitest.Definition(id, "1", "approval", []map[string]any{
+		apitest.Node("approval", "wait", map[string]any{"signal": "approve"}),
+		apitest.Transform("proceed", map[string]string{"ok": "true"}),
+		apitest.Transform("compensate", map[string]string{"undone": "errors.approval.type"}),
+	}, []map[string]any{apitest.Edge("approval", "proceed"), apitest.Edge("approval", "compensate", "on", "error")}), http.StatusCreated)
 
 	r := execute(t, id, "", nil, "Prefer", "respond-async")
-	expect(t, r, http.StatusAccepted, "")
+	apitest.Expect(t, r, http.StatusAccepted, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	waitFor(t, res.ExecutionID, func(v executionView) bool {
 		return len(v.Nodes) > 0 && nodeByID(t, v, "approval").Status == interpreter.StatusWaiting
 	})
 
 	c := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/cancel", nil)
-	expect(t, c, http.StatusAccepted, "")
+	apitest.Expect(t, c, http.StatusAccepted, "")
 	var cancelData struct {
 		ExecutionID string `json:"executionId"`
 		Status      string `json:"status"`
 	}
-	c.data(t, &cancelData)
+	c.DecodeData(t, &cancelData)
 	if cancelData.ExecutionID != res.ExecutionID || cancelData.Status != "canceling" {
 		t.Fatalf("cancel answer %s", c.Body.Data)
 	}
@@ -577,33 +561,33 @@ func TestCancelCompensates(t *testing.T) {
 	if n := nodeByID(t, v, "proceed"); n.Status != interpreter.StatusSkipped {
 		t.Fatalf("proceed node %+v, want skipped", n)
 	}
-	expect(t, call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/cancel", nil), http.StatusConflict, "execution_finished")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/cancel", nil), http.StatusConflict, "execution_finished")
 	recordHistory(t, "cancel-compensation", res.ExecutionID, res.RunID)
 }
 
 // Scenario 12: executions are listed from visibility by definition.
 func TestListExecutions(t *testing.T) {
 	id := uniqueID("t-list")
-	register(t, definition(id, "1", "hello", []map[string]any{transform("hello", map[string]string{"v": "1"})}, nil), http.StatusCreated)
+	register(t, apitest.Definition(id, "1", "hello", []map[string]any{apitest.Transform("hello", map[string]string{"v": "1"})}, nil), http.StatusCreated)
 	started := map[string]bool{}
 	for range 3 {
 		r := execute(t, id, "", nil)
-		expect(t, r, http.StatusOK, "")
+		apitest.Expect(t, r, http.StatusOK, "")
 		var res executeResponse
-		r.data(t, &res)
+		r.DecodeData(t, &res)
 		started[res.ExecutionID] = true
 	}
 
 	type listPage struct {
-		Executions    []executionSummary `json:"executions"`
-		NextPageToken string             `json:"nextPageToken"`
+		Executions    []executionView `json:"executions"`
+		NextPageToken string          `json:"nextPageToken"`
 	}
 	// Visibility is eventually consistent: poll.
 	page := poll(t, fmt.Sprintf("listing the %d completed executions", len(started)), func() listPage {
 		r := call(t, http.MethodGet, "/api/executions?definitionId="+id+"&status=completed", nil)
-		expect(t, r, http.StatusOK, "")
+		apitest.Expect(t, r, http.StatusOK, "")
 		var p listPage
-		r.data(t, &p)
+		r.DecodeData(t, &p)
 		return p
 	}, func(p listPage) bool { return len(p.Executions) == len(started) })
 	for _, e := range page.Executions {
@@ -615,15 +599,15 @@ func TestListExecutions(t *testing.T) {
 
 	// Pagination: two pages of 2 and 1.
 	r := call(t, http.MethodGet, "/api/executions?definitionId="+id+"&pageSize=2", nil)
-	expect(t, r, http.StatusOK, "")
-	r.data(t, &page)
+	apitest.Expect(t, r, http.StatusOK, "")
+	r.DecodeData(t, &page)
 	if len(page.Executions) != 2 || page.NextPageToken == "" {
 		t.Fatalf("first page %s", r.Body.Data)
 	}
 	seen := map[string]bool{page.Executions[0].ExecutionID: true, page.Executions[1].ExecutionID: true}
 	r = call(t, http.MethodGet, "/api/executions?definitionId="+id+"&pageSize=2&pageToken="+page.NextPageToken, nil)
-	expect(t, r, http.StatusOK, "")
-	r.data(t, &page)
+	apitest.Expect(t, r, http.StatusOK, "")
+	r.DecodeData(t, &page)
 	if len(page.Executions) != 1 || seen[page.Executions[0].ExecutionID] {
 		t.Fatalf("second page %s", r.Body.Data)
 	}
@@ -631,15 +615,15 @@ func TestListExecutions(t *testing.T) {
 	// Time filters.
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	r = call(t, http.MethodGet, "/api/executions?definitionId="+id+"&startedAfter="+future, nil)
-	expect(t, r, http.StatusOK, "")
-	r.data(t, &page)
+	apitest.Expect(t, r, http.StatusOK, "")
+	r.DecodeData(t, &page)
 	if len(page.Executions) != 0 {
 		t.Fatalf("startedAfter the future listed %d", len(page.Executions))
 	}
 
 	// Every bad parameter is reported; nothing reaches the query.
 	r = call(t, http.MethodGet, "/api/executions?definitionId=x'%20OR%20'1'='1&status=done&startedAfter=yesterday&startedBefore=2025-13-01&pageSize=500&pageToken=***", nil)
-	expect(t, r, http.StatusBadRequest, "invalid_query")
+	apitest.Expect(t, r, http.StatusBadRequest, "invalid_query")
 	var bad []fieldError
 	if err := json.Unmarshal(r.Body.Error.Details, &bad); err != nil {
 		t.Fatal(err)
@@ -654,7 +638,10 @@ func TestHealth(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("health %d: %s", r.Status, r.Raw)
 	}
-	var h healthBody
+	var h struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
 	if err := json.Unmarshal(r.Raw, &h); err != nil {
 		t.Fatal(err)
 	}
@@ -675,14 +662,14 @@ func TestRequestID(t *testing.T) {
 // attaches to it answers 409 execution_terminated with its id.
 func TestTerminatedExecution(t *testing.T) {
 	id := uniqueID("t-terminated")
-	register(t, definition(id, "1", "approval", []map[string]any{
-		node("approval", "wait", map[string]any{"signal": "approve"}),
+	register(t, apitest.Definition(id, "1", "approval", []map[string]any{
+		apitest.Node("approval", "wait", map[string]any{"signal": "approve"}),
 	}, nil), http.StatusCreated)
 
 	r := execute(t, id, "", nil, "Prefer", "respond-async", "Idempotency-Key", "term")
-	expect(t, r, http.StatusAccepted, "")
+	apitest.Expect(t, r, http.StatusAccepted, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	if err := env.client.TerminateWorkflow(t.Context(), res.ExecutionID, res.RunID, "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -691,11 +678,11 @@ func TestTerminatedExecution(t *testing.T) {
 		t.Fatalf("terminated execution error %+v", v.Error)
 	}
 	retry := execute(t, id, "", nil, "Idempotency-Key", "term")
-	expect(t, retry, http.StatusConflict, "execution_terminated")
+	apitest.Expect(t, retry, http.StatusConflict, "execution_terminated")
 	if retry.Body.Error.ExecutionID != res.ExecutionID || retry.Body.Error.RunID != res.RunID {
 		t.Fatalf("retry error %s", retry.Raw)
 	}
-	expect(t, call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/approve", nil), http.StatusConflict, "execution_finished")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/approve", nil), http.StatusConflict, "execution_finished")
 }
 
 // Executions of other workflow types are not this API's: 404.
@@ -710,6 +697,6 @@ func TestOtherWorkflowTypeIsNotFound(t *testing.T) {
 	t.Cleanup(func() {
 		_ = env.client.TerminateWorkflow(context.WithoutCancel(t.Context()), run.GetID(), run.GetRunID(), "test done")
 	})
-	expect(t, call(t, http.MethodGet, "/api/executions/"+other, nil), http.StatusNotFound, "execution_not_found")
-	expect(t, call(t, http.MethodPost, "/api/executions/"+other+"/cancel", nil), http.StatusNotFound, "execution_not_found")
+	apitest.Expect(t, call(t, http.MethodGet, "/api/executions/"+other, nil), http.StatusNotFound, "execution_not_found")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+other+"/cancel", nil), http.StatusNotFound, "execution_not_found")
 }

@@ -1,10 +1,11 @@
-package api
+package e2e
 
 import (
 	"math"
 	"net/http"
 	"testing"
 
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -36,9 +37,9 @@ type statsView struct {
 func getStats(t *testing.T, query string) statsView {
 	t.Helper()
 	r := call(t, http.MethodGet, "/api/workflows/statistics"+query, nil)
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var v statsView
-	r.data(t, &v)
+	r.DecodeData(t, &v)
 	return v
 }
 
@@ -67,31 +68,31 @@ func TestStatistics(t *testing.T) {
 	cacheBefore := *before.CacheStats
 
 	// One route per mode: "ok" completes, "fail" fails, "wait" waits.
-	register(t, definition(id, "1", "route", []map[string]any{
-		transform("route", map[string]string{"mode": "input.mode"}),
-		transform("done", map[string]string{"ok": "true"}),
-		node("boom", "fail", map[string]any{"status": 409, "code": "stats_failed", "message": "failed on purpose"}),
-		node("hold", "wait", map[string]any{"signal": "release"}),
+	register(t, apitest.Definition(id, "1", "route", []map[string]any{
+		apitest.Transform("route", map[string]string{"mode": "input.mode"}),
+		apitest.Transform("done", map[string]string{"ok": "true"}),
+		apitest.Node("boom", "fail", map[string]any{"status": 409, "code": "stats_failed", "message": "failed on purpose"}),
+		apitest.Node("hold", "wait", map[string]any{"signal": "release"}),
 	}, []map[string]any{
-		edge("route", "done", "condition", "input.mode == 'ok'"),
-		edge("route", "boom", "condition", "input.mode == 'fail'"),
-		edge("route", "hold", "condition", "input.mode == 'wait'"),
+		apitest.Edge("route", "done", "condition", "input.mode == 'ok'"),
+		apitest.Edge("route", "boom", "condition", "input.mode == 'fail'"),
+		apitest.Edge("route", "hold", "condition", "input.mode == 'wait'"),
 	}), http.StatusCreated)
 
 	ok := execute(t, id, "", map[string]any{"input": map[string]any{"mode": "ok"}})
-	expect(t, ok, http.StatusOK, "")
+	apitest.Expect(t, ok, http.StatusOK, "")
 	var okRes executeResponse
-	ok.data(t, &okRes)
+	ok.DecodeData(t, &okRes)
 	waitForStats(t, q, func(v statsView) bool { return v.CompletedWorkflows == 1 })
 
 	failed := execute(t, id, "", map[string]any{"input": map[string]any{"mode": "fail"}})
-	expect(t, failed, http.StatusConflict, "stats_failed")
+	apitest.Expect(t, failed, http.StatusConflict, "stats_failed")
 	waitForStats(t, q, func(v statsView) bool { return v.FailedWorkflows == 1 })
 
 	held := execute(t, id, "", map[string]any{"input": map[string]any{"mode": "wait"}}, "Prefer", "respond-async")
-	expect(t, held, http.StatusAccepted, "")
+	apitest.Expect(t, held, http.StatusAccepted, "")
 	var heldRes executeResponse
-	held.data(t, &heldRes)
+	held.DecodeData(t, &heldRes)
 	mid := waitForStats(t, q, func(v statsView) bool { return v.ActiveWorkflows == 1 })
 	if mid.CompletedWorkflows != 1 || mid.FailedWorkflows != 1 || mid.CanceledWorkflows != 0 {
 		t.Fatalf("after one of each: %+v", mid)
@@ -116,7 +117,7 @@ func TestStatistics(t *testing.T) {
 		t.Errorf("averageExecutionTime %v ms, want %v ms", *mid.AverageExecutionTime, want)
 	}
 
-	expect(t, call(t, http.MethodPost, "/api/executions/"+heldRes.ExecutionID+"/cancel", nil), http.StatusAccepted, "")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+heldRes.ExecutionID+"/cancel", nil), http.StatusAccepted, "")
 	end := waitForStats(t, q, func(v statsView) bool { return v.CanceledWorkflows == 1 })
 	if end.ActiveWorkflows != 0 || end.AverageExecutionTimeSample != 3 {
 		t.Fatalf("after the cancel: %+v", end)
@@ -144,13 +145,5 @@ func TestStatistics(t *testing.T) {
 	}
 
 	r := call(t, http.MethodGet, "/api/workflows/statistics?definitionId=Not'Valid", nil)
-	expect(t, r, http.StatusBadRequest, "invalid_query")
-}
-
-// The statistics count every caller's executions: admin keys only.
-func TestStatisticsNeedsAdmin(t *testing.T) {
-	base := keyedAPI(t, []string{"/api/workflows/statistics"}, nil)
-	expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics", nil), http.StatusUnauthorized, "unauthorized")
-	expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics", nil, bearer(aliceKey)...), http.StatusForbidden, "forbidden")
-	expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics", nil, bearer(opsKey)...), http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusBadRequest, "invalid_query")
 }

@@ -1,8 +1,10 @@
-package api
+package e2e
 
 import (
 	"net/http"
 	"testing"
+
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 )
 
 // Strings in the input that look like expressions are data: they reach the
@@ -10,8 +12,8 @@ import (
 // no secret read, no hashing), and compare as plain strings.
 func TestExpressionInjectionIsData(t *testing.T) {
 	id := uniqueID("t-expr-injection")
-	register(t, definition(id, "1", "echo", []map[string]any{
-		transform("echo", map[string]string{
+	register(t, apitest.Definition(id, "1", "echo", []map[string]any{
+		apitest.Transform("echo", map[string]string{
 			"text":     "input.text",
 			"suffixed": "input.text + '!'",
 			"length":   "size(input.text)",
@@ -30,10 +32,10 @@ func TestExpressionInjectionIsData(t *testing.T) {
 		"input.list.map(a, input.list.map(b, a))",
 	} {
 		r := execute(t, id, "", map[string]any{"input": map[string]any{"text": text, "password": "hunter2-secret"}})
-		expect(t, r, http.StatusOK, "")
+		apitest.Expect(t, r, http.StatusOK, "")
 		var res executeResponse
-		r.data(t, &res)
-		jsonEqual(t, res.Output, map[string]any{"echo": map[string]any{
+		r.DecodeData(t, &res)
+		apitest.JSONEqual(t, res.Output, map[string]any{"echo": map[string]any{
 			"text": text, "suffixed": text + "!", "length": len([]rune(text)), "isPlain": text == "input.password",
 		}})
 	}

@@ -1,10 +1,12 @@
-package api
+package e2e
 
 import (
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 )
 
 // scrape reads GET /metrics as Prometheus text.
@@ -34,13 +36,13 @@ func scrape(t *testing.T) string {
 // (not by the execution id in the URL).
 func TestMetrics(t *testing.T) {
 	id := uniqueID("t-metrics")
-	register(t, definition(id, "1", "a", []map[string]any{transform("a", map[string]string{"v": "1"})}, nil), http.StatusCreated)
+	register(t, apitest.Definition(id, "1", "a", []map[string]any{apitest.Transform("a", map[string]string{"v": "1"})}, nil), http.StatusCreated)
 	r := execute(t, id, "", nil)
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var res executeResponse
-	r.data(t, &res)
+	r.DecodeData(t, &res)
 	getExecution(t, res.ExecutionID)
-	expect(t, call(t, http.MethodGet, "/api/executions/no-such-execution", nil), http.StatusNotFound, "execution_not_found")
+	apitest.Expect(t, call(t, http.MethodGet, "/api/executions/no-such-execution", nil), http.StatusNotFound, "execution_not_found")
 
 	text := scrape(t)
 	for _, want := range []string{

@@ -1,4 +1,4 @@
-package api
+package e2e
 
 import (
 	"encoding/json"
@@ -11,10 +11,12 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	failurepb "go.temporal.io/api/failure/v1"
 
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
-// executionFailedDetails is the details of execution_failed.
+// executionFailedDetails is the one entry of execution_failed's details,
+// and its "failure".
 type executionFailedDetails struct {
 	NodeID string `json:"nodeId"`
 	Type   string `json:"type"`
@@ -24,12 +26,18 @@ type executionFailedDetails struct {
 // a message containing each of mention, and that it took under budget.
 func expectNodeFailure(t *testing.T, r response, took time.Duration, node, errType string, mention ...string) {
 	t.Helper()
-	expect(t, r, http.StatusUnprocessableEntity, "execution_failed")
-	var d executionFailedDetails
-	if err := json.Unmarshal(r.Body.Error.Details, &d); err != nil {
+	apitest.Expect(t, r, http.StatusUnprocessableEntity, "execution_failed")
+	// details is a list, like every error's; its one entry is also the
+	// error's "failure" (what details was before).
+	var details []executionFailedDetails
+	if err := json.Unmarshal(r.Body.Error.Details, &details); err != nil || len(details) != 1 {
 		t.Fatalf("details %s: %v", r.Body.Error.Details, err)
 	}
-	if d.NodeID != node {
+	var failure executionFailedDetails
+	if err := json.Unmarshal(r.Body.Error.Failure, &failure); err != nil || failure != details[0] {
+		t.Fatalf("failure %s is not the details' entry %+v (%v)", r.Body.Error.Failure, details[0], err)
+	}
+	if d := details[0]; d.NodeID != node {
 		t.Errorf("failed node %q, want %q: %s", d.NodeID, node, r.Raw)
 	}
 	for _, m := range mention {
@@ -83,9 +91,9 @@ func TestExpressionBombs(t *testing.T) {
 	long := "input.a" + strings.Repeat(" + input.a", 1000)
 	for name, src := range map[string]string{"deep": deep, "long": long} {
 		id := uniqueID("t-bomb-" + name)
-		r := call(t, http.MethodPost, "/api/workflows", definition(id, "1", "a",
-			[]map[string]any{transform("a", map[string]string{"x": src})}, nil))
-		expect(t, r, http.StatusBadRequest, "invalid_definition")
+		r := call(t, http.MethodPost, "/api/workflows", apitest.Definition(id, "1", "a",
+			[]map[string]any{apitest.Transform("a", map[string]string{"x": src})}, nil))
+		apitest.Expect(t, r, http.StatusBadRequest, "invalid_definition")
 		if !strings.Contains(string(r.Body.Error.Details), "nodes[0].config.mapping.x") {
 			t.Errorf("%s: details %s do not name the expression", name, r.Body.Error.Details)
 		}
@@ -104,7 +112,7 @@ func TestExpressionBombs(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			id := uniqueID("t-bomb")
-			register(t, definition(id, "1", "bomb", []map[string]any{transform("bomb", map[string]string{"x": src})}, nil), http.StatusCreated)
+			register(t, apitest.Definition(id, "1", "bomb", []map[string]any{apitest.Transform("bomb", map[string]string{"x": src})}, nil), http.StatusCreated)
 			start := time.Now()
 			r := execute(t, id, "?wait=20s", map[string]any{"input": input})
 			expectNodeFailure(t, r, time.Since(start), "bomb", interpreter.ErrExpression, "cost limit exceeded")
@@ -121,7 +129,7 @@ func TestNodeOutputCap(t *testing.T) {
 	for _, f := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
 		mapping[f] = "input.s + input.s + input.s"
 	}
-	register(t, definition(id, "1", "big", []map[string]any{transform("big", mapping)}, nil), http.StatusCreated)
+	register(t, apitest.Definition(id, "1", "big", []map[string]any{apitest.Transform("big", mapping)}, nil), http.StatusCreated)
 	start := time.Now()
 	r := execute(t, id, "?wait=20s", map[string]any{"input": map[string]any{"s": strings.Repeat("y", 40_000)}})
 	expectNodeFailure(t, r, time.Since(start), "big", interpreter.ErrPayloadTooBig, "limit")

@@ -1,9 +1,11 @@
-package api
+package e2e
 
 import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 )
 
 // internalText are fragments of Go, database and Temporal error text that
@@ -38,11 +40,11 @@ func checkClientError(t *testing.T, name string, r response) {
 // never a 500 and never internal error text.
 func TestBadInputEverywhere(t *testing.T) {
 	id := uniqueID("t-bad-input")
-	register(t, definition(id, "1", "w", []map[string]any{node("w", "wait", map[string]any{"signal": "go"})}, nil), http.StatusCreated)
+	register(t, apitest.Definition(id, "1", "w", []map[string]any{apitest.Node("w", "wait", map[string]any{"signal": "go"})}, nil), http.StatusCreated)
 	r := execute(t, id, "", nil, "Prefer", "respond-async")
-	expect(t, r, http.StatusAccepted, "")
+	apitest.Expect(t, r, http.StatusAccepted, "")
 	var running executeResponse
-	r.data(t, &running)
+	r.DecodeData(t, &running)
 
 	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
 	huge := `{"input": "` + strings.Repeat("a", int(env.bodyLimit)) + `"}`
@@ -130,22 +132,5 @@ func TestBadInputEverywhere(t *testing.T) {
 	if v := getExecution(t, running.ExecutionID); v.Status != "running" {
 		t.Errorf("execution %s is %s", running.ExecutionID, v.Status)
 	}
-	expect(t, call(t, http.MethodPost, "/api/executions/"+running.ExecutionID+"/cancel", nil), http.StatusAccepted, "")
-}
-
-func TestPageToken(t *testing.T) {
-	for _, token := range [][]byte{{0}, []byte(`{"a":1}`), make([]byte, 300)} {
-		got, ok := decodePageToken(encodePageToken(token))
-		if !ok || string(got) != string(token) {
-			t.Errorf("round trip of %q: %q %v", token, got, ok)
-		}
-	}
-	good := encodePageToken([]byte(`{"a":1}`))
-	flipped := []byte(good)
-	flipped[3] ^= 1 // another base64url letter
-	for _, bad := range []string{"", "AAAA", "!!!", good[:len(good)-2], good + "A", string(flipped)} {
-		if _, ok := decodePageToken(bad); ok {
-			t.Errorf("%q accepted", bad)
-		}
-	}
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+running.ExecutionID+"/cancel", nil), http.StatusAccepted, "")
 }

@@ -1,17 +1,19 @@
-package api
+// Package e2e tests the API end to end: over one embedded Temporal server,
+// the workers and the API on httptest, which TestMain boots once. What can
+// be tested without Temporal (request parsing, error shapes, access,
+// limits) is tested in package api itself, over fakes.
+package e2e
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +25,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/workflow-backend/workflow-backend/activities"
+	"github.com/workflow-backend/workflow-backend/api"
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/devserver"
 	"github.com/workflow-backend/workflow-backend/internal/expr"
@@ -151,7 +155,7 @@ func runTests(m *testing.M) (int, error) {
 	}
 	defer ws.Stop()
 
-	api, err := New(Options{
+	server, err := api.New(api.Options{
 		Client:       c,
 		PayloadCodec: pc,
 		Store:        st,
@@ -169,7 +173,7 @@ func runTests(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	ts := httptest.NewServer(api.Handler())
+	ts := httptest.NewServer(server.Handler())
 	defer ts.Close()
 
 	env = testEnv{client: c, codec: pc, frontend: srv.FrontendAddress(), store: st, registry: reg, exprs: exprs, logger: logger,
@@ -186,42 +190,14 @@ func testLogLevel() slog.Level {
 	return l
 }
 
-// response is a decoded API answer.
-type response struct {
-	Status int
-	Header http.Header
-	Raw    []byte
-	Body   struct {
-		Success bool            `json:"success"`
-		Data    json.RawMessage `json:"data"`
-		Error   *struct {
-			Code        string          `json:"code"`
-			Message     string          `json:"message"`
-			Details     json.RawMessage `json:"details"`
-			ExecutionID string          `json:"executionId"`
-			RunID       string          `json:"runId"`
-			UIURL       string          `json:"uiUrl"`
-		} `json:"error"`
-	}
-}
+// response is a decoded API answer (api/apitest holds the helpers the
+// API's tests share).
+type response = apitest.Response
 
-// data decodes the success data into v.
-func (r response) data(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body.Data, v); err != nil {
-		t.Fatalf("decode data %s: %v", r.Body.Data, err)
-	}
-}
+// fieldError is an entry of the details of validation errors.
+type fieldError = interpreter.FieldError
 
-func (r response) errCode() string {
-	if r.Body.Error == nil {
-		return ""
-	}
-	return r.Body.Error.Code
-}
-
-// call sends a request; body is sent as is when it is []byte or string,
-// and JSON-encoded otherwise. headers are name, value pairs.
+// call sends a request to the API of the package's environment.
 func call(t *testing.T, method, path string, body any, headers ...string) response {
 	t.Helper()
 	return callAt(t, env.baseURL, method, path, body, headers...)
@@ -230,64 +206,13 @@ func call(t *testing.T, method, path string, body any, headers ...string) respon
 // callAt is call against the API at baseURL.
 func callAt(t *testing.T, baseURL, method, path string, body any, headers ...string) response {
 	t.Helper()
-	var reader io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		reader = bytes.NewReader(b)
-	case string:
-		reader = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reader = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, baseURL+path, reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if reader != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Add(headers[i], headers[i+1])
-	}
-	resp, err := env.http.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r.Body); err != nil {
-			t.Fatalf("%s %s: %d, body is not JSON: %s", method, path, resp.StatusCode, raw)
-		}
-	}
-	return r
-}
-
-// expect fails the test unless the response has the status (and, for
-// errors, the code).
-func expect(t *testing.T, r response, status int, code string) {
-	t.Helper()
-	if r.Status != status || r.errCode() != code {
-		t.Fatalf("got %d %q, want %d %q; body: %s", r.Status, r.errCode(), status, code, r.Raw)
-	}
-	if (status < 400) != r.Body.Success {
-		t.Fatalf("success=%v with status %d: %s", r.Body.Success, status, r.Raw)
-	}
+	return apitest.Call(t, env.http, baseURL, method, path, body, headers...)
 }
 
 // register registers a definition and expects want (201 or 200).
 func register(t *testing.T, def map[string]any, want int) {
 	t.Helper()
-	expect(t, call(t, http.MethodPost, "/api/workflows", def), want, "")
+	apitest.Expect(t, call(t, http.MethodPost, "/api/workflows", def), want, "")
 }
 
 // executeResponse is the data of an execute.
@@ -329,9 +254,9 @@ type executionView struct {
 func getExecution(t *testing.T, id string) executionView {
 	t.Helper()
 	r := call(t, http.MethodGet, "/api/executions/"+id, nil)
-	expect(t, r, http.StatusOK, "")
+	apitest.Expect(t, r, http.StatusOK, "")
 	var v executionView
-	r.data(t, &v)
+	r.DecodeData(t, &v)
 	return v
 }
 
@@ -378,27 +303,6 @@ func nodeByID(t *testing.T, v executionView, id string) interpreter.NodeState {
 	return interpreter.NodeState{}
 }
 
-// jsonEqual compares a JSON document with the JSON encoding of want.
-func jsonEqual(t *testing.T, got json.RawMessage, want any) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("decode %s: %v", got, err)
-	}
-	raw, err := json.Marshal(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &w); err != nil {
-		t.Fatal(err)
-	}
-	gs, _ := json.Marshal(g)
-	ws, _ := json.Marshal(w)
-	if !bytes.Equal(gs, ws) {
-		t.Fatalf("got %s, want %s", gs, ws)
-	}
-}
-
 // history reads an execution's full history through the SDK.
 func history(t *testing.T, id, runID string) *historypb.History {
 	t.Helper()
@@ -438,7 +342,7 @@ func recordHistory(t *testing.T, name, id, runID string) {
 		t.Fatal(err)
 	}
 	raw := indented.Bytes()
-	dir := filepath.Join("..", "interpreter", "testdata", "histories")
+	dir := filepath.Join("..", "..", "interpreter", "testdata", "histories")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
