@@ -10,7 +10,6 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/sqlpolicy"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
@@ -18,11 +17,8 @@ import (
 // TestDatabaseQueryPolicyAtRegistration: a refused statement is a
 // registration problem on the query, with its own code and the reason.
 func TestDatabaseQueryPolicyAtRegistration(t *testing.T) {
-	nt := DatabaseQueryNodeType([]string{"app"})
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nt := lookupType(t, TypeDatabaseQuery, IOOptions{Databases: []string{"app"}})
+	e := testExprs(t)
 	for _, tt := range []struct{ query, why string }{
 		{"VACUUM INTO '/tmp/copy.db'", "VACUUM statements are not allowed"},
 		{"ATTACH DATABASE '/tmp/x.db' AS x", "ATTACH statements are not allowed"},

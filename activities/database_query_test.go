@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -82,14 +80,11 @@ const seedProducts = `INSERT INTO products (id, name, price, stock, meta, create
 // on db under the connection name "app".
 func newDBEnv(t *testing.T, db *sqlx.DB) *testsuite.TestActivityEnvironment {
 	t.Helper()
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testExprs(t)
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	d := &DatabaseNodes{Activities: &Activities{Expr: e}, Conns: map[string]*sqlx.DB{"app": db}}
-	env.RegisterActivityWithOptions(d.DatabaseQuery, activity.RegisterOptions{Name: TypeDatabaseQuery})
+	d.RegisterIO(env, &IO{Database: d})
 	return env
 }
 
@@ -429,7 +424,7 @@ func TestDatabaseQueryErrors(t *testing.T) {
 
 func TestDatabaseQueryCheckConfig(t *testing.T) {
 	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	nt := DatabaseQueryNodeType([]string{"app"})
+	nt := lookupType(t, TypeDatabaseQuery, IOOptions{Databases: []string{"app"}})
 	tests := []struct {
 		name   string
 		config string
@@ -468,7 +463,7 @@ func TestDatabaseQueryCheckConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) { checkProblems(t, nt, tt.config, tt.want) })
 	}
 	// Built without the list of connections, any name is accepted.
-	checkProblems(t, DatabaseQueryNodeType(nil), `{"connection": "reports", "query": "SELECT 1", "mode": "one"}`, nil)
+	checkProblems(t, lookupType(t, TypeDatabaseQuery, IOOptions{}), `{"connection": "reports", "query": "SELECT 1", "mode": "one"}`, nil)
 	if nt.Kind != interpreter.KindIO || nt.Name != TypeDatabaseQuery {
 		t.Fatalf("node type = %s, kind %v", nt.Name, nt.Kind)
 	}

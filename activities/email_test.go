@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/mail"
+	"github.com/workflow-backend/workflow-backend/internal/mail/sendgrid"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -33,10 +32,7 @@ var emailFrom = mail.Address{Name: "Shop", Email: "shop@example.com"}
 // a fresh SQLite database.
 func emailNodes(t *testing.T, sender mail.Sender) *EmailNodes {
 	t.Helper()
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testExprs(t)
 	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "app.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,13 +45,13 @@ func emailNodes(t *testing.T, sender mail.Sender) *EmailNodes {
 func emailEnv(n *EmailNodes) *testsuite.TestActivityEnvironment {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(n.Email, activity.RegisterOptions{Name: TypeEmail})
+	n.RegisterIO(env, &IO{Email: n})
 	return env
 }
 
 func sendGridSender(t *testing.T, key, baseURL string) mail.Sender {
 	t.Helper()
-	s, err := mail.NewSendGrid(key, baseURL)
+	s, err := sendgrid.New(key, baseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +267,7 @@ func TestEmailInWorkflow(t *testing.T) {
 	fake := testenv.NewSendGrid(t, sendGridKey)
 	fake.FailNext(1, 500, 0)
 	nodes := emailNodes(t, sendGridSender(t, sendGridKey, fake.URL))
-	reg := interpreter.NewRegistry(append(PureNodeTypes(), EmailNodeType())...)
+	reg := interpreter.NewRegistry(append(PureNodeTypes(), lookupType(t, TypeEmail, IOOptions{}))...)
 	def, problems := interpreter.Parse([]byte(`{"id": "welcome", "version": "1", "startNode": "send",
 		"nodes": [{"id": "send", "type": "email",
 			"config": {"to": "input.email", "subject": "'Welcome'", "text": "'Hello ' + input.name"}}],
@@ -283,7 +279,7 @@ func TestEmailInWorkflow(t *testing.T) {
 	env := suite.NewTestWorkflowEnvironment()
 	interpreter.New(reg).Register(env)
 	nodes.RegisterPure(env)
-	env.RegisterActivityWithOptions(nodes.Email, activity.RegisterOptions{Name: TypeEmail})
+	nodes.RegisterIO(env, &IO{Email: nodes})
 	env.ExecuteWorkflow(interpreter.WorkflowName, interpreter.ExecutionInput{Definition: def, Input: decodeJSON(t, emailInput)})
 	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 		t.Fatalf("workflow completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
@@ -301,7 +297,7 @@ func TestEmailInWorkflow(t *testing.T) {
 
 func TestEmailCheckConfig(t *testing.T) {
 	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	nt := EmailNodeType()
+	nt := lookupType(t, TypeEmail, IOOptions{})
 	if nt.Kind != interpreter.KindIO {
 		t.Errorf("kind = %v, want KindIO", nt.Kind)
 	}

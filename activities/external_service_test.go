@@ -5,13 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/payments"
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -28,10 +26,7 @@ var paymentServices = map[string][]string{payments.ServiceStripe: payments.Opera
 // serviceNodes returns the node activities with conn as the stripe service.
 func serviceNodes(t *testing.T, conn Connector) *ServiceNodes {
 	t.Helper()
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testExprs(t)
 	return &ServiceNodes{Activities: &Activities{Expr: e}, Connectors: map[string]Connector{payments.ServiceStripe: conn}}
 }
 
@@ -42,7 +37,8 @@ func newServiceEnv(t *testing.T, conn Connector) *testsuite.TestActivityEnvironm
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(serviceNodes(t, conn).ExternalService, activity.RegisterOptions{Name: TypeExternalService})
+	s := serviceNodes(t, conn)
+	s.RegisterIO(env, &IO{Services: s})
 	return env
 }
 
@@ -61,7 +57,7 @@ const chargeConfig = `{"service": "stripe", "operation": "charge", "params": {
 
 func TestExternalServiceCheckConfig(t *testing.T) {
 	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	nt := ExternalServiceNodeType(paymentServices)
+	nt := lookupType(t, TypeExternalService, IOOptions{Services: paymentServices})
 	if nt.Kind != interpreter.KindIO || nt.Name != TypeExternalService {
 		t.Fatalf("node type %+v", nt)
 	}
@@ -78,13 +74,10 @@ func TestExternalServiceCheckConfig(t *testing.T) {
 // TestExternalServiceUnknownServiceAtRegistration registers a definition
 // through the interpreter's validator: the problem names the node's config.
 func TestExternalServiceUnknownServiceAtRegistration(t *testing.T) {
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testExprs(t)
 	def := `{"id": "pay", "version": "1", "startNode": "charge", "nodes": [
 		{"id": "charge", "type": "external_service", "config": {"service": "paypal", "operation": "charge"}}]}`
-	_, problems := interpreter.Parse([]byte(def), interpreter.NewRegistry(ExternalServiceNodeType(paymentServices)), e)
+	_, problems := interpreter.Parse([]byte(def), interpreter.NewRegistry(lookupType(t, TypeExternalService, IOOptions{Services: paymentServices})), e)
 	if len(problems) != 1 || problems[0].Path != "nodes[0].config.service" || problems[0].Code != interpreter.CodeInvalidConfig ||
 		!strings.Contains(problems[0].Message, `unknown service "paypal" (known: stripe)`) {
 		t.Fatalf("problems %+v", problems)
@@ -151,7 +144,8 @@ func runChargeWorkflow(t *testing.T, conn Connector, input string) (interpreter.
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
-	env.RegisterActivityWithOptions(serviceNodes(t, conn).ExternalService, activity.RegisterOptions{Name: TypeExternalService})
+	s := serviceNodes(t, conn)
+	s.RegisterIO(env, &IO{Services: s})
 	env.RegisterWorkflowWithOptions(func(ctx workflow.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
 		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: 10 * time.Second,

@@ -14,7 +14,6 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -22,14 +21,11 @@ import (
 // nodes under root.
 func newFileEnv(t *testing.T, root string) *testsuite.TestActivityEnvironment {
 	t.Helper()
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testExprs(t)
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	f := &FileNodes{Activities: &Activities{Expr: e}, Root: root}
-	env.RegisterActivityWithOptions(f.FileProcessing, activity.RegisterOptions{Name: TypeFileProcessing})
+	f.RegisterIO(env, &IO{Files: f})
 	return env
 }
 
@@ -263,7 +259,7 @@ func TestFileProcessingBigCSV(t *testing.T) {
 
 func TestFileProcessingCheckConfig(t *testing.T) {
 	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	nt := FileProcessingNodeType()
+	nt := lookupType(t, TypeFileProcessing, IOOptions{})
 	tests := []struct {
 		name   string
 		config string

@@ -66,7 +66,7 @@ func TestNotification(t *testing.T) {
 
 func TestNotificationCheckConfig(t *testing.T) {
 	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	nt := NotificationNodeType()
+	nt := lookupType(t, TypeNotification, IOOptions{})
 	if nt.Kind != interpreter.KindIO {
 		t.Fatalf("kind %v", nt.Kind)
 	}

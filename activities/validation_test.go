@@ -244,7 +244,7 @@ func TestValidationCheckConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkProblems(t, ValidationNodeType(), tt.config, tt.want)
+			checkProblems(t, lookupType(t, TypeValidation, IOOptions{}), tt.config, tt.want)
 		})
 	}
 }
