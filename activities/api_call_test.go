@@ -174,6 +174,7 @@ func callRequest(t *testing.T, srv *testServer, config string) interpreter.NodeR
 }
 
 func TestAPICall(t *testing.T) {
+	t.Parallel()
 	srv := newTestServer(t)
 	env := newHTTPEnv(t, 0, nil, "127.0.0.1")
 	tests := []struct {
@@ -257,6 +258,7 @@ func checkHTTPError(t *testing.T, err error, typ string, retryable bool, delay t
 }
 
 func TestAPICallFailures(t *testing.T) {
+	t.Parallel()
 	srv := newTestServer(t)
 	env := newHTTPEnv(t, 0, nil, "127.0.0.1")
 	closed := closedPort(t)
@@ -333,6 +335,7 @@ func closedPort(t *testing.T) string {
 }
 
 func TestAPICallRetryAfterDate(t *testing.T) {
+	t.Parallel()
 	srv := newTestServer(t)
 	env := newHTTPEnv(t, 0, nil, "127.0.0.1")
 	at := time.Now().Add(30 * time.Second).UTC().Format(http.TimeFormat)
@@ -348,6 +351,7 @@ func TestAPICallRetryAfterDate(t *testing.T) {
 }
 
 func TestAPICallBodyCap(t *testing.T) {
+	t.Parallel()
 	srv := newTestServer(t)
 	env := newHTTPEnv(t, 1<<10, nil, "127.0.0.1")
 	_, err := execNode(t, env.TestActivityEnvironment, callRequest(t, srv, `{"method": "GET", "url": "input.base + '/big'"}`))
@@ -366,6 +370,7 @@ func TestAPICallBodyCap(t *testing.T) {
 // URLs could reach) receives no request. Non-loopback destinations are
 // literal addresses, refused before anything is dialled.
 func TestAPICallRefused(t *testing.T) {
+	t.Parallel()
 	srv := newTestServer(t)
 	closedEnv := newHTTPEnv(t, 0, nil) // nothing allowed
 	openEnv := newHTTPEnv(t, 0, nil, "127.0.0.1")
@@ -411,6 +416,7 @@ func TestAPICallRefused(t *testing.T) {
 }
 
 func TestAPICallCheckConfig(t *testing.T) {
+	t.Parallel()
 	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
 	nt := lookupType(t, TypeAPICall, IOOptions{})
 	if nt.Kind != interpreter.KindIO {

@@ -128,6 +128,7 @@ func stock(t *testing.T, db *sqlx.DB, id int) int {
 }
 
 func TestDatabaseQueryModes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		dialect string // "" for both
@@ -198,6 +199,7 @@ func TestDatabaseQueryModes(t *testing.T) {
 }
 
 func TestDatabaseQueryForEach(t *testing.T) {
+	t.Parallel()
 	reserve := map[string]any{
 		"query":      "UPDATE products SET stock = stock - :quantity WHERE id = :productId AND stock >= :quantity",
 		"params":     map[string]any{"productId": "item.productId", "quantity": "item.quantity"},
@@ -248,6 +250,7 @@ func TestDatabaseQueryForEach(t *testing.T) {
 // TestDatabaseQueryConcurrentReservations: more buyers than stock, at once.
 // Exactly the stock is sold and it never goes below zero.
 func TestDatabaseQueryConcurrentReservations(t *testing.T) {
+	t.Parallel()
 	reserve := map[string]any{
 		"query":      "UPDATE products SET stock = stock - :quantity WHERE id = :productId AND stock >= :quantity",
 		"params":     map[string]any{"productId": "item.productId", "quantity": "item.quantity"},
@@ -287,6 +290,7 @@ func TestDatabaseQueryConcurrentReservations(t *testing.T) {
 }
 
 func TestDatabaseQueryInjectionIsData(t *testing.T) {
+	t.Parallel()
 	evil := []string{
 		`x'); DROP TABLE users; --`,
 		`' OR '1'='1`,
@@ -329,6 +333,7 @@ func TestDatabaseQueryInjectionIsData(t *testing.T) {
 }
 
 func TestDatabaseQueryErrors(t *testing.T) {
+	t.Parallel()
 	const secret = "s3cret-hash-value"
 	insertUser := map[string]any{
 		"query":  "INSERT INTO users (email, password_hash) VALUES (:email, :hash)",
@@ -423,6 +428,7 @@ func TestDatabaseQueryErrors(t *testing.T) {
 }
 
 func TestDatabaseQueryCheckConfig(t *testing.T) {
+	t.Parallel()
 	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
 	nt := lookupType(t, TypeDatabaseQuery, IOOptions{Databases: []string{"app"}})
 	tests := []struct {
@@ -470,6 +476,7 @@ func TestDatabaseQueryCheckConfig(t *testing.T) {
 }
 
 func TestParseNamedSQL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		query, text string
 		names       []string
@@ -507,6 +514,7 @@ func TestParseNamedSQL(t *testing.T) {
 }
 
 func TestBindValue(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		in, want any

@@ -79,6 +79,7 @@ func emailOutput(t *testing.T, res interpreter.NodeResult) EmailOutput {
 const emailInput = `{"email": "ada@example.com", "name": "Ada", "total": 12.5}`
 
 func TestEmail(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		config string
@@ -136,6 +137,7 @@ func TestEmail(t *testing.T) {
 }
 
 func TestEmailRetryAfterRecordedSend(t *testing.T) {
+	t.Parallel()
 	fake := testenv.NewSendGrid(t, sendGridKey)
 	env := emailEnv(emailNodes(t, sendGridSender(t, sendGridKey, fake.URL)))
 	req := nodeRequest(t, "notify", TypeEmail, `{"to": "input.email", "subject": "'Hi'", "text": "'Hello'"}`, emailInput)
@@ -156,6 +158,7 @@ func TestEmailRetryAfterRecordedSend(t *testing.T) {
 }
 
 func TestEmailProviderFailures(t *testing.T) {
+	t.Parallel()
 	config := `{"to": "input.email", "subject": "'Hi'", "text": "'Hello'"}`
 	tests := []struct {
 		name      string
@@ -209,6 +212,7 @@ func TestEmailProviderFailures(t *testing.T) {
 }
 
 func TestEmailRunTimeErrors(t *testing.T) {
+	t.Parallel()
 	fake := testenv.NewSendGrid(t, sendGridKey)
 	nodes := emailNodes(t, sendGridSender(t, sendGridKey, fake.URL))
 	env := emailEnv(nodes)
@@ -243,6 +247,7 @@ func TestEmailRunTimeErrors(t *testing.T) {
 }
 
 func TestEmailDevOutbox(t *testing.T) {
+	t.Parallel()
 	nodes := emailNodes(t, mail.NewDevSender(slog.New(slog.DiscardHandler)))
 	env := emailEnv(nodes)
 	res, err := execNode(t, env, nodeRequest(t, "notify", TypeEmail,
@@ -264,6 +269,7 @@ func TestEmailDevOutbox(t *testing.T) {
 // TestEmailInWorkflow runs an email node in the interpreter, whose retry
 // policy takes it past a SendGrid 500.
 func TestEmailInWorkflow(t *testing.T) {
+	t.Parallel()
 	fake := testenv.NewSendGrid(t, sendGridKey)
 	fake.FailNext(1, 500, 0)
 	nodes := emailNodes(t, sendGridSender(t, sendGridKey, fake.URL))
@@ -296,6 +302,7 @@ func TestEmailInWorkflow(t *testing.T) {
 }
 
 func TestEmailCheckConfig(t *testing.T) {
+	t.Parallel()
 	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
 	nt := lookupType(t, TypeEmail, IOOptions{})
 	if nt.Kind != interpreter.KindIO {

@@ -56,6 +56,7 @@ const chargeConfig = `{"service": "stripe", "operation": "charge", "params": {
 	"metadata": "{'customerId': input.customerId}"}}`
 
 func TestExternalServiceCheckConfig(t *testing.T) {
+	t.Parallel()
 	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
 	nt := lookupType(t, TypeExternalService, IOOptions{Services: paymentServices})
 	if nt.Kind != interpreter.KindIO || nt.Name != TypeExternalService {
@@ -74,6 +75,7 @@ func TestExternalServiceCheckConfig(t *testing.T) {
 // TestExternalServiceUnknownServiceAtRegistration registers a definition
 // through the interpreter's validator: the problem names the node's config.
 func TestExternalServiceUnknownServiceAtRegistration(t *testing.T) {
+	t.Parallel()
 	e := testExprs(t)
 	def := `{"id": "pay", "version": "1", "startNode": "charge", "nodes": [
 		{"id": "charge", "type": "external_service", "config": {"service": "paypal", "operation": "charge"}}]}`
@@ -85,6 +87,7 @@ func TestExternalServiceUnknownServiceAtRegistration(t *testing.T) {
 }
 
 func TestExternalServiceStripeMock(t *testing.T) {
+	t.Parallel()
 	env := newServiceEnv(t, newStripe(t, testenv.StripeMock(t)))
 	charge, err := execNode(t, env, nodeRequest(t, "charge", TypeExternalService, chargeConfig,
 		`{"total": 20, "paymentMethodId": "pm_card_visa", "customerId": "123"}`))
@@ -110,6 +113,7 @@ func TestExternalServiceStripeMock(t *testing.T) {
 
 // TestExternalServiceIdempotencyKey: the key is <workflow id>/<node id>.
 func TestExternalServiceIdempotencyKey(t *testing.T) {
+	t.Parallel()
 	srv := testenv.NewStripeServer(t)
 	env := newServiceEnv(t, newStripe(t, srv.URL))
 	input := `{"total": 20, "paymentMethodId": "pm_card_visa", "customerId": "123"}`
@@ -173,6 +177,7 @@ func runChargeWorkflow(t *testing.T, conn Connector, input string) (interpreter.
 // A Stripe 500 on the first attempt, then success: Temporal retries the
 // activity, the retry carries the same key, exactly one charge succeeds.
 func TestExternalServiceRetryKeepsKey(t *testing.T) {
+	t.Parallel()
 	srv := testenv.NewStripeServer(t, testenv.StripeError(500, "api_error", "", "", "Something went wrong"), testenv.StripeOK)
 	res, err := runChargeWorkflow(t, newStripe(t, srv.URL), `{"total": 20, "paymentMethodId": "pm_card_visa", "customerId": "123"}`)
 	if err != nil {
@@ -194,6 +199,7 @@ func TestExternalServiceRetryKeepsKey(t *testing.T) {
 
 // A decline fails the node at once: PaymentDeclined is not retried.
 func TestExternalServiceDecline(t *testing.T) {
+	t.Parallel()
 	srv := testenv.NewStripeServer(t, testenv.StripeDecline("generic_decline", "Your card was declined."))
 	_, err := runChargeWorkflow(t, newStripe(t, srv.URL), `{"total": 20, "paymentMethodId": "pm_card_chargeDeclined", "customerId": "123"}`)
 	var f payments.Failure
@@ -209,6 +215,7 @@ func TestExternalServiceDecline(t *testing.T) {
 }
 
 func TestExternalServiceFake(t *testing.T) {
+	t.Parallel()
 	fake := payments.NewFake()
 	env := newServiceEnv(t, fake)
 	req := nodeRequest(t, "charge", TypeExternalService, chargeConfig, `{"total": 20, "paymentMethodId": "pm_card_visa", "customerId": "123"}`)
@@ -233,6 +240,7 @@ func TestExternalServiceFake(t *testing.T) {
 }
 
 func TestExternalServiceFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, config, input string
 		typ                 string

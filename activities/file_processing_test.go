@@ -53,6 +53,7 @@ func runFile(t *testing.T, env *testsuite.TestActivityEnvironment, config, input
 const helloSHA256 = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" // sha256("hello\n")
 
 func TestFileProcessingRead(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{
 		"data/users.csv":  "email,name\na@x.io,Ada\nb@x.io,\"Bob, Jr.\"\nc@x.io,Cy\n",
@@ -96,6 +97,7 @@ func TestFileProcessingRead(t *testing.T) {
 }
 
 func TestFileProcessingWrite(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{"exports/old.txt": "previous content that is longer"})
 	env := newFileEnv(t, root)
@@ -144,6 +146,7 @@ func TestFileProcessingWrite(t *testing.T) {
 }
 
 func TestFileProcessingErrors(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
 	writeFiles(t, base, map[string]string{
@@ -210,6 +213,7 @@ func TestFileProcessingErrors(t *testing.T) {
 // configuration error, and is opened by a later node once it exists (the
 // failure is not remembered).
 func TestFileProcessingRootAppearsLater(t *testing.T) {
+	t.Parallel()
 	root := filepath.Join(t.TempDir(), "later")
 	env := newFileEnv(t, root)
 	const config = `{"operation": "checksum", "path": "'hello.txt'"}`
@@ -228,6 +232,7 @@ func TestFileProcessingRootAppearsLater(t *testing.T) {
 // TestFileProcessingBigCSV: a file of megabytes is summarised, not
 // returned, and heartbeats while it is read.
 func TestFileProcessingBigCSV(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	const rows = 100_000
 	var b strings.Builder
@@ -258,6 +263,7 @@ func TestFileProcessingBigCSV(t *testing.T) {
 }
 
 func TestFileProcessingCheckConfig(t *testing.T) {
+	t.Parallel()
 	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
 	nt := lookupType(t, TypeFileProcessing, IOOptions{})
 	tests := []struct {
@@ -291,6 +297,7 @@ func TestFileProcessingCheckConfig(t *testing.T) {
 }
 
 func TestStoragePath(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"a.txt", "a.txt"},
 		{"./a//b/../c.txt", ""}, // ".." anywhere is refused

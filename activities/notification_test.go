@@ -9,6 +9,7 @@ import (
 )
 
 func TestNotification(t *testing.T) {
+	t.Parallel()
 	srv := newTestServer(t)
 	env := newHTTPEnv(t, 0, map[string]string{
 		"alerts":   srv.URL + "/hooks/T000/s3cr3t",
@@ -65,6 +66,7 @@ func TestNotification(t *testing.T) {
 }
 
 func TestNotificationCheckConfig(t *testing.T) {
+	t.Parallel()
 	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
 	nt := lookupType(t, TypeNotification, IOOptions{})
 	if nt.Kind != interpreter.KindIO {
@@ -93,6 +95,7 @@ func TestNotificationCheckConfig(t *testing.T) {
 }
 
 func TestNewHTTPNodes(t *testing.T) {
+	t.Parallel()
 	client := &http.Client{}
 	tests := []struct {
 		name     string
