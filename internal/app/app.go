@@ -330,15 +330,18 @@ func (c *Core) ServeAPI(ctx context.Context, tc client.Client, st *store.Store, 
 }
 
 // opened is what the api and worker commands both open: configuration,
-// logger, core, Temporal client and app database.
+// logger, core, Temporal client and app database, with the memory guard
+// watching.
 type opened struct {
-	cfg    config.Config
-	core   *Core
-	client client.Client
-	store  *store.Store
+	cfg        config.Config
+	core       *Core
+	client     client.Client
+	store      *store.Store
+	stopMemory func()
 }
 
-// open builds a process from the environment; close releases it.
+// open builds a process from the environment and guards its memory until
+// close, which releases it all.
 func open(ctx context.Context, environ map[string]string, stderr io.Writer) (*opened, error) {
 	cfg, err := config.Load(environ)
 	if err != nil {
@@ -366,10 +369,11 @@ func open(ctx context.Context, environ map[string]string, stderr io.Writer) (*op
 	} else if access {
 		logger.Warn("DATABASE_URL's role can read and write the database server's files (a superuser, or a member of pg_read_server_files, pg_write_server_files or pg_execute_server_program); database_query statements are checked, but a role without these rights is the stronger defence (README: Statement policy)")
 	}
-	return &opened{cfg: cfg, core: core, client: tc, store: st}, nil
+	return &opened{cfg: cfg, core: core, client: tc, store: st, stopMemory: core.GuardMemory(ctx)}, nil
 }
 
 func (p *opened) close() {
+	p.stopMemory()
 	_ = p.store.Close()
 	p.client.Close()
 }
@@ -393,7 +397,6 @@ func RunAPI(ctx context.Context, environ map[string]string, stderr io.Writer) er
 		return err
 	}
 	defer p.close()
-	defer p.core.GuardMemory(ctx)()
 	if err := CheckSearchAttributes(ctx, p.client, p.cfg.TemporalNamespace); err != nil {
 		return err
 	}
@@ -413,7 +416,6 @@ func RunWorker(ctx context.Context, environ map[string]string, stderr io.Writer)
 		return err
 	}
 	defer p.close()
-	defer p.core.GuardMemory(ctx)()
 	if p.cfg.MetricsAddr != "" {
 		stop, err := p.core.serveMetrics(ctx, p.cfg.MetricsAddr)
 		if err != nil {
