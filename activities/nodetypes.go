@@ -98,6 +98,8 @@ func (a *Activities) RegisterPure(r Registrar) {
 
 // RegisterIO registers the I/O node types' activities, run with io's
 // dependencies, under their node type names: the I/O task queue's worker.
+// io holds every dependency in a worker (internal/app builds it); a test may
+// leave out those of node types it does not run.
 func (a *Activities) RegisterIO(r Registrar, io *IO) {
 	a.register(r, *io, interpreter.KindIO)
 }
