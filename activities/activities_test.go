@@ -250,6 +250,26 @@ func lookupType(t *testing.T, name string, o IOOptions) interpreter.NodeType {
 	return interpreter.NodeType{}
 }
 
+// problemAt is a wanted problem: its path and code (checkProblems does not
+// compare messages).
+func problemAt(path, code string) interpreter.Problem {
+	return interpreter.Problem{Path: path, Code: code}
+}
+
+// configCase is one config of a node type and the problems it has.
+type configCase struct {
+	name, config string
+	want         []interpreter.Problem
+}
+
+// checkConfigCases runs checkProblems on each case, as a subtest.
+func checkConfigCases(t *testing.T, nt interpreter.NodeType, cases []configCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { checkProblems(t, nt, c.config, c.want) })
+	}
+}
+
 // checkProblems runs a node type's CheckConfig and compares paths and codes.
 func checkProblems(t *testing.T, nt interpreter.NodeType, config string, want []interpreter.Problem) {
 	t.Helper()

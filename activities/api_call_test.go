@@ -417,15 +417,12 @@ func TestAPICallRefused(t *testing.T) {
 
 func TestAPICallCheckConfig(t *testing.T) {
 	t.Parallel()
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
+	p := problemAt
 	nt := lookupType(t, TypeAPICall, IOOptions{})
 	if nt.Kind != interpreter.KindIO {
 		t.Fatalf("kind %v", nt.Kind)
 	}
-	tests := []struct {
-		name, config string
-		want         []interpreter.Problem
-	}{
+	tests := []configCase{
 		{"minimal", `{"method": "GET", "url": "'https://example.com'"}`, nil},
 		{"full", `{"method": "POST", "url": "input.url", "headers": {"X-Key": "input.k", "Accept": "'application/json'"},
 		  "body": "{'a': 1}", "successStatus": [200, 201, 409], "timeout": "2s"}`, nil},
@@ -447,9 +444,5 @@ func TestAPICallCheckConfig(t *testing.T) {
 		{"empty header expression and negative timeout", `{"method": "GET", "url": "'x'", "headers": {"A": ""}, "timeout": "-1s"}`,
 			[]interpreter.Problem{p("headers.A", interpreter.CodeRequired), p("timeout", interpreter.CodeInvalidDuration)}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkProblems(t, nt, tt.config, tt.want)
-		})
-	}
+	checkConfigCases(t, nt, tests)
 }

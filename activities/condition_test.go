@@ -48,7 +48,7 @@ func TestConditionNotBool(t *testing.T) {
 }
 
 func TestConditionCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
+	p := problemAt
 	checkProblems(t, lookupType(t, TypeCondition, IOOptions{}), `{"expression": "input.a > 1"}`, nil)
 	checkProblems(t, lookupType(t, TypeCondition, IOOptions{}), `{}`, []interpreter.Problem{p("expression", interpreter.CodeRequired)})
 	checkProblems(t, lookupType(t, TypeCondition, IOOptions{}), `{"expression": "input.a >"}`, []interpreter.Problem{p("expression", interpreter.CodeInvalidExpression)})

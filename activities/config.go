@@ -114,11 +114,11 @@ func (a *Activities) configs() *configCache {
 	return a.compiledConfigs
 }
 
-// compile returns req's node's config compiled by compile: from the cache
+// cachedConfig returns req's node's config compiled by compile: from the cache
 // when this definition version's node was compiled before, else compiled now
 // (and cached when the request names its definition version). A config with
 // problems, normally refused at registration, is a configuration error.
-func compile[C any](a *Activities, req interpreter.NodeRequest, compile func(json.RawMessage, *compiling) C) (C, error) {
+func cachedConfig[C any](a *Activities, req interpreter.NodeRequest, compile func(json.RawMessage, *compiling) C) (C, error) {
 	exec := req.Scope.Execution
 	key := configKey{definitionID: exec.DefinitionID, version: exec.Version, nodeID: req.Node.ID}
 	cacheable := key.definitionID != "" && key.version != ""

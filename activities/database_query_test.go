@@ -429,13 +429,9 @@ func TestDatabaseQueryErrors(t *testing.T) {
 
 func TestDatabaseQueryCheckConfig(t *testing.T) {
 	t.Parallel()
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
+	p := problemAt
 	nt := lookupType(t, TypeDatabaseQuery, IOOptions{Databases: []string{"app"}})
-	tests := []struct {
-		name   string
-		config string
-		want   []interpreter.Problem
-	}{
+	tests := []configCase{
 		{"valid", `{"connection": "app", "query": "SELECT * FROM t WHERE a = :a AND b::text = :b", "params": {"a": "input.a", "b": "input.b"}, "mode": "one"}`, nil},
 		{"valid forEach", `{"connection": "app", "query": "UPDATE t SET n = n - :q WHERE id = :id", "params": {"q": "item.q", "id": "item.id"},
 			"mode": "exec", "forEach": "input.items", "expectRows": 1, "timeout": "2s"}`, nil},
@@ -465,9 +461,7 @@ func TestDatabaseQueryCheckConfig(t *testing.T) {
 		{"unknown field", `{"connection": "app", "query": "SELECT 1", "mode": "one", "sql": "x"}`,
 			[]interpreter.Problem{p("", interpreter.CodeInvalidConfig)}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { checkProblems(t, nt, tt.config, tt.want) })
-	}
+	checkConfigCases(t, nt, tests)
 	// Built without the list of connections, any name is accepted.
 	checkProblems(t, lookupType(t, TypeDatabaseQuery, IOOptions{}), `{"connection": "reports", "query": "SELECT 1", "mode": "one"}`, nil)
 	if nt.Kind != interpreter.KindIO || nt.Name != TypeDatabaseQuery {

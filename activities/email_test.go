@@ -303,7 +303,7 @@ func TestEmailInWorkflow(t *testing.T) {
 
 func TestEmailCheckConfig(t *testing.T) {
 	t.Parallel()
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
+	p := problemAt
 	nt := lookupType(t, TypeEmail, IOOptions{})
 	if nt.Kind != interpreter.KindIO {
 		t.Errorf("kind = %v, want KindIO", nt.Kind)

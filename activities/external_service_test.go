@@ -57,7 +57,7 @@ const chargeConfig = `{"service": "stripe", "operation": "charge", "params": {
 
 func TestExternalServiceCheckConfig(t *testing.T) {
 	t.Parallel()
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
+	p := problemAt
 	nt := lookupType(t, TypeExternalService, IOOptions{Services: paymentServices})
 	if nt.Kind != interpreter.KindIO || nt.Name != TypeExternalService {
 		t.Fatalf("node type %+v", nt)

@@ -36,7 +36,7 @@ func TestFail(t *testing.T) {
 }
 
 func TestFailCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
+	p := problemAt
 	checkProblems(t, lookupType(t, TypeFail, IOOptions{}), `{"status": 404, "code": "not_found"}`, nil)
 	checkProblems(t, lookupType(t, TypeFail, IOOptions{}), `{}`, []interpreter.Problem{
 		p("status", interpreter.CodeRequired), p("code", interpreter.CodeRequired)})

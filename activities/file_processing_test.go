@@ -264,13 +264,9 @@ func TestFileProcessingBigCSV(t *testing.T) {
 
 func TestFileProcessingCheckConfig(t *testing.T) {
 	t.Parallel()
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
+	p := problemAt
 	nt := lookupType(t, TypeFileProcessing, IOOptions{})
-	tests := []struct {
-		name   string
-		config string
-		want   []interpreter.Problem
-	}{
+	tests := []configCase{
 		{"valid csv", `{"operation": "parse_csv", "path": "input.f", "header": false, "delimiter": "\t", "preview": 10}`, nil},
 		{"valid write", `{"operation": "write", "path": "'a.json'", "content": "input", "format": "json"}`, nil},
 		{"valid checksum", `{"operation": "checksum", "path": "'a'"}`, nil},
@@ -288,9 +284,7 @@ func TestFileProcessingCheckConfig(t *testing.T) {
 		{"quote delimiter", `{"operation": "parse_csv", "path": "'a'", "delimiter": "\""}`, []interpreter.Problem{
 			p("delimiter", interpreter.CodeInvalidConfig)}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { checkProblems(t, nt, tt.config, tt.want) })
-	}
+	checkConfigCases(t, nt, tests)
 	if nt.Kind != interpreter.KindIO || nt.Name != TypeFileProcessing {
 		t.Fatalf("node type = %s, kind %v", nt.Name, nt.Kind)
 	}

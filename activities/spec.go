@@ -82,7 +82,7 @@ func (s spec[Config, Compiled]) entry(registration IOOptions) interpreter.NodeTy
 
 func (s spec[Config, Compiled]) activity(a *Activities) func(context.Context, interpreter.NodeRequest) (interpreter.NodeResult, error) {
 	return func(ctx context.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
-		cfg, err := compile(a, req, s.compile)
+		cfg, err := cachedConfig(a, req, s.compile)
 		if err != nil {
 			return interpreter.NodeResult{}, err
 		}

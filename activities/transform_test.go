@@ -56,7 +56,7 @@ func TestTransformErrorsInKeyOrder(t *testing.T) {
 }
 
 func TestTransformCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
+	p := problemAt
 	checkProblems(t, lookupType(t, TypeTransform, IOOptions{}), `{"mapping": {"a": "input.x * 2"}}`, nil)
 	checkProblems(t, lookupType(t, TypeTransform, IOOptions{}), `{}`, []interpreter.Problem{p("mapping", interpreter.CodeRequired)})
 	checkProblems(t, lookupType(t, TypeTransform, IOOptions{}), `{"mapping": {"a": 1}}`, []interpreter.Problem{p("mapping", interpreter.CodeInvalidConfig)})
