@@ -1,8 +1,10 @@
 // Package activities holds one Temporal activity per node type, and the
 // interpreter's helper activities (edges, until, output).
 //
-// Every node activity follows the same shape (see runNode): it receives an
-// interpreter.NodeRequest, runs its node type's logic, caps the output's JSON
+// Each node type is one spec in its own file (see spec and the list in
+// nodeTypes). Every node activity has the same frame (see runNode): it
+// receives an interpreter.NodeRequest, compiles the node's config (once per
+// definition version), runs its node type's logic, caps the output's JSON
 // size, decides which outgoing edges fire (edge conditions are CEL, and CEL
 // never runs in workflow code) and returns an interpreter.NodeResult.
 //
@@ -19,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -28,8 +31,8 @@ import (
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
-// Activities holds the dependencies of the activities. Register its methods
-// with RegisterPure; never call them outside an activity context.
+// Activities holds what every activity needs. Register them with
+// RegisterPure and RegisterIO; never call them outside an activity context.
 type Activities struct {
 	// Expr compiles and evaluates expressions. Required.
 	Expr *expr.Env
@@ -39,6 +42,9 @@ type Activities struct {
 	// scope: big data should travel as references. Optional: default
 	// NODE_OUTPUT_MAX_BYTES's (internal/config).
 	MaxOutputBytes int
+
+	configsOnce     sync.Once
+	compiledConfigs *configCache // see configs
 }
 
 func (a *Activities) maxOutputBytes() int {
@@ -80,14 +86,12 @@ func (a *Activities) runNode(ctx context.Context, req interpreter.NodeRequest, l
 	}, nil
 }
 
-// fire returns the ids of the edges that fire, in definition order: an edge
-// fires iff its On matches outcome and its Condition is empty or true.
+// fire returns the ids of the edges that fire, in definition order: the
+// edges outcome takes (interpreter.EdgesOn) whose Condition is empty or
+// true.
 func (a *Activities) fire(ctx context.Context, outcome string, edges []interpreter.Edge, vars map[string]any) ([]string, error) {
 	fired := []string{}
-	for _, e := range edges {
-		if e.EdgeOn() != outcome {
-			continue
-		}
+	for _, e := range interpreter.EdgesOn(edges, outcome) {
 		if e.Condition != "" {
 			ok, err := a.Expr.EvalBool(ctx, e.Condition, vars)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,16 +17,27 @@ import (
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
+// sharedExprs is the expression environment of the tests: building one
+// compiles CEL's declarations, so the tests share it (it is safe for
+// concurrent use, as the activities of a worker share theirs).
+var sharedExprs = sync.OnceValues(func() (*expr.Env, error) { return expr.New(expr.Limits{}) })
+
+func testExprs(t *testing.T) *expr.Env {
+	t.Helper()
+	e, err := sharedExprs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // newEnv returns a test activity environment with the pure activities
 // registered. ExecuteActivity sends arguments and results through the SDK's
 // data converter, so activities see JSON-decoded input (numbers are float64)
 // as they do in production, and errors come back as the workflow sees them.
 func newEnv(t *testing.T, maxOutput int) *testsuite.TestActivityEnvironment {
 	t.Helper()
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testExprs(t)
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	(&Activities{Expr: e, MaxOutputBytes: maxOutput}).RegisterPure(env)
@@ -178,34 +190,90 @@ type recorder map[string]bool
 
 func (r recorder) RegisterActivityWithOptions(_ any, o activity.RegisterOptions) { r[o.Name] = true }
 
-func TestRegisterPure(t *testing.T) {
-	r := recorder{}
-	(&Activities{}).RegisterPure(r)
-	for _, nt := range PureNodeTypes() {
-		if !r[nt.Name] {
-			t.Errorf("node type %s not registered", nt.Name)
+// TestRegistration derives from the one list: every node type is in the
+// registry and registered on the worker of its kind's task queue, once.
+func TestRegistration(t *testing.T) {
+	all := NodeTypes(IOOptions{})
+	a := &Activities{}
+	pure, io := recorder{}, recorder{}
+	a.RegisterPure(pure)
+	a.RegisterIO(io, &IO{})
+	reg := interpreter.NewRegistry(all...)
+	for _, nt := range all {
+		if _, ok := reg.Lookup(nt.Name); !ok {
+			t.Errorf("node type %s is not in the registry", nt.Name)
 		}
-		if nt.Kind != interpreter.KindPure || nt.CheckConfig == nil {
-			t.Errorf("node type %s: kind %v, CheckConfig set %v", nt.Name, nt.Kind, nt.CheckConfig != nil)
+		if nt.CheckConfig == nil {
+			t.Errorf("node type %s has no config check", nt.Name)
+		}
+		switch nt.Kind {
+		case interpreter.KindPure:
+			if !pure[nt.Name] || io[nt.Name] {
+				t.Errorf("pure node type %s: registered on the main queue %v, on the I/O queue %v", nt.Name, pure[nt.Name], io[nt.Name])
+			}
+		case interpreter.KindIO:
+			if !io[nt.Name] || pure[nt.Name] {
+				t.Errorf("I/O node type %s: registered on the I/O queue %v, on the main queue %v", nt.Name, io[nt.Name], pure[nt.Name])
+			}
+		default:
+			t.Errorf("node type %s has kind %v", nt.Name, nt.Kind)
 		}
 	}
-	for _, name := range []string{interpreter.EdgesActivity, interpreter.UntilActivity, interpreter.OutputActivity} {
-		if !r[name] {
+	helpers := []string{interpreter.EdgesActivity, interpreter.UntilActivity, interpreter.OutputActivity}
+	for _, name := range helpers {
+		if !pure[name] {
 			t.Errorf("helper %s not registered", name)
 		}
 	}
-	if len(r) != 7 {
-		t.Errorf("registered %d activities, want 7", len(r))
+	if got, want := len(pure)+len(io), len(all)+len(helpers); got != want {
+		t.Errorf("registered %d activities, want %d (every node type and helper once)", got, want)
+	}
+	// The registry holds the list and the interpreter's own wait.
+	if got, want := len(reg.Names()), len(all)+1; got != want {
+		t.Errorf("registry has %d node types, want %d", got, want)
+	}
+	if got := PureNodeTypes(); len(got) != len(pure)-len(helpers) {
+		t.Errorf("PureNodeTypes has %d node types, %d are registered as pure", len(got), len(pure)-len(helpers))
+	}
+}
+
+// lookupType finds a node type of the list by name, its I/O names checked
+// against o.
+func lookupType(t *testing.T, name string, o IOOptions) interpreter.NodeType {
+	t.Helper()
+	for _, nt := range NodeTypes(o) {
+		if nt.Name == name {
+			return nt
+		}
+	}
+	t.Fatalf("no node type %s", name)
+	return interpreter.NodeType{}
+}
+
+// problemAt is a wanted problem: its path and code (checkProblems does not
+// compare messages).
+func problemAt(path, code string) interpreter.Problem {
+	return interpreter.Problem{Path: path, Code: code}
+}
+
+// configCase is one config of a node type and the problems it has.
+type configCase struct {
+	name, config string
+	want         []interpreter.Problem
+}
+
+// checkConfigCases runs checkProblems on each case, as a subtest.
+func checkConfigCases(t *testing.T, nt interpreter.NodeType, cases []configCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { checkProblems(t, nt, c.config, c.want) })
 	}
 }
 
 // checkProblems runs a node type's CheckConfig and compares paths and codes.
 func checkProblems(t *testing.T, nt interpreter.NodeType, config string, want []interpreter.Problem) {
 	t.Helper()
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testExprs(t)
 	got := nt.CheckConfig(json.RawMessage(config), e)
 	if len(got) != len(want) {
 		t.Fatalf("CheckConfig(%s) = %+v, want %d problems %+v", config, got, len(want), want)

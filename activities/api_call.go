@@ -52,28 +52,13 @@ var apiCallMethods = []string{
 	http.MethodPatch, http.MethodDelete, http.MethodOptions,
 }
 
-// APICallNodeType describes the api_call node type.
-func APICallNodeType() interpreter.NodeType {
-	return interpreter.NodeType{
-		Name: TypeAPICall,
-		Kind: interpreter.KindIO,
-		CheckConfig: func(config json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
-			_, _, problems := compileAPICall(config, exprs)
-			return problems
-		},
-	}
+// apiCallNode is the api_call node type.
+func apiCallNode(h *HTTPNodes) spec[APICallConfig, apiCall] {
+	return spec[APICallConfig, apiCall]{Name: TypeAPICall, Kind: interpreter.KindIO,
+		Compile: compileAPICall, Run: h.apiCall}
 }
 
-// APICall runs an api_call node.
-func (h *HTTPNodes) APICall(ctx context.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
-	return h.runNode(ctx, req, h.apiCall)
-}
-
-func (h *HTTPNodes) apiCall(ctx context.Context, node interpreter.Node, vars map[string]any) (any, string, error) {
-	cfg, timeout, problems := compileAPICall(node.Config, h.checker())
-	if len(problems) > 0 {
-		return nil, "", configError(node, problems)
-	}
+func (h *HTTPNodes) apiCall(ctx context.Context, node interpreter.Node, cfg apiCall, vars map[string]any) (any, string, error) {
 	subject := fmt.Sprintf("node %q", node.ID)
 	u, err := h.evalURL(ctx, subject, "url", cfg.URL, vars)
 	if err != nil {
@@ -112,12 +97,12 @@ func (h *HTTPNodes) apiCall(ctx context.Context, node interpreter.Node, vars map
 	}
 	reply, err := h.send(ctx, httpCall{
 		subject: subject,
-		target:  origin(u),
+		target:  withPath(u),
 		method:  cfg.Method,
 		url:     u,
 		header:  header,
 		body:    body,
-		timeout: timeout,
+		timeout: cfg.timeout,
 		success: cfg.SuccessStatus,
 	})
 	if err != nil {
@@ -142,45 +127,44 @@ func outputHeaders(h http.Header) map[string]string {
 	return out
 }
 
-// compileAPICall decodes and checks an api_call config, reporting every
-// problem, and returns its timeout.
-func compileAPICall(raw json.RawMessage, exprs interpreter.ExprChecker) (APICallConfig, time.Duration, []interpreter.Problem) {
-	var cfg APICallConfig
-	if p := decodeConfig(raw, &cfg); p != nil {
-		return cfg, 0, []interpreter.Problem{*p}
-	}
-	ps := &problems{exprs: exprs}
+// apiCall is a checked api_call config.
+type apiCall struct {
+	APICallConfig
+	timeout time.Duration // 0: only the client's and the activity's bounds
+}
+
+// compileAPICall checks an api_call config, reporting every problem.
+func compileAPICall(cfg APICallConfig, c *compiling) apiCall {
 	switch {
 	case cfg.Method == "":
-		ps.add("method", interpreter.CodeRequired, "method is required (one of %s)", strings.Join(apiCallMethods, ", "))
+		c.Add("method", interpreter.CodeRequired, "method is required (one of %s)", strings.Join(apiCallMethods, ", "))
 	case !slices.Contains(apiCallMethods, cfg.Method):
-		ps.add("method", interpreter.CodeInvalidConfig, "method %q is not one of %s", cfg.Method, strings.Join(apiCallMethods, ", "))
+		c.Add("method", interpreter.CodeInvalidConfig, "method %q is not one of %s", cfg.Method, strings.Join(apiCallMethods, ", "))
 	}
-	ps.expression("url", cfg.URL)
+	c.expression("url", cfg.URL)
 	seen := map[string]string{} // canonical header name -> name as written
 	for _, name := range slices.Sorted(maps.Keys(cfg.Headers)) {
 		path := "headers." + name
 		canonical := http.CanonicalHeaderKey(name)
 		switch {
 		case !httpguts.ValidHeaderFieldName(name): // an RFC 9110 token
-			ps.add(path, interpreter.CodeInvalidConfig, "%q is not a valid header name", name)
+			c.Add(path, interpreter.CodeInvalidConfig, "%q is not a valid header name", name)
 			continue
 		case seen[canonical] != "":
-			ps.add(path, interpreter.CodeInvalidConfig, "header %q is also given as %q (header names are case-insensitive)", name, seen[canonical])
+			c.Add(path, interpreter.CodeInvalidConfig, "header %q is also given as %q (header names are case-insensitive)", name, seen[canonical])
 			continue
 		}
 		seen[canonical] = name
-		ps.expression(path, cfg.Headers[name])
+		c.expression(path, cfg.Headers[name])
 	}
 	if cfg.Body != "" {
-		ps.expression("body", cfg.Body)
+		c.expression("body", cfg.Body)
 	}
 	for i, status := range cfg.SuccessStatus {
 		if status < 200 || status > 599 {
-			ps.add(fmt.Sprintf("successStatus[%d]", i), interpreter.CodeInvalidConfig,
+			c.Add(fmt.Sprintf("successStatus[%d]", i), interpreter.CodeInvalidConfig,
 				"%d is not a final HTTP status (200 to 599)", status)
 		}
 	}
-	timeout := checkTimeout(ps, cfg.Timeout)
-	return cfg, timeout, ps.list
+	return apiCall{APICallConfig: cfg, timeout: c.Duration("timeout", cfg.Timeout)}
 }

@@ -105,22 +105,6 @@ func (h *HTTPNodes) evalURL(ctx context.Context, subject, field, src string, var
 	return u, nil
 }
 
-// checkTimeout checks an HTTP node's optional timeout, a Go duration that
-// bounds one request (the activity's own timeout bounds it too), and returns
-// it (0 when absent or invalid).
-func checkTimeout(ps *problems, s string) time.Duration {
-	if s == "" {
-		return 0
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		ps.add("timeout", interpreter.CodeInvalidDuration,
-			"%q is not a positive duration (use Go durations such as 500ms, 10s, 1m)", s)
-		return 0
-	}
-	return d
-}
-
 // httpCall is one request of an HTTP node.
 type httpCall struct {
 	subject string // `node "id"`: how messages start
@@ -140,10 +124,17 @@ type httpReply struct {
 	body   any // decoded JSON, text, or nil when empty
 }
 
-// origin names a URL's destination in messages: scheme and host only, since
-// the path and query may carry secrets (webhook tokens, API keys).
+// origin names a URL's destination in messages: scheme and host only, for
+// URLs whose path may carry a secret (a webhook's token).
 func origin(u *url.URL) string {
 	return u.Scheme + "://" + u.Host
+}
+
+// withPath names an api_call's destination in messages: scheme, host and
+// path, so that a failure says which endpoint failed. Never the query, nor
+// user info: they may carry secrets (API keys, passwords).
+func withPath(u *url.URL) string {
+	return origin(u) + u.EscapedPath()
 }
 
 // send sends c and returns the response if its status is accepted. Failures

@@ -48,11 +48,11 @@ func TestConditionNotBool(t *testing.T) {
 }
 
 func TestConditionCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	checkProblems(t, ConditionNodeType(), `{"expression": "input.a > 1"}`, nil)
-	checkProblems(t, ConditionNodeType(), `{}`, []interpreter.Problem{p("expression", interpreter.CodeRequired)})
-	checkProblems(t, ConditionNodeType(), `{"expression": "input.a >"}`, []interpreter.Problem{p("expression", interpreter.CodeInvalidExpression)})
-	if got := ConditionNodeType().Outcomes; !reflect.DeepEqual(got, []string{"true", "false"}) {
+	p := problemAt
+	checkProblems(t, lookupType(t, TypeCondition, IOOptions{}), `{"expression": "input.a > 1"}`, nil)
+	checkProblems(t, lookupType(t, TypeCondition, IOOptions{}), `{}`, []interpreter.Problem{p("expression", interpreter.CodeRequired)})
+	checkProblems(t, lookupType(t, TypeCondition, IOOptions{}), `{"expression": "input.a >"}`, []interpreter.Problem{p("expression", interpreter.CodeInvalidExpression)})
+	if got := lookupType(t, TypeCondition, IOOptions{}).Outcomes; !reflect.DeepEqual(got, []string{"true", "false"}) {
 		t.Fatalf("outcomes = %v", got)
 	}
 }

@@ -3,97 +3,139 @@ package activities
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"reflect"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 
-	"github.com/workflow-backend/workflow-backend/internal/expr"
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
-// decodeConfig decodes a node's config into dst strictly: unknown fields,
-// wrong types and trailing data are errors. An absent config decodes as {}.
-// The returned problem, if any, says what is wrong in the user's terms.
-func decodeConfig(raw json.RawMessage, dst any) *interpreter.Problem {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		raw = json.RawMessage("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
-	if err == nil {
-		if dec.Decode(&struct{}{}) != io.EOF {
-			err = errors.New("unexpected data after the config object")
-		}
-	}
-	if err == nil {
-		return nil
-	}
-	p := &interpreter.Problem{Code: interpreter.CodeInvalidConfig}
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		p.Path = typeErr.Field
-		p.Message = fmt.Sprintf("expected %s, got %s", jsonTypeName(typeErr.Type), typeErr.Value)
-		if typeErr.Field == "" {
-			p.Message = "config must be " + jsonTypeName(typeErr.Type) + ", got " + typeErr.Value
-		}
-		return p
-	}
-	p.Message = strings.TrimPrefix(err.Error(), "json: ")
-	return p
-}
-
-// jsonTypeName names a Go type as the JSON a user should have written.
-func jsonTypeName(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "a list"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	}
-	return t.String()
-}
-
-// problems collects the problems of one node's config. Paths are relative to
-// the config ("rules[1].operator").
-type problems struct {
+// compiling is what a config compiler works with: the list its problems go
+// to (paths relative to the config), the expression checker, and whether a
+// definition is being registered.
+type compiling struct {
+	*problem.List
 	exprs interpreter.ExprChecker
-	list  []interpreter.Problem
+	// registration is set while a definition is checked before it is stored
+	// (the API's and the validator's registry): it holds the names I/O nodes
+	// may use, as the API knows them. It is nil at run time, where the
+	// worker's own connections decide: a definition registered earlier is
+	// not refused again for a name that was checked then.
+	registration *IOOptions
 }
 
-func (p *problems) add(path, code, format string, args ...any) {
-	p.list = append(p.list, interpreter.Problem{Path: path, Code: code, Message: fmt.Sprintf(format, args...)})
-}
+// expression checks that src is present and compiles.
+func (c *compiling) expression(path, src string) { c.Expression(path, src, c.exprs) }
 
-// expression checks that src is present and compiles; the message of a
-// compile error is CEL's own.
-func (p *problems) expression(path, src string) {
-	if strings.TrimSpace(src) == "" {
-		p.add(path, interpreter.CodeRequired, "an expression is required")
-		return
+// expressions checks a map of field's {key: expression} in key order. An
+// empty key is a problem of field; keyWord names a key in that message
+// ("mapping has an empty key").
+func (c *compiling) expressions(field, keyWord string, m map[string]string) {
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		if strings.TrimSpace(key) == "" {
+			c.Add(field, interpreter.CodeInvalidConfig, "%s has an empty %s", field, keyWord)
+			continue
+		}
+		c.expression(field+"."+key, m[key])
 	}
-	if err := p.exprs.Check(src); err != nil {
-		p.add(path, interpreter.CodeInvalidExpression, "%s", err.Error())
-	}
 }
 
-// failed reports whether any problem was collected.
-func (p *problems) failed() bool { return len(p.list) > 0 }
+// maxCompiledConfigs bounds the compiled configs an Activities keeps.
+const maxCompiledConfigs = 1024
 
-// checker is the ExprChecker used at run time: the Env itself, which
-// caches what it compiles, so checking again before evaluating is cheap.
-func (a *Activities) checker() interpreter.ExprChecker { return a.Expr }
+// configKey names one node of one definition version.
+type configKey struct{ definitionID, version, nodeID string }
 
-// Compile-time check that the expression environment is an ExprChecker.
-var _ interpreter.ExprChecker = (*expr.Env)(nil)
+// compiledConfig is a cached compiled config and the raw config it was
+// compiled from.
+type compiledConfig struct {
+	raw      json.RawMessage
+	compiled any
+}
+
+// configCache keeps compiled configs by definition version and node, so a
+// node's config is decoded and checked once per definition version instead
+// of on every run. An entry is used only for the raw config it was compiled
+// from: tests and tools may reuse an id and version with other content. It
+// is safe for concurrent activities; past max entries the oldest goes.
+type configCache struct {
+	mu      sync.Mutex
+	max     int
+	entries map[configKey]compiledConfig
+	order   []configKey // oldest first
+}
+
+func newConfigCache(max int) *configCache {
+	return &configCache{max: max, entries: map[configKey]compiledConfig{}}
+}
+
+// get returns what raw compiled to under key, if that is cached.
+func (c *configCache) get(key configKey, raw json.RawMessage) (any, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || !bytes.Equal(e.raw, raw) {
+		return nil, false
+	}
+	return e.compiled, true
+}
+
+// put caches what raw compiled to under key.
+func (c *configCache) put(key configKey, raw json.RawMessage, compiled any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[key]; !ok {
+		if len(c.order) >= c.max {
+			delete(c.entries, c.order[0])
+			c.order = c.order[1:]
+		}
+		c.order = append(c.order, key)
+	}
+	c.entries[key] = compiledConfig{raw: bytes.Clone(raw), compiled: compiled}
+}
+
+// len counts the cached configs.
+func (c *configCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// configs returns a's cache of compiled configs, made on first use (an
+// Activities is built as a literal).
+func (a *Activities) configs() *configCache {
+	a.configsOnce.Do(func() {
+		if a.compiledConfigs == nil {
+			a.compiledConfigs = newConfigCache(maxCompiledConfigs)
+		}
+	})
+	return a.compiledConfigs
+}
+
+// cachedConfig returns req's node's config compiled by compile: from the cache
+// when this definition version's node was compiled before, else compiled now
+// (and cached when the request names its definition version). A config with
+// problems, normally refused at registration, is a configuration error.
+func cachedConfig[C any](a *Activities, req interpreter.NodeRequest, compile func(json.RawMessage, *compiling) C) (C, error) {
+	exec := req.Scope.Execution
+	key := configKey{definitionID: exec.DefinitionID, version: exec.Version, nodeID: req.Node.ID}
+	cacheable := key.definitionID != "" && key.version != ""
+	if cacheable {
+		if v, ok := a.configs().get(key, req.Node.Config); ok {
+			if cfg, ok := v.(C); ok {
+				return cfg, nil
+			}
+		}
+	}
+	var ps problem.List
+	cfg := compile(req.Node.Config, &compiling{List: &ps, exprs: a.Expr})
+	if ps.Failed() {
+		return cfg, configError(req.Node, ps.All())
+	}
+	if cacheable {
+		a.configs().put(key, req.Node.Config, cfg)
+	}
+	return cfg, nil
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/workflow-backend/workflow-backend/internal/expr"
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 	"github.com/workflow-backend/workflow-backend/internal/sqlpolicy"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
@@ -130,23 +130,11 @@ type DatabaseNodes struct {
 	Conns map[string]*sqlx.DB
 }
 
-// DatabaseQueryNodeType describes the database_query node type. A node that
-// names a connection outside connections is a registration problem; nil
-// connections accepts any name (a process that does not know them).
-func DatabaseQueryNodeType(connections []string) interpreter.NodeType {
-	return interpreter.NodeType{
-		Name: TypeDatabaseQuery,
-		Kind: interpreter.KindIO,
-		CheckConfig: func(config json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
-			// A connection's dialect is the worker's business: the
-			// statement must pass the policy in both.
-			_, problems := compileDatabaseQuery(config, exprs, connections, sqlpolicy.Dialects())
-			return problems
-		},
-	}
-}
-
-// DatabaseQuery runs a database_query node. Its output, by mode:
+// databaseQueryNode is the database_query node type. At registration a node
+// that names a connection outside IOOptions.Databases is refused (nil
+// Databases accepts any name), and its statement must pass the policy in
+// every dialect: a connection's dialect is the worker's business. A node's
+// output, by mode:
 //
 //	one:   {"found": bool, "row": {column: value} | null}
 //	many:  {"rows": [{column: value}, ...], "count": n}
@@ -160,15 +148,12 @@ func DatabaseQueryNodeType(connections []string) interpreter.NodeType {
 //
 // Values are JSON-friendly: text as strings, numerics as numbers, JSON
 // columns decoded, timestamps as RFC 3339 strings in UTC, binary as base64.
-func (d *DatabaseNodes) DatabaseQuery(ctx context.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
-	return d.runNode(ctx, req, d.databaseQuery)
+func databaseQueryNode(d *DatabaseNodes) spec[DatabaseQueryConfig, compiledQuery] {
+	return spec[DatabaseQueryConfig, compiledQuery]{Name: TypeDatabaseQuery, Kind: interpreter.KindIO,
+		Compile: compileDatabaseQuery, Run: d.databaseQuery}
 }
 
-func (d *DatabaseNodes) databaseQuery(ctx context.Context, node interpreter.Node, vars map[string]any) (any, string, error) {
-	q, problems := compileDatabaseQuery(node.Config, d.checker(), nil, nil)
-	if len(problems) > 0 {
-		return nil, "", configError(node, problems)
-	}
+func (d *DatabaseNodes) databaseQuery(ctx context.Context, node interpreter.Node, q compiledQuery, vars map[string]any) (any, string, error) {
 	subject := fmt.Sprintf("node %q", node.ID)
 	db := d.Conns[q.cfg.Connection]
 	if db == nil {
@@ -218,99 +203,89 @@ type compiledQuery struct {
 	maxRows int
 }
 
-// paramName is what a :name parameter may be called.
-var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// compileDatabaseQuery decodes and checks a database_query config, reporting
-// every problem. connections, when not nil, lists the connection names a node
-// may use; the query must pass the statement policy in each of dialects.
-func compileDatabaseQuery(raw json.RawMessage, exprs interpreter.ExprChecker, connections []string, dialects []sqlpolicy.Dialect) (compiledQuery, []interpreter.Problem) {
-	q := compiledQuery{timeout: DefaultQueryTimeout, maxRows: DefaultMaxRows}
-	if p := decodeConfig(raw, &q.cfg); p != nil {
-		return q, []interpreter.Problem{*p}
+// compileDatabaseQuery checks a database_query config, reporting every
+// problem. At registration the connection must be one of the registration's
+// databases (when it lists them) and the query must pass the statement
+// policy in every dialect; at run time the node's connection decides both.
+func compileDatabaseQuery(cfg DatabaseQueryConfig, c *compiling) compiledQuery {
+	q := compiledQuery{cfg: cfg, timeout: DefaultQueryTimeout, maxRows: DefaultMaxRows}
+	var connections []string
+	var dialects []sqlpolicy.Dialect
+	if c.registration != nil {
+		connections, dialects = c.registration.Databases, sqlpolicy.Dialects()
 	}
-	cfg := q.cfg
-	ps := &problems{exprs: exprs}
 
 	switch {
 	case strings.TrimSpace(cfg.Connection) == "":
-		ps.add("connection", interpreter.CodeRequired, "connection is required (a configured database name such as app)")
+		c.Add("connection", interpreter.CodeRequired, "connection is required (a configured database name such as app)")
 	case connections != nil && !slices.Contains(connections, cfg.Connection):
 		configured := strings.Join(connections, ", ")
 		if configured == "" {
 			configured = "none"
 		}
-		ps.add("connection", interpreter.CodeInvalidConfig, "unknown connection %q (configured: %s)", cfg.Connection, configured)
+		c.Add("connection", interpreter.CodeInvalidConfig, "unknown connection %q (configured: %s)", cfg.Connection, configured)
 	}
 
 	switch cfg.Mode {
 	case QueryModeOne, QueryModeMany, QueryModeExec:
 	case "":
-		ps.add("mode", interpreter.CodeRequired, "mode is required: one, many or exec")
+		c.Add("mode", interpreter.CodeRequired, "mode is required: one, many or exec")
 	default:
-		ps.add("mode", interpreter.CodeInvalidConfig, "unknown mode %q: use one, many or exec", cfg.Mode)
+		c.Add("mode", interpreter.CodeInvalidConfig, "unknown mode %q: use one, many or exec", cfg.Mode)
 	}
 
 	parsed := false // the query's parameters are known
 	if strings.TrimSpace(cfg.Query) == "" {
-		ps.add("query", interpreter.CodeRequired, "query is required")
+		c.Add("query", interpreter.CodeRequired, "query is required")
 	} else if stmt, err := parseNamedSQL(cfg.Query); err != nil {
-		ps.add("query", interpreter.CodeInvalidConfig, "%v", err)
+		c.Add("query", interpreter.CodeInvalidConfig, "%v", err)
 	} else {
 		q.stmt, parsed = stmt, true
 		if p := statementProblem(stmt.text, dialects...); p != nil {
-			ps.list = append(ps.list, *p)
+			c.Append(*p)
 		}
 		for _, name := range stmt.names {
 			if _, ok := cfg.Params[name]; !ok {
-				ps.add("query", interpreter.CodeInvalidConfig, "parameter :%s has no expression in params", name)
+				c.Add("query", interpreter.CodeInvalidConfig, "parameter :%s has no expression in params", name)
 			}
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Params)) {
 		path := "params." + name
 		switch {
-		case !paramName.MatchString(name):
-			ps.add(path, interpreter.CodeInvalidConfig, "%q is not a parameter name (letters, digits and _)", name)
+		case !problem.Name.Valid(name):
+			c.Add(path, interpreter.CodeInvalidConfig, "%q is not a parameter name (%s)", name, problem.Name.Hint)
 		case parsed && !slices.Contains(q.stmt.names, name):
-			ps.add(path, interpreter.CodeInvalidConfig, "parameter %s is not used in the query (no :%s)", name, name)
+			c.Add(path, interpreter.CodeInvalidConfig, "parameter %s is not used in the query (no :%s)", name, name)
 		default:
-			ps.expression(path, cfg.Params[name])
+			c.expression(path, cfg.Params[name])
 		}
 	}
 
 	if cfg.ForEach != "" {
-		ps.expression("forEach", cfg.ForEach)
+		c.expression("forEach", cfg.ForEach)
 	}
 	if cfg.ExpectRows != nil {
 		if cfg.Mode != QueryModeExec {
-			ps.add("expectRows", interpreter.CodeInvalidConfig, "expectRows applies to mode exec only")
+			c.Add("expectRows", interpreter.CodeInvalidConfig, "expectRows applies to mode exec only")
 		} else if *cfg.ExpectRows < 0 {
-			ps.add("expectRows", interpreter.CodeInvalidConfig, "expectRows must be 0 or more")
+			c.Add("expectRows", interpreter.CodeInvalidConfig, "expectRows must be 0 or more")
 		}
 	}
 	if cfg.MaxRows != 0 {
 		switch {
 		case cfg.Mode != QueryModeMany:
-			ps.add("maxRows", interpreter.CodeInvalidConfig, "maxRows applies to mode many only")
+			c.Add("maxRows", interpreter.CodeInvalidConfig, "maxRows applies to mode many only")
 		case cfg.MaxRows < 0 || cfg.MaxRows > MaxRowsLimit:
-			ps.add("maxRows", interpreter.CodeInvalidConfig, "maxRows must be from 1 to %d", MaxRowsLimit)
+			c.Add("maxRows", interpreter.CodeInvalidConfig, "maxRows must be from 1 to %d", MaxRowsLimit)
 		default:
 			q.maxRows = cfg.MaxRows
 		}
 	}
-	if cfg.Timeout != "" {
-		d, err := time.ParseDuration(cfg.Timeout)
-		switch {
-		case err != nil:
-			ps.add("timeout", interpreter.CodeInvalidDuration, "%q is not a duration (use Go durations such as 500ms, 10s, 1m)", cfg.Timeout)
-		case d <= 0:
-			ps.add("timeout", interpreter.CodeInvalidDuration, "%q must be positive", cfg.Timeout)
-		default:
-			q.timeout = d
-		}
+	if d := c.Duration("timeout", cfg.Timeout); d > 0 {
+		q.timeout = d
 	}
-	return q, ps.list
+	return q
 }
 
 // statementProblem is the problem of a statement (its text as the database

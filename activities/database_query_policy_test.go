@@ -10,7 +10,6 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/sqlpolicy"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
@@ -18,11 +17,9 @@ import (
 // TestDatabaseQueryPolicyAtRegistration: a refused statement is a
 // registration problem on the query, with its own code and the reason.
 func TestDatabaseQueryPolicyAtRegistration(t *testing.T) {
-	nt := DatabaseQueryNodeType([]string{"app"})
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Parallel()
+	nt := lookupType(t, TypeDatabaseQuery, IOOptions{Databases: []string{"app"}})
+	e := testExprs(t)
 	for _, tt := range []struct{ query, why string }{
 		{"VACUUM INTO '/tmp/copy.db'", "VACUUM statements are not allowed"},
 		{"ATTACH DATABASE '/tmp/x.db' AS x", "ATTACH statements are not allowed"},
@@ -53,6 +50,7 @@ func TestDatabaseQueryPolicyAtRegistration(t *testing.T) {
 // never retried, saying why; no file appears; the connection it used keeps
 // nothing (no attachment, no setting) and serves the next execution.
 func TestDatabaseQueryPolicyAtRunTime(t *testing.T) {
+	t.Parallel()
 	for _, d := range testDatabases(t) {
 		t.Run(d.name, func(t *testing.T) {
 			d.db.SetMaxOpenConns(1) // the node's connection is the test's
@@ -119,6 +117,7 @@ func checkConnectionUnchanged(t *testing.T, d testDB) {
 // engines still refuse them. On SQLite the authorizer does; on PostgreSQL
 // the statement is prepared, so a second statement never runs.
 func TestDatabaseQueryEngineRefuses(t *testing.T) {
+	t.Parallel()
 	for _, d := range testDatabases(t) {
 		t.Run(d.name, func(t *testing.T) {
 			d.db.SetMaxOpenConns(1)

@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -82,14 +80,11 @@ const seedProducts = `INSERT INTO products (id, name, price, stock, meta, create
 // on db under the connection name "app".
 func newDBEnv(t *testing.T, db *sqlx.DB) *testsuite.TestActivityEnvironment {
 	t.Helper()
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testExprs(t)
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	d := &DatabaseNodes{Activities: &Activities{Expr: e}, Conns: map[string]*sqlx.DB{"app": db}}
-	env.RegisterActivityWithOptions(d.DatabaseQuery, activity.RegisterOptions{Name: TypeDatabaseQuery})
+	d.RegisterIO(env, &IO{Database: d})
 	return env
 }
 
@@ -133,6 +128,7 @@ func stock(t *testing.T, db *sqlx.DB, id int) int {
 }
 
 func TestDatabaseQueryModes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		dialect string // "" for both
@@ -203,6 +199,7 @@ func TestDatabaseQueryModes(t *testing.T) {
 }
 
 func TestDatabaseQueryForEach(t *testing.T) {
+	t.Parallel()
 	reserve := map[string]any{
 		"query":      "UPDATE products SET stock = stock - :quantity WHERE id = :productId AND stock >= :quantity",
 		"params":     map[string]any{"productId": "item.productId", "quantity": "item.quantity"},
@@ -253,6 +250,7 @@ func TestDatabaseQueryForEach(t *testing.T) {
 // TestDatabaseQueryConcurrentReservations: more buyers than stock, at once.
 // Exactly the stock is sold and it never goes below zero.
 func TestDatabaseQueryConcurrentReservations(t *testing.T) {
+	t.Parallel()
 	reserve := map[string]any{
 		"query":      "UPDATE products SET stock = stock - :quantity WHERE id = :productId AND stock >= :quantity",
 		"params":     map[string]any{"productId": "item.productId", "quantity": "item.quantity"},
@@ -292,6 +290,7 @@ func TestDatabaseQueryConcurrentReservations(t *testing.T) {
 }
 
 func TestDatabaseQueryInjectionIsData(t *testing.T) {
+	t.Parallel()
 	evil := []string{
 		`x'); DROP TABLE users; --`,
 		`' OR '1'='1`,
@@ -334,6 +333,7 @@ func TestDatabaseQueryInjectionIsData(t *testing.T) {
 }
 
 func TestDatabaseQueryErrors(t *testing.T) {
+	t.Parallel()
 	const secret = "s3cret-hash-value"
 	insertUser := map[string]any{
 		"query":  "INSERT INTO users (email, password_hash) VALUES (:email, :hash)",
@@ -428,13 +428,10 @@ func TestDatabaseQueryErrors(t *testing.T) {
 }
 
 func TestDatabaseQueryCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	nt := DatabaseQueryNodeType([]string{"app"})
-	tests := []struct {
-		name   string
-		config string
-		want   []interpreter.Problem
-	}{
+	t.Parallel()
+	p := problemAt
+	nt := lookupType(t, TypeDatabaseQuery, IOOptions{Databases: []string{"app"}})
+	tests := []configCase{
 		{"valid", `{"connection": "app", "query": "SELECT * FROM t WHERE a = :a AND b::text = :b", "params": {"a": "input.a", "b": "input.b"}, "mode": "one"}`, nil},
 		{"valid forEach", `{"connection": "app", "query": "UPDATE t SET n = n - :q WHERE id = :id", "params": {"q": "item.q", "id": "item.id"},
 			"mode": "exec", "forEach": "input.items", "expectRows": 1, "timeout": "2s"}`, nil},
@@ -464,17 +461,16 @@ func TestDatabaseQueryCheckConfig(t *testing.T) {
 		{"unknown field", `{"connection": "app", "query": "SELECT 1", "mode": "one", "sql": "x"}`,
 			[]interpreter.Problem{p("", interpreter.CodeInvalidConfig)}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { checkProblems(t, nt, tt.config, tt.want) })
-	}
+	checkConfigCases(t, nt, tests)
 	// Built without the list of connections, any name is accepted.
-	checkProblems(t, DatabaseQueryNodeType(nil), `{"connection": "reports", "query": "SELECT 1", "mode": "one"}`, nil)
+	checkProblems(t, lookupType(t, TypeDatabaseQuery, IOOptions{}), `{"connection": "reports", "query": "SELECT 1", "mode": "one"}`, nil)
 	if nt.Kind != interpreter.KindIO || nt.Name != TypeDatabaseQuery {
 		t.Fatalf("node type = %s, kind %v", nt.Name, nt.Kind)
 	}
 }
 
 func TestParseNamedSQL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		query, text string
 		names       []string
@@ -512,6 +508,7 @@ func TestParseNamedSQL(t *testing.T) {
 }
 
 func TestBindValue(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		in, want any

@@ -2,12 +2,9 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/activity"
@@ -75,30 +72,15 @@ type EmailNodes struct {
 	From mail.Address
 }
 
-// EmailNodeType describes the email node type.
-func EmailNodeType() interpreter.NodeType {
-	return interpreter.NodeType{
-		Name: TypeEmail,
-		Kind: interpreter.KindIO,
-		CheckConfig: func(config json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
-			_, problems := compileEmail(config, exprs)
-			return problems
-		},
-	}
+// emailNode is the email node type: a node evaluates the message and sends
+// it through the outbox, keyed by the workflow id and the node id, so a
+// retried attempt returns the recorded send instead of sending again.
+func emailNode(n *EmailNodes) spec[EmailConfig, EmailConfig] {
+	return spec[EmailConfig, EmailConfig]{Name: TypeEmail, Kind: interpreter.KindIO,
+		Compile: compileEmail, Run: n.email}
 }
 
-// Email runs an email node: it evaluates the message and sends it through
-// the outbox, keyed by the workflow id and the node id, so a retried attempt
-// returns the recorded send instead of sending again.
-func (n *EmailNodes) Email(ctx context.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
-	return n.runNode(ctx, req, n.email)
-}
-
-func (n *EmailNodes) email(ctx context.Context, node interpreter.Node, vars map[string]any) (any, string, error) {
-	cfg, problems := compileEmail(node.Config, n.checker())
-	if len(problems) > 0 {
-		return nil, "", configError(node, problems)
-	}
+func (n *EmailNodes) email(ctx context.Context, node interpreter.Node, cfg EmailConfig, vars map[string]any) (any, string, error) {
 	subject := fmt.Sprintf("node %q", node.ID)
 	msg := mail.Message{From: n.From, TemplateID: cfg.TemplateID}
 	if cfg.From != "" {
@@ -178,57 +160,46 @@ func sendError(ctx context.Context, subject string, err error) error {
 	}
 }
 
-// compileEmail decodes and checks an email config, reporting every problem
-// in field order.
-func compileEmail(raw json.RawMessage, exprs interpreter.ExprChecker) (EmailConfig, []interpreter.Problem) {
-	var cfg EmailConfig
-	if p := decodeConfig(raw, &cfg); p != nil {
-		return cfg, []interpreter.Problem{*p}
-	}
-	ps := &problems{exprs: exprs}
-	ps.expression("to", cfg.To)
+// compileEmail checks an email config, reporting every problem in field
+// order.
+func compileEmail(cfg EmailConfig, c *compiling) EmailConfig {
+	c.expression("to", cfg.To)
 	if cfg.TemplateID != "" {
 		for _, f := range [][2]string{{"subject", cfg.Subject}, {"text", cfg.Text}, {"html", cfg.HTML}} {
 			if f[1] != "" {
-				ps.add(f[0], interpreter.CodeInvalidConfig,
+				c.Add(f[0], interpreter.CodeInvalidConfig,
 					"%s cannot be used with templateId: a dynamic template sets its own subject and body (pass values in data)", f[0])
 			}
 		}
 		// SendGrid's dynamic template ids start with "d-"; legacy
 		// templates take no dynamic data.
 		if !strings.HasPrefix(cfg.TemplateID, "d-") {
-			ps.add("templateId", interpreter.CodeInvalidConfig, "templateId %q is not a SendGrid dynamic template id (d-…)", cfg.TemplateID)
+			c.Add("templateId", interpreter.CodeInvalidConfig, "templateId %q is not a SendGrid dynamic template id (d-…)", cfg.TemplateID)
 		}
-		for _, key := range slices.Sorted(maps.Keys(cfg.Data)) {
-			if strings.TrimSpace(key) == "" {
-				ps.add("data", interpreter.CodeInvalidConfig, "data has an empty key")
-				continue
-			}
-			ps.expression("data."+key, cfg.Data[key])
-		}
+		c.expressions("data", "key", cfg.Data)
 	} else {
 		if strings.TrimSpace(cfg.Subject) == "" {
-			ps.add("subject", interpreter.CodeRequired, "subject is required (or a templateId)")
+			c.Add("subject", interpreter.CodeRequired, "subject is required (or a templateId)")
 		} else {
-			ps.expression("subject", cfg.Subject)
+			c.expression("subject", cfg.Subject)
 		}
 		if cfg.Text == "" && cfg.HTML == "" {
-			ps.add("text", interpreter.CodeRequired, "text or html is required (or a templateId)")
+			c.Add("text", interpreter.CodeRequired, "text or html is required (or a templateId)")
 		}
 		if cfg.Text != "" {
-			ps.expression("text", cfg.Text)
+			c.expression("text", cfg.Text)
 		}
 		if cfg.HTML != "" {
-			ps.expression("html", cfg.HTML)
+			c.expression("html", cfg.HTML)
 		}
 		if len(cfg.Data) > 0 {
-			ps.add("data", interpreter.CodeInvalidConfig, "data is only used with a templateId")
+			c.Add("data", interpreter.CodeInvalidConfig, "data is only used with a templateId")
 		}
 	}
 	if cfg.From != "" {
 		if _, err := mail.ParseAddress(cfg.From); err != nil {
-			ps.add("from", interpreter.CodeInvalidConfig, "from: %v", err)
+			c.Add("from", interpreter.CodeInvalidConfig, "from: %v", err)
 		}
 	}
-	return cfg, ps.list
+	return cfg
 }

@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/mail"
+	"github.com/workflow-backend/workflow-backend/internal/mail/sendgrid"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -33,10 +32,7 @@ var emailFrom = mail.Address{Name: "Shop", Email: "shop@example.com"}
 // a fresh SQLite database.
 func emailNodes(t *testing.T, sender mail.Sender) *EmailNodes {
 	t.Helper()
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testExprs(t)
 	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "app.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,13 +45,13 @@ func emailNodes(t *testing.T, sender mail.Sender) *EmailNodes {
 func emailEnv(n *EmailNodes) *testsuite.TestActivityEnvironment {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(n.Email, activity.RegisterOptions{Name: TypeEmail})
+	n.RegisterIO(env, &IO{Email: n})
 	return env
 }
 
 func sendGridSender(t *testing.T, key, baseURL string) mail.Sender {
 	t.Helper()
-	s, err := mail.NewSendGrid(key, baseURL)
+	s, err := sendgrid.New(key, baseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +79,7 @@ func emailOutput(t *testing.T, res interpreter.NodeResult) EmailOutput {
 const emailInput = `{"email": "ada@example.com", "name": "Ada", "total": 12.5}`
 
 func TestEmail(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		config string
@@ -140,6 +137,7 @@ func TestEmail(t *testing.T) {
 }
 
 func TestEmailRetryAfterRecordedSend(t *testing.T) {
+	t.Parallel()
 	fake := testenv.NewSendGrid(t, sendGridKey)
 	env := emailEnv(emailNodes(t, sendGridSender(t, sendGridKey, fake.URL)))
 	req := nodeRequest(t, "notify", TypeEmail, `{"to": "input.email", "subject": "'Hi'", "text": "'Hello'"}`, emailInput)
@@ -160,6 +158,7 @@ func TestEmailRetryAfterRecordedSend(t *testing.T) {
 }
 
 func TestEmailProviderFailures(t *testing.T) {
+	t.Parallel()
 	config := `{"to": "input.email", "subject": "'Hi'", "text": "'Hello'"}`
 	tests := []struct {
 		name      string
@@ -213,6 +212,7 @@ func TestEmailProviderFailures(t *testing.T) {
 }
 
 func TestEmailRunTimeErrors(t *testing.T) {
+	t.Parallel()
 	fake := testenv.NewSendGrid(t, sendGridKey)
 	nodes := emailNodes(t, sendGridSender(t, sendGridKey, fake.URL))
 	env := emailEnv(nodes)
@@ -247,6 +247,7 @@ func TestEmailRunTimeErrors(t *testing.T) {
 }
 
 func TestEmailDevOutbox(t *testing.T) {
+	t.Parallel()
 	nodes := emailNodes(t, mail.NewDevSender(slog.New(slog.DiscardHandler)))
 	env := emailEnv(nodes)
 	res, err := execNode(t, env, nodeRequest(t, "notify", TypeEmail,
@@ -268,10 +269,11 @@ func TestEmailDevOutbox(t *testing.T) {
 // TestEmailInWorkflow runs an email node in the interpreter, whose retry
 // policy takes it past a SendGrid 500.
 func TestEmailInWorkflow(t *testing.T) {
+	t.Parallel()
 	fake := testenv.NewSendGrid(t, sendGridKey)
 	fake.FailNext(1, 500, 0)
 	nodes := emailNodes(t, sendGridSender(t, sendGridKey, fake.URL))
-	reg := interpreter.NewRegistry(append(PureNodeTypes(), EmailNodeType())...)
+	reg := interpreter.NewRegistry(append(PureNodeTypes(), lookupType(t, TypeEmail, IOOptions{}))...)
 	def, problems := interpreter.Parse([]byte(`{"id": "welcome", "version": "1", "startNode": "send",
 		"nodes": [{"id": "send", "type": "email",
 			"config": {"to": "input.email", "subject": "'Welcome'", "text": "'Hello ' + input.name"}}],
@@ -283,7 +285,7 @@ func TestEmailInWorkflow(t *testing.T) {
 	env := suite.NewTestWorkflowEnvironment()
 	interpreter.New(reg).Register(env)
 	nodes.RegisterPure(env)
-	env.RegisterActivityWithOptions(nodes.Email, activity.RegisterOptions{Name: TypeEmail})
+	nodes.RegisterIO(env, &IO{Email: nodes})
 	env.ExecuteWorkflow(interpreter.WorkflowName, interpreter.ExecutionInput{Definition: def, Input: decodeJSON(t, emailInput)})
 	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 		t.Fatalf("workflow completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
@@ -300,8 +302,9 @@ func TestEmailInWorkflow(t *testing.T) {
 }
 
 func TestEmailCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	nt := EmailNodeType()
+	t.Parallel()
+	p := problemAt
+	nt := lookupType(t, TypeEmail, IOOptions{})
 	if nt.Kind != interpreter.KindIO {
 		t.Errorf("kind = %v, want KindIO", nt.Kind)
 	}

@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -50,37 +49,20 @@ type ServiceNodes struct {
 	Connectors map[string]Connector
 }
 
-// ExternalServiceNodeType describes the external_service node type. services
-// maps each service name to its operations (for payments:
-// {payments.ServiceStripe: payments.Operations()}); a node naming anything
-// else is rejected at registration. The API builds it without connectors:
-// it holds no secrets.
-func ExternalServiceNodeType(services map[string][]string) interpreter.NodeType {
-	return interpreter.NodeType{
-		Name: TypeExternalService,
-		Kind: interpreter.KindIO,
-		CheckConfig: func(config json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
-			_, problems := compileExternalService(config, exprs, services)
-			return problems
-		},
-	}
+// externalServiceNode is the external_service node type. At registration a
+// node naming a service or operation outside IOOptions.Services is refused;
+// the API checks without connectors: it holds no secrets. A node evaluates
+// the params and calls the connector with the idempotency key of this node
+// in this execution. Its output is the connector's.
+func externalServiceNode(s *ServiceNodes) spec[ExternalServiceConfig, ExternalServiceConfig] {
+	return spec[ExternalServiceConfig, ExternalServiceConfig]{Name: TypeExternalService, Kind: interpreter.KindIO,
+		Compile: compileExternalService, Run: s.externalService}
 }
 
-// ExternalService runs an external_service node: it evaluates the params and
-// calls the connector with the idempotency key of this node in this
-// execution. Its output is the connector's.
-func (s *ServiceNodes) ExternalService(ctx context.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
-	return s.runNode(ctx, req, s.externalService)
-}
-
-func (s *ServiceNodes) externalService(ctx context.Context, node interpreter.Node, vars map[string]any) (any, string, error) {
+func (s *ServiceNodes) externalService(ctx context.Context, node interpreter.Node, cfg ExternalServiceConfig, vars map[string]any) (any, string, error) {
 	// Names were checked at registration, against the services the API
 	// knows; here the connector map decides, and the connector checks the
 	// operation.
-	cfg, problems := compileExternalService(node.Config, s.checker(), nil)
-	if len(problems) > 0 {
-		return nil, "", configError(node, problems)
-	}
 	conn, ok := s.Connectors[cfg.Service]
 	if !ok {
 		return nil, "", configError(node, []interpreter.Problem{{Path: "service", Code: interpreter.CodeInvalidConfig,
@@ -130,36 +112,29 @@ func executionID(ctx context.Context, node interpreter.Node) (string, error) {
 	return id, nil
 }
 
-// compileExternalService decodes and checks an external_service config,
-// reporting every problem. With services nil (at run time) names are only
-// required, not looked up.
-func compileExternalService(raw json.RawMessage, exprs interpreter.ExprChecker, services map[string][]string) (ExternalServiceConfig, []interpreter.Problem) {
-	var cfg ExternalServiceConfig
-	if p := decodeConfig(raw, &cfg); p != nil {
-		return cfg, []interpreter.Problem{*p}
+// compileExternalService checks an external_service config, reporting every
+// problem. Names are looked up in the registration's services (at run time,
+// or without services, they are only required).
+func compileExternalService(cfg ExternalServiceConfig, c *compiling) ExternalServiceConfig {
+	var services map[string][]string
+	if c.registration != nil {
+		services = c.registration.Services
 	}
-	ps := &problems{exprs: exprs}
 	operations, known := services[cfg.Service]
 	switch {
 	case strings.TrimSpace(cfg.Service) == "":
-		ps.add("service", interpreter.CodeRequired, "service is required")
+		c.Add("service", interpreter.CodeRequired, "service is required")
 	case services != nil && !known:
-		ps.add("service", interpreter.CodeInvalidConfig, "unknown service %q (known: %s)",
+		c.Add("service", interpreter.CodeInvalidConfig, "unknown service %q (known: %s)",
 			cfg.Service, strings.Join(slices.Sorted(maps.Keys(services)), ", "))
 	}
 	switch {
 	case strings.TrimSpace(cfg.Operation) == "":
-		ps.add("operation", interpreter.CodeRequired, "operation is required")
+		c.Add("operation", interpreter.CodeRequired, "operation is required")
 	case known && !slices.Contains(operations, cfg.Operation):
-		ps.add("operation", interpreter.CodeInvalidConfig, "service %q has no operation %q (known: %s)",
+		c.Add("operation", interpreter.CodeInvalidConfig, "service %q has no operation %q (known: %s)",
 			cfg.Service, cfg.Operation, strings.Join(operations, ", "))
 	}
-	for _, name := range slices.Sorted(maps.Keys(cfg.Params)) {
-		if strings.TrimSpace(name) == "" {
-			ps.add("params", interpreter.CodeInvalidConfig, "params has an empty name")
-			continue
-		}
-		ps.expression("params."+name, cfg.Params[name])
-	}
-	return cfg, ps.list
+	c.expressions("params", "name", cfg.Params)
+	return cfg
 }

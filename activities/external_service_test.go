@@ -5,13 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/payments"
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -28,10 +26,7 @@ var paymentServices = map[string][]string{payments.ServiceStripe: payments.Opera
 // serviceNodes returns the node activities with conn as the stripe service.
 func serviceNodes(t *testing.T, conn Connector) *ServiceNodes {
 	t.Helper()
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testExprs(t)
 	return &ServiceNodes{Activities: &Activities{Expr: e}, Connectors: map[string]Connector{payments.ServiceStripe: conn}}
 }
 
@@ -42,7 +37,8 @@ func newServiceEnv(t *testing.T, conn Connector) *testsuite.TestActivityEnvironm
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(serviceNodes(t, conn).ExternalService, activity.RegisterOptions{Name: TypeExternalService})
+	s := serviceNodes(t, conn)
+	s.RegisterIO(env, &IO{Services: s})
 	return env
 }
 
@@ -60,8 +56,9 @@ const chargeConfig = `{"service": "stripe", "operation": "charge", "params": {
 	"metadata": "{'customerId': input.customerId}"}}`
 
 func TestExternalServiceCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	nt := ExternalServiceNodeType(paymentServices)
+	t.Parallel()
+	p := problemAt
+	nt := lookupType(t, TypeExternalService, IOOptions{Services: paymentServices})
 	if nt.Kind != interpreter.KindIO || nt.Name != TypeExternalService {
 		t.Fatalf("node type %+v", nt)
 	}
@@ -78,13 +75,11 @@ func TestExternalServiceCheckConfig(t *testing.T) {
 // TestExternalServiceUnknownServiceAtRegistration registers a definition
 // through the interpreter's validator: the problem names the node's config.
 func TestExternalServiceUnknownServiceAtRegistration(t *testing.T) {
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Parallel()
+	e := testExprs(t)
 	def := `{"id": "pay", "version": "1", "startNode": "charge", "nodes": [
 		{"id": "charge", "type": "external_service", "config": {"service": "paypal", "operation": "charge"}}]}`
-	_, problems := interpreter.Parse([]byte(def), interpreter.NewRegistry(ExternalServiceNodeType(paymentServices)), e)
+	_, problems := interpreter.Parse([]byte(def), interpreter.NewRegistry(lookupType(t, TypeExternalService, IOOptions{Services: paymentServices})), e)
 	if len(problems) != 1 || problems[0].Path != "nodes[0].config.service" || problems[0].Code != interpreter.CodeInvalidConfig ||
 		!strings.Contains(problems[0].Message, `unknown service "paypal" (known: stripe)`) {
 		t.Fatalf("problems %+v", problems)
@@ -92,6 +87,7 @@ func TestExternalServiceUnknownServiceAtRegistration(t *testing.T) {
 }
 
 func TestExternalServiceStripeMock(t *testing.T) {
+	t.Parallel()
 	env := newServiceEnv(t, newStripe(t, testenv.StripeMock(t)))
 	charge, err := execNode(t, env, nodeRequest(t, "charge", TypeExternalService, chargeConfig,
 		`{"total": 20, "paymentMethodId": "pm_card_visa", "customerId": "123"}`))
@@ -117,6 +113,7 @@ func TestExternalServiceStripeMock(t *testing.T) {
 
 // TestExternalServiceIdempotencyKey: the key is <workflow id>/<node id>.
 func TestExternalServiceIdempotencyKey(t *testing.T) {
+	t.Parallel()
 	srv := testenv.NewStripeServer(t)
 	env := newServiceEnv(t, newStripe(t, srv.URL))
 	input := `{"total": 20, "paymentMethodId": "pm_card_visa", "customerId": "123"}`
@@ -151,7 +148,8 @@ func runChargeWorkflow(t *testing.T, conn Connector, input string) (interpreter.
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
-	env.RegisterActivityWithOptions(serviceNodes(t, conn).ExternalService, activity.RegisterOptions{Name: TypeExternalService})
+	s := serviceNodes(t, conn)
+	s.RegisterIO(env, &IO{Services: s})
 	env.RegisterWorkflowWithOptions(func(ctx workflow.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
 		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: 10 * time.Second,
@@ -179,6 +177,7 @@ func runChargeWorkflow(t *testing.T, conn Connector, input string) (interpreter.
 // A Stripe 500 on the first attempt, then success: Temporal retries the
 // activity, the retry carries the same key, exactly one charge succeeds.
 func TestExternalServiceRetryKeepsKey(t *testing.T) {
+	t.Parallel()
 	srv := testenv.NewStripeServer(t, testenv.StripeError(500, "api_error", "", "", "Something went wrong"), testenv.StripeOK)
 	res, err := runChargeWorkflow(t, newStripe(t, srv.URL), `{"total": 20, "paymentMethodId": "pm_card_visa", "customerId": "123"}`)
 	if err != nil {
@@ -200,6 +199,7 @@ func TestExternalServiceRetryKeepsKey(t *testing.T) {
 
 // A decline fails the node at once: PaymentDeclined is not retried.
 func TestExternalServiceDecline(t *testing.T) {
+	t.Parallel()
 	srv := testenv.NewStripeServer(t, testenv.StripeDecline("generic_decline", "Your card was declined."))
 	_, err := runChargeWorkflow(t, newStripe(t, srv.URL), `{"total": 20, "paymentMethodId": "pm_card_chargeDeclined", "customerId": "123"}`)
 	var f payments.Failure
@@ -215,6 +215,7 @@ func TestExternalServiceDecline(t *testing.T) {
 }
 
 func TestExternalServiceFake(t *testing.T) {
+	t.Parallel()
 	fake := payments.NewFake()
 	env := newServiceEnv(t, fake)
 	req := nodeRequest(t, "charge", TypeExternalService, chargeConfig, `{"total": 20, "paymentMethodId": "pm_card_visa", "customerId": "123"}`)
@@ -239,6 +240,7 @@ func TestExternalServiceFake(t *testing.T) {
 }
 
 func TestExternalServiceFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, config, input string
 		typ                 string

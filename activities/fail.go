@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -26,29 +25,14 @@ type FailConfig struct {
 	Message string `json:"message,omitempty"`
 }
 
-// FailNodeType describes the fail node type.
-func FailNodeType() interpreter.NodeType {
-	return interpreter.NodeType{
-		Name: TypeFail,
-		Kind: interpreter.KindPure,
-		CheckConfig: func(config json.RawMessage, _ interpreter.ExprChecker) []interpreter.Problem {
-			_, problems := compileFail(config)
-			return problems
-		},
-	}
+// failNode is the fail node type: a node always returns a non-retryable
+// ErrBusiness whose detail is an interpreter.BusinessFailure.
+func failNode() spec[FailConfig, FailConfig] {
+	return spec[FailConfig, FailConfig]{Name: TypeFail, Kind: interpreter.KindPure,
+		Compile: compileFail, Run: fail}
 }
 
-// Fail runs a fail node: it always returns a non-retryable ErrBusiness whose
-// detail is an interpreter.BusinessFailure.
-func (a *Activities) Fail(ctx context.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
-	return a.runNode(ctx, req, a.fail)
-}
-
-func (a *Activities) fail(_ context.Context, node interpreter.Node, _ map[string]any) (any, string, error) {
-	cfg, problems := compileFail(node.Config)
-	if len(problems) > 0 {
-		return nil, "", configError(node, problems)
-	}
+func fail(_ context.Context, _ interpreter.Node, cfg FailConfig, _ map[string]any) (any, string, error) {
 	failure := interpreter.BusinessFailure{Status: cfg.Status, Code: cfg.Code, Message: cfg.Message}
 	if failure.Message == "" {
 		failure.Message = http.StatusText(cfg.Status)
@@ -56,20 +40,15 @@ func (a *Activities) fail(_ context.Context, node interpreter.Node, _ map[string
 	return nil, "", temporal.NewNonRetryableApplicationError(failure.Message, interpreter.ErrBusiness, nil, failure)
 }
 
-func compileFail(raw json.RawMessage) (FailConfig, []interpreter.Problem) {
-	var cfg FailConfig
-	if p := decodeConfig(raw, &cfg); p != nil {
-		return cfg, []interpreter.Problem{*p}
-	}
-	ps := &problems{}
+func compileFail(cfg FailConfig, c *compiling) FailConfig {
 	switch {
 	case cfg.Status == 0:
-		ps.add("status", interpreter.CodeRequired, "status is required (an HTTP status from 400 to 599)")
+		c.Add("status", interpreter.CodeRequired, "status is required (an HTTP status from 400 to 599)")
 	case cfg.Status < 400 || cfg.Status > 599:
-		ps.add("status", interpreter.CodeInvalidConfig, "status %d is not an HTTP error status (400 to 599)", cfg.Status)
+		c.Add("status", interpreter.CodeInvalidConfig, "status %d is not an HTTP error status (400 to 599)", cfg.Status)
 	}
 	if strings.TrimSpace(cfg.Code) == "" {
-		ps.add("code", interpreter.CodeRequired, "code is required (a machine-readable code such as email_exists)")
+		c.Add("code", interpreter.CodeRequired, "code is required (a machine-readable code such as email_exists)")
 	}
-	return cfg, ps.list
+	return cfg
 }

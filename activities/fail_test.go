@@ -36,12 +36,12 @@ func TestFail(t *testing.T) {
 }
 
 func TestFailCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	checkProblems(t, FailNodeType(), `{"status": 404, "code": "not_found"}`, nil)
-	checkProblems(t, FailNodeType(), `{}`, []interpreter.Problem{
+	p := problemAt
+	checkProblems(t, lookupType(t, TypeFail, IOOptions{}), `{"status": 404, "code": "not_found"}`, nil)
+	checkProblems(t, lookupType(t, TypeFail, IOOptions{}), `{}`, []interpreter.Problem{
 		p("status", interpreter.CodeRequired), p("code", interpreter.CodeRequired)})
-	checkProblems(t, FailNodeType(), `{"status": 302, "code": "x"}`, []interpreter.Problem{p("status", interpreter.CodeInvalidConfig)})
-	checkProblems(t, FailNodeType(), `{"status": "409", "code": "x"}`, []interpreter.Problem{p("status", interpreter.CodeInvalidConfig)})
-	checkProblems(t, FailNodeType(), `{"status": 409, "code": "x", "message": "${input.a}", "extra": true}`,
+	checkProblems(t, lookupType(t, TypeFail, IOOptions{}), `{"status": 302, "code": "x"}`, []interpreter.Problem{p("status", interpreter.CodeInvalidConfig)})
+	checkProblems(t, lookupType(t, TypeFail, IOOptions{}), `{"status": "409", "code": "x"}`, []interpreter.Problem{p("status", interpreter.CodeInvalidConfig)})
+	checkProblems(t, lookupType(t, TypeFail, IOOptions{}), `{"status": 409, "code": "x", "message": "${input.a}", "extra": true}`,
 		[]interpreter.Problem{p("", interpreter.CodeInvalidConfig)})
 }

@@ -124,20 +124,9 @@ func (f *FileNodes) openRoot() (*os.Root, error) {
 	return f.root, nil
 }
 
-// FileProcessingNodeType describes the file_processing node type.
-func FileProcessingNodeType() interpreter.NodeType {
-	return interpreter.NodeType{
-		Name: TypeFileProcessing,
-		Kind: interpreter.KindIO,
-		CheckConfig: func(config json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
-			_, problems := compileFileProcessing(config, exprs)
-			return problems
-		},
-	}
-}
-
-// FileProcessing runs a file_processing node. Its output, by operation (path
-// is the cleaned path relative to the root, bytes the size read or written):
+// fileProcessingNode is the file_processing node type. A node's output, by
+// operation (path is the cleaned path relative to the root, bytes the size
+// read or written):
 //
 //	parse_csv:  {"path", "bytes", "rows": data rows, "columns": n,
 //	             "header": [names] | null without header, "preview": [[cells], ...]}
@@ -149,15 +138,12 @@ func FileProcessingNodeType() interpreter.NodeType {
 // Reads heartbeat every heartbeatBytes. A write goes to a temporary file
 // renamed over the path, so readers never see half a file and a retried
 // write simply replaces it.
-func (f *FileNodes) FileProcessing(ctx context.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
-	return f.runNode(ctx, req, f.fileProcessing)
+func fileProcessingNode(f *FileNodes) spec[FileProcessingConfig, FileProcessingConfig] {
+	return spec[FileProcessingConfig, FileProcessingConfig]{Name: TypeFileProcessing, Kind: interpreter.KindIO,
+		Compile: compileFileProcessing, Run: f.fileProcessing}
 }
 
-func (f *FileNodes) fileProcessing(ctx context.Context, node interpreter.Node, vars map[string]any) (any, string, error) {
-	cfg, problems := compileFileProcessing(node.Config, f.checker())
-	if len(problems) > 0 {
-		return nil, "", configError(node, problems)
-	}
+func (f *FileNodes) fileProcessing(ctx context.Context, node interpreter.Node, cfg FileProcessingConfig, vars map[string]any) (any, string, error) {
 	subject := fmt.Sprintf("node %q", node.ID)
 	raw, err := f.Expr.EvalString(ctx, cfg.Path, vars)
 	if err != nil {
@@ -200,50 +186,45 @@ func (f *FileNodes) fileProcessing(ctx context.Context, node interpreter.Node, v
 	return out, interpreter.OutcomeSuccess, nil
 }
 
-// compileFileProcessing decodes and checks a file_processing config,
-// reporting every problem.
-func compileFileProcessing(raw json.RawMessage, exprs interpreter.ExprChecker) (FileProcessingConfig, []interpreter.Problem) {
-	var cfg FileProcessingConfig
-	if p := decodeConfig(raw, &cfg); p != nil {
-		return cfg, []interpreter.Problem{*p}
-	}
-	ps := &problems{exprs: exprs}
+// compileFileProcessing checks a file_processing config, reporting every
+// problem.
+func compileFileProcessing(cfg FileProcessingConfig, c *compiling) FileProcessingConfig {
 	switch cfg.Operation {
 	case FileParseCSV, FileParseJSON, FileChecksum, FileWrite:
 	case "":
-		ps.add("operation", interpreter.CodeRequired, "operation is required: parse_csv, parse_json, checksum or write")
+		c.Add("operation", interpreter.CodeRequired, "operation is required: parse_csv, parse_json, checksum or write")
 	default:
-		ps.add("operation", interpreter.CodeInvalidConfig, "unknown operation %q: use parse_csv, parse_json, checksum or write", cfg.Operation)
+		c.Add("operation", interpreter.CodeInvalidConfig, "unknown operation %q: use parse_csv, parse_json, checksum or write", cfg.Operation)
 	}
-	ps.expression("path", cfg.Path)
+	c.expression("path", cfg.Path)
 
 	// Options of another operation are mistakes, not silently ignored.
 	only := func(path, op string, set bool) bool {
 		if set && cfg.Operation != op {
-			ps.add(path, interpreter.CodeInvalidConfig, "%s applies to operation %s only", path, op)
+			c.Add(path, interpreter.CodeInvalidConfig, "%s applies to operation %s only", path, op)
 			return false
 		}
 		return set
 	}
 	if cfg.Operation == FileWrite {
-		ps.expression("content", cfg.Content)
+		c.expression("content", cfg.Content)
 	} else {
 		only("content", FileWrite, cfg.Content != "")
 	}
 	if only("format", FileWrite, cfg.Format != "") && cfg.Format != "text" && cfg.Format != "json" {
-		ps.add("format", interpreter.CodeInvalidConfig, "unknown format %q: use text or json", cfg.Format)
+		c.Add("format", interpreter.CodeInvalidConfig, "unknown format %q: use text or json", cfg.Format)
 	}
 	only("header", FileParseCSV, cfg.Header != nil)
 	if only("delimiter", FileParseCSV, cfg.Delimiter != "") {
 		r, size := utf8.DecodeRuneInString(cfg.Delimiter)
 		if size != len(cfg.Delimiter) || r == utf8.RuneError || r == '"' || r == '\r' || r == '\n' {
-			ps.add("delimiter", interpreter.CodeInvalidConfig, "delimiter must be one character other than a quote or a line break")
+			c.Add("delimiter", interpreter.CodeInvalidConfig, "delimiter must be one character other than a quote or a line break")
 		}
 	}
 	if only("preview", FileParseCSV, cfg.Preview != nil) && (*cfg.Preview < 0 || *cfg.Preview > MaxCSVPreview) {
-		ps.add("preview", interpreter.CodeInvalidConfig, "preview must be from 0 to %d rows", MaxCSVPreview)
+		c.Add("preview", interpreter.CodeInvalidConfig, "preview must be from 0 to %d rows", MaxCSVPreview)
 	}
-	return cfg, ps.list
+	return cfg
 }
 
 // storagePath checks a path an expression produced and returns it cleaned and

@@ -14,7 +14,6 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -22,14 +21,11 @@ import (
 // nodes under root.
 func newFileEnv(t *testing.T, root string) *testsuite.TestActivityEnvironment {
 	t.Helper()
-	e, err := expr.New(expr.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testExprs(t)
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	f := &FileNodes{Activities: &Activities{Expr: e}, Root: root}
-	env.RegisterActivityWithOptions(f.FileProcessing, activity.RegisterOptions{Name: TypeFileProcessing})
+	f.RegisterIO(env, &IO{Files: f})
 	return env
 }
 
@@ -57,6 +53,7 @@ func runFile(t *testing.T, env *testsuite.TestActivityEnvironment, config, input
 const helloSHA256 = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" // sha256("hello\n")
 
 func TestFileProcessingRead(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{
 		"data/users.csv":  "email,name\na@x.io,Ada\nb@x.io,\"Bob, Jr.\"\nc@x.io,Cy\n",
@@ -100,6 +97,7 @@ func TestFileProcessingRead(t *testing.T) {
 }
 
 func TestFileProcessingWrite(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{"exports/old.txt": "previous content that is longer"})
 	env := newFileEnv(t, root)
@@ -148,6 +146,7 @@ func TestFileProcessingWrite(t *testing.T) {
 }
 
 func TestFileProcessingErrors(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
 	writeFiles(t, base, map[string]string{
@@ -214,6 +213,7 @@ func TestFileProcessingErrors(t *testing.T) {
 // configuration error, and is opened by a later node once it exists (the
 // failure is not remembered).
 func TestFileProcessingRootAppearsLater(t *testing.T) {
+	t.Parallel()
 	root := filepath.Join(t.TempDir(), "later")
 	env := newFileEnv(t, root)
 	const config = `{"operation": "checksum", "path": "'hello.txt'"}`
@@ -232,6 +232,7 @@ func TestFileProcessingRootAppearsLater(t *testing.T) {
 // TestFileProcessingBigCSV: a file of megabytes is summarised, not
 // returned, and heartbeats while it is read.
 func TestFileProcessingBigCSV(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	const rows = 100_000
 	var b strings.Builder
@@ -262,13 +263,10 @@ func TestFileProcessingBigCSV(t *testing.T) {
 }
 
 func TestFileProcessingCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	nt := FileProcessingNodeType()
-	tests := []struct {
-		name   string
-		config string
-		want   []interpreter.Problem
-	}{
+	t.Parallel()
+	p := problemAt
+	nt := lookupType(t, TypeFileProcessing, IOOptions{})
+	tests := []configCase{
 		{"valid csv", `{"operation": "parse_csv", "path": "input.f", "header": false, "delimiter": "\t", "preview": 10}`, nil},
 		{"valid write", `{"operation": "write", "path": "'a.json'", "content": "input", "format": "json"}`, nil},
 		{"valid checksum", `{"operation": "checksum", "path": "'a'"}`, nil},
@@ -286,15 +284,14 @@ func TestFileProcessingCheckConfig(t *testing.T) {
 		{"quote delimiter", `{"operation": "parse_csv", "path": "'a'", "delimiter": "\""}`, []interpreter.Problem{
 			p("delimiter", interpreter.CodeInvalidConfig)}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { checkProblems(t, nt, tt.config, tt.want) })
-	}
+	checkConfigCases(t, nt, tests)
 	if nt.Kind != interpreter.KindIO || nt.Name != TypeFileProcessing {
 		t.Fatalf("node type = %s, kind %v", nt.Name, nt.Kind)
 	}
 }
 
 func TestStoragePath(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"a.txt", "a.txt"},
 		{"./a//b/../c.txt", ""}, // ".." anywhere is refused

@@ -33,32 +33,17 @@ type NotificationConfig struct {
 	Timeout    string `json:"timeout,omitempty"`
 }
 
-// NotificationNodeType describes the notification node type. Whether a
-// connection is configured is known only to the workers (the API that checks
-// definitions holds no secrets): an unknown one fails at run time.
-func NotificationNodeType() interpreter.NodeType {
-	return interpreter.NodeType{
-		Name: TypeNotification,
-		Kind: interpreter.KindIO,
-		CheckConfig: func(config json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
-			_, _, problems := compileNotification(config, exprs)
-			return problems
-		},
-	}
+// notificationNode is the notification node type. Whether a connection is
+// configured is known only to the workers (the API that checks definitions
+// holds no secrets): an unknown one fails at run time.
+func notificationNode(h *HTTPNodes) spec[NotificationConfig, notification] {
+	return spec[NotificationConfig, notification]{Name: TypeNotification, Kind: interpreter.KindIO,
+		Compile: compileNotification, Run: h.notification}
 }
 
-// Notification runs a notification node.
-func (h *HTTPNodes) Notification(ctx context.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
-	return h.runNode(ctx, req, h.notification)
-}
-
-func (h *HTTPNodes) notification(ctx context.Context, node interpreter.Node, vars map[string]any) (any, string, error) {
-	cfg, timeout, problems := compileNotification(node.Config, h.checker())
-	if len(problems) > 0 {
-		return nil, "", configError(node, problems)
-	}
+func (h *HTTPNodes) notification(ctx context.Context, node interpreter.Node, cfg notification, vars map[string]any) (any, string, error) {
 	subject := fmt.Sprintf("node %q", node.ID)
-	call := httpCall{subject: subject, method: http.MethodPost, timeout: timeout}
+	call := httpCall{subject: subject, method: http.MethodPost, timeout: cfg.timeout}
 	if cfg.Connection != "" {
 		u, ok := h.webhooks[cfg.Connection]
 		if !ok {
@@ -87,23 +72,23 @@ func (h *HTTPNodes) notification(ctx context.Context, node interpreter.Node, var
 	return map[string]any{"status": reply.status}, interpreter.OutcomeSuccess, nil
 }
 
-// compileNotification decodes and checks a notification config, reporting
-// every problem, and returns its timeout.
-func compileNotification(raw json.RawMessage, exprs interpreter.ExprChecker) (NotificationConfig, time.Duration, []interpreter.Problem) {
-	var cfg NotificationConfig
-	if p := decodeConfig(raw, &cfg); p != nil {
-		return cfg, 0, []interpreter.Problem{*p}
-	}
-	ps := &problems{exprs: exprs}
+// notification is a checked notification config.
+type notification struct {
+	NotificationConfig
+	timeout time.Duration // 0: only the client's and the activity's bounds
+}
+
+// compileNotification checks a notification config, reporting every
+// problem.
+func compileNotification(cfg NotificationConfig, c *compiling) notification {
 	switch {
 	case cfg.Connection != "" && cfg.URL != "":
-		ps.add("", interpreter.CodeInvalidConfig, "give either connection or url, not both")
+		c.Add("", interpreter.CodeInvalidConfig, "give either connection or url, not both")
 	case cfg.Connection == "" && cfg.URL == "":
-		ps.add("connection", interpreter.CodeRequired, "a connection (a configured webhook name) or a url is required")
+		c.Add("connection", interpreter.CodeRequired, "a connection (a configured webhook name) or a url is required")
 	case cfg.URL != "":
-		ps.expression("url", cfg.URL)
+		c.expression("url", cfg.URL)
 	}
-	ps.expression("message", cfg.Message)
-	timeout := checkTimeout(ps, cfg.Timeout)
-	return cfg, timeout, ps.list
+	c.expression("message", cfg.Message)
+	return notification{NotificationConfig: cfg, timeout: c.Duration("timeout", cfg.Timeout)}
 }

@@ -9,6 +9,7 @@ import (
 )
 
 func TestNotification(t *testing.T) {
+	t.Parallel()
 	srv := newTestServer(t)
 	env := newHTTPEnv(t, 0, map[string]string{
 		"alerts":   srv.URL + "/hooks/T000/s3cr3t",
@@ -65,15 +66,13 @@ func TestNotification(t *testing.T) {
 }
 
 func TestNotificationCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	nt := NotificationNodeType()
+	t.Parallel()
+	p := problemAt
+	nt := lookupType(t, TypeNotification, IOOptions{})
 	if nt.Kind != interpreter.KindIO {
 		t.Fatalf("kind %v", nt.Kind)
 	}
-	tests := []struct {
-		name, config string
-		want         []interpreter.Problem
-	}{
+	tests := []configCase{
 		{"connection", `{"connection": "alerts", "message": "'hi'"}`, nil},
 		{"url", `{"url": "input.hook", "message": "'hi ' + input.name", "timeout": "3s"}`, nil},
 		{"empty", `{}`, []interpreter.Problem{p("connection", interpreter.CodeRequired), p("message", interpreter.CodeRequired)}},
@@ -85,14 +84,11 @@ func TestNotificationCheckConfig(t *testing.T) {
 		{"unknown field", `{"connection": "alerts", "message": "'hi'", "channel": "#ops"}`,
 			[]interpreter.Problem{p("", interpreter.CodeInvalidConfig)}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkProblems(t, nt, tt.config, tt.want)
-		})
-	}
+	checkConfigCases(t, nt, tests)
 }
 
 func TestNewHTTPNodes(t *testing.T) {
+	t.Parallel()
 	client := &http.Client{}
 	tests := []struct {
 		name     string

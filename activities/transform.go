@@ -2,11 +2,9 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
@@ -22,28 +20,14 @@ type TransformConfig struct {
 	Mapping map[string]string `json:"mapping"`
 }
 
-// TransformNodeType describes the transform node type.
-func TransformNodeType() interpreter.NodeType {
-	return interpreter.NodeType{
-		Name: TypeTransform,
-		Kind: interpreter.KindPure,
-		CheckConfig: func(config json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
-			_, problems := compileTransform(config, exprs)
-			return problems
-		},
-	}
+// transformNode is the transform node type; a node's output is the mapped
+// object.
+func transformNode(a *Activities) spec[TransformConfig, TransformConfig] {
+	return spec[TransformConfig, TransformConfig]{Name: TypeTransform, Kind: interpreter.KindPure,
+		Compile: compileTransform, Run: a.transform}
 }
 
-// Transform runs a transform node; its output is the mapped object.
-func (a *Activities) Transform(ctx context.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
-	return a.runNode(ctx, req, a.transform)
-}
-
-func (a *Activities) transform(ctx context.Context, node interpreter.Node, vars map[string]any) (any, string, error) {
-	cfg, problems := compileTransform(node.Config, a.checker())
-	if len(problems) > 0 {
-		return nil, "", configError(node, problems)
-	}
+func (a *Activities) transform(ctx context.Context, node interpreter.Node, cfg TransformConfig, vars map[string]any) (any, string, error) {
 	out, err := a.evalMapping(ctx, cfg.Mapping, vars, fmt.Sprintf("node %q", node.ID), "mapping.")
 	if err != nil {
 		return nil, "", err
@@ -65,23 +49,12 @@ func (a *Activities) evalMapping(ctx context.Context, mapping map[string]string,
 	return out, nil
 }
 
-// compileTransform decodes and checks a transform config, reporting every
-// problem (in key order).
-func compileTransform(raw json.RawMessage, exprs interpreter.ExprChecker) (TransformConfig, []interpreter.Problem) {
-	var cfg TransformConfig
-	if p := decodeConfig(raw, &cfg); p != nil {
-		return cfg, []interpreter.Problem{*p}
-	}
-	ps := &problems{exprs: exprs}
+// compileTransform checks a transform config, reporting every problem (in
+// key order).
+func compileTransform(cfg TransformConfig, c *compiling) TransformConfig {
 	if len(cfg.Mapping) == 0 {
-		ps.add("mapping", interpreter.CodeRequired, "mapping needs at least one key")
+		c.Add("mapping", interpreter.CodeRequired, "mapping needs at least one key")
 	}
-	for _, key := range slices.Sorted(maps.Keys(cfg.Mapping)) {
-		if strings.TrimSpace(key) == "" {
-			ps.add("mapping", interpreter.CodeInvalidConfig, "mapping has an empty key")
-			continue
-		}
-		ps.expression("mapping."+key, cfg.Mapping[key])
-	}
-	return cfg, ps.list
+	c.expressions("mapping", "key", cfg.Mapping)
+	return cfg
 }

@@ -56,11 +56,11 @@ func TestTransformErrorsInKeyOrder(t *testing.T) {
 }
 
 func TestTransformCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	checkProblems(t, TransformNodeType(), `{"mapping": {"a": "input.x * 2"}}`, nil)
-	checkProblems(t, TransformNodeType(), `{}`, []interpreter.Problem{p("mapping", interpreter.CodeRequired)})
-	checkProblems(t, TransformNodeType(), `{"mapping": {"a": 1}}`, []interpreter.Problem{p("mapping", interpreter.CodeInvalidConfig)})
-	checkProblems(t, TransformNodeType(), `{"mapping": {"c": "input.", "a": "", "b": "nope(1)", "ok": "true"}}`, []interpreter.Problem{
+	p := problemAt
+	checkProblems(t, lookupType(t, TypeTransform, IOOptions{}), `{"mapping": {"a": "input.x * 2"}}`, nil)
+	checkProblems(t, lookupType(t, TypeTransform, IOOptions{}), `{}`, []interpreter.Problem{p("mapping", interpreter.CodeRequired)})
+	checkProblems(t, lookupType(t, TypeTransform, IOOptions{}), `{"mapping": {"a": 1}}`, []interpreter.Problem{p("mapping", interpreter.CodeInvalidConfig)})
+	checkProblems(t, lookupType(t, TypeTransform, IOOptions{}), `{"mapping": {"c": "input.", "a": "", "b": "nope(1)", "ok": "true"}}`, []interpreter.Problem{
 		p("mapping.a", interpreter.CodeRequired),
 		p("mapping.b", interpreter.CodeInvalidExpression),
 		p("mapping.c", interpreter.CodeInvalidExpression),

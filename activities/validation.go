@@ -49,32 +49,25 @@ type ValidationRule struct {
 	Message  string          `json:"message,omitempty"`
 }
 
-// ValidationNodeType describes the validation node type.
-func ValidationNodeType() interpreter.NodeType {
-	return interpreter.NodeType{
-		Name: TypeValidation,
-		Kind: interpreter.KindPure,
-		CheckConfig: func(config json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
-			_, problems := compileValidation(config, exprs)
-			return problems
-		},
+// validationNode is the validation node type. On success a node's output is
+// the validated target (the input by default), so later nodes can read
+// nodes.<id>.<field>. On failure it returns a non-retryable ErrValidation
+// whose details are []interpreter.FieldError, one per failed rule, in rule
+// order.
+func validationNode(a *Activities) spec[ValidationConfig, validation] {
+	return spec[ValidationConfig, validation]{
+		Name:    TypeValidation,
+		Kind:    interpreter.KindPure,
+		Compile: compileValidation,
 		// Without a target the node checks, and outputs, the whole input.
-		ImplicitReads: func(config json.RawMessage) []string {
-			var cfg ValidationConfig
-			if decodeConfig(config, &cfg) != nil || cfg.Target == "" {
+		ImplicitReads: func(cfg ValidationConfig) []string {
+			if cfg.Target == "" {
 				return []string{expr.VarInput}
 			}
 			return nil
 		},
+		Run: a.validate,
 	}
-}
-
-// Validation runs a validation node. On success its output is the validated
-// target (the input by default), so later nodes can read nodes.<id>.<field>.
-// On failure it returns a non-retryable ErrValidation whose details are
-// []interpreter.FieldError, one per failed rule, in rule order.
-func (a *Activities) Validation(ctx context.Context, req interpreter.NodeRequest) (interpreter.NodeResult, error) {
-	return a.runNode(ctx, req, a.validate)
 }
 
 // validation is a checked config, ready to run.
@@ -99,11 +92,7 @@ type rule struct {
 // rule).
 type ruleCheck func(ctx context.Context, a *Activities, v any, vars map[string]any) (msg string, err error)
 
-func (a *Activities) validate(ctx context.Context, node interpreter.Node, vars map[string]any) (any, string, error) {
-	cfg, problems := compileValidation(node.Config, a.checker())
-	if len(problems) > 0 {
-		return nil, "", configError(node, problems)
-	}
+func (a *Activities) validate(ctx context.Context, node interpreter.Node, cfg validation, vars map[string]any) (any, string, error) {
 	target := vars["input"]
 	if cfg.target != "" {
 		v, err := a.Expr.Eval(ctx, cfg.target, vars)
@@ -163,20 +152,14 @@ func validationError(node interpreter.Node, failures []interpreter.FieldError) e
 	return temporal.NewNonRetryableApplicationError(msg, interpreter.ErrValidation, nil, failures)
 }
 
-// compileValidation decodes and checks a validation config, reporting every
-// problem. It is used at registration (CheckConfig) and again at run time.
-func compileValidation(raw json.RawMessage, exprs interpreter.ExprChecker) (validation, []interpreter.Problem) {
-	var cfg ValidationConfig
-	if p := decodeConfig(raw, &cfg); p != nil {
-		return validation{}, []interpreter.Problem{*p}
-	}
-	ps := &problems{exprs: exprs}
+// compileValidation checks a validation config, reporting every problem.
+func compileValidation(cfg ValidationConfig, c *compiling) validation {
 	out := validation{target: cfg.Target}
 	if cfg.Target != "" {
-		ps.expression("target", cfg.Target)
+		c.expression("target", cfg.Target)
 	}
 	if len(cfg.Rules) == 0 {
-		ps.add("rules", interpreter.CodeRequired, "at least one rule is required")
+		c.Add("rules", interpreter.CodeRequired, "at least one rule is required")
 	}
 	for i, r := range cfg.Rules {
 		at := fmt.Sprintf("rules[%d]", i)
@@ -184,21 +167,18 @@ func compileValidation(raw json.RawMessage, exprs interpreter.ExprChecker) (vali
 		if path, ok := parseFieldPath(r.Field); ok {
 			compiled.path = path
 		} else if r.Field == "" {
-			ps.add(at+".field", interpreter.CodeRequired, "field is required")
+			c.Add(at+".field", interpreter.CodeRequired, "field is required")
 		} else {
-			ps.add(at+".field", interpreter.CodeInvalidConfig, "field %q is not a dotted path such as address.zip", r.Field)
+			c.Add(at+".field", interpreter.CodeInvalidConfig, "field %q is not a dotted path such as address.zip", r.Field)
 		}
 		if r.Operator == "" {
-			ps.add(at+".operator", interpreter.CodeRequired, "operator is required")
+			c.Add(at+".operator", interpreter.CodeRequired, "operator is required")
 		} else {
-			compiled.check = compileOperator(ps, at, r)
+			compiled.check = compileOperator(c, at, r)
 		}
 		out.rules = append(out.rules, compiled)
 	}
-	if ps.failed() {
-		return validation{}, ps.list
-	}
-	return out, nil
+	return out
 }
 
 // parseFieldPath splits "address.zip" into its segments.

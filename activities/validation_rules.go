@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/workflow-backend/workflow-backend/internal/expr"
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -41,16 +42,23 @@ func typeNames() []string {
 	return []string{"string", "number", "integer", "boolean", "object", "array", "null"}
 }
 
+// typeValues maps the values of a `type` rule to problem.ValueTypeName's
+// name of a matching value ("integer", a whole number, is checked apart).
+var typeValues = map[string]string{
+	"string": "a string", "number": "a number", "boolean": "a boolean",
+	"object": "an object", "array": "a list", "null": "null",
+}
+
 // compileOperator checks a rule's operator and value and returns the check to
 // run (nil for required, which validate handles itself, and on problems).
-func compileOperator(ps *problems, at string, r ValidationRule) ruleCheck {
+func compileOperator(c *compiling, at string, r ValidationRule) ruleCheck {
 	valuePath := at + ".value"
 	hasValue := len(bytes.TrimSpace(r.Value)) > 0 && string(bytes.TrimSpace(r.Value)) != "null"
 	switch r.Operator {
 	case opRequired, opEmail:
 		// A value is meaningless here; `true` is tolerated ("required: true").
 		if hasValue && string(bytes.TrimSpace(r.Value)) != "true" {
-			ps.add(valuePath, interpreter.CodeInvalidConfig, "operator %s takes no value", r.Operator)
+			c.Add(valuePath, interpreter.CodeInvalidConfig, "operator %s takes no value", r.Operator)
 		}
 		if r.Operator == opEmail {
 			return checkEmail
@@ -60,7 +68,7 @@ func compileOperator(ps *problems, at string, r ValidationRule) ruleCheck {
 	case opMinLength, opMaxLength:
 		var n float64
 		if !hasValue || json.Unmarshal(r.Value, &n) != nil || n < 0 || n != math.Trunc(n) {
-			ps.add(valuePath, interpreter.CodeInvalidConfig, "operator %s needs a value that is an integer >= 0", r.Operator)
+			c.Add(valuePath, interpreter.CodeInvalidConfig, "operator %s needs a value that is an integer >= 0", r.Operator)
 			return nil
 		}
 		return checkLength(r.Operator == opMinLength, int(n))
@@ -68,12 +76,12 @@ func compileOperator(ps *problems, at string, r ValidationRule) ruleCheck {
 	case opPattern:
 		var src string
 		if !hasValue || json.Unmarshal(r.Value, &src) != nil || src == "" {
-			ps.add(valuePath, interpreter.CodeInvalidConfig, "operator pattern needs a value that is a regular expression string")
+			c.Add(valuePath, interpreter.CodeInvalidConfig, "operator pattern needs a value that is a regular expression string")
 			return nil
 		}
 		re, err := regexp.Compile(src)
 		if err != nil {
-			ps.add(valuePath, interpreter.CodeInvalidConfig, "invalid pattern: %v", err)
+			c.Add(valuePath, interpreter.CodeInvalidConfig, "invalid pattern: %v", err)
 			return nil
 		}
 		return checkPattern(re)
@@ -81,7 +89,7 @@ func compileOperator(ps *problems, at string, r ValidationRule) ruleCheck {
 	case opMin, opMax:
 		var bound float64
 		if !hasValue || json.Unmarshal(r.Value, &bound) != nil {
-			ps.add(valuePath, interpreter.CodeInvalidConfig, "operator %s needs a value that is a number", r.Operator)
+			c.Add(valuePath, interpreter.CodeInvalidConfig, "operator %s needs a value that is a number", r.Operator)
 			return nil
 		}
 		return checkBound(r.Operator == opMin, bound)
@@ -89,7 +97,7 @@ func compileOperator(ps *problems, at string, r ValidationRule) ruleCheck {
 	case opOneOf:
 		var options []any
 		if !hasValue || json.Unmarshal(r.Value, &options) != nil || len(options) == 0 {
-			ps.add(valuePath, interpreter.CodeInvalidConfig, "operator oneOf needs a value that is a non-empty list")
+			c.Add(valuePath, interpreter.CodeInvalidConfig, "operator oneOf needs a value that is a non-empty list")
 			return nil
 		}
 		return checkOneOf(options)
@@ -97,7 +105,7 @@ func compileOperator(ps *problems, at string, r ValidationRule) ruleCheck {
 	case opType:
 		var name string
 		if !hasValue || json.Unmarshal(r.Value, &name) != nil || !slices.Contains(typeNames(), name) {
-			ps.add(valuePath, interpreter.CodeInvalidConfig, "operator type needs a value that is one of %s",
+			c.Add(valuePath, interpreter.CodeInvalidConfig, "operator type needs a value that is one of %s",
 				strings.Join(typeNames(), ", "))
 			return nil
 		}
@@ -106,13 +114,13 @@ func compileOperator(ps *problems, at string, r ValidationRule) ruleCheck {
 	case opExpr:
 		var src string
 		if !hasValue || json.Unmarshal(r.Value, &src) != nil {
-			ps.add(valuePath, interpreter.CodeInvalidConfig, "operator expr needs a value that is a CEL expression string")
+			c.Add(valuePath, interpreter.CodeInvalidConfig, "operator expr needs a value that is a CEL expression string")
 			return nil
 		}
-		ps.expression(valuePath, src)
+		c.expression(valuePath, src)
 		return checkExpr(src)
 	}
-	ps.add(at+".operator", interpreter.CodeInvalidConfig, "unknown operator %q; known operators: %s",
+	c.Add(at+".operator", interpreter.CodeInvalidConfig, "unknown operator %q; known operators: %s",
 		r.Operator, strings.Join(operatorNames(), ", "))
 	return nil
 }
@@ -216,15 +224,15 @@ func checkOneOf(options []any) ruleCheck {
 
 func checkType(name string) ruleCheck {
 	return func(_ context.Context, _ *Activities, v any, _ map[string]any) (string, error) {
-		if jsonType(v) == name || (name == "integer" && isInteger(v)) {
+		if problem.ValueTypeName(v) == typeValues[name] || (name == "integer" && isInteger(v)) {
 			return "", nil
+		}
+		if name == "null" {
+			return "must be null", nil
 		}
 		article := "a"
 		if name == "integer" || name == "object" || name == "array" {
 			article = "an"
-		}
-		if name == "null" {
-			return "must be null", nil
 		}
 		return fmt.Sprintf("must be %s %s", article, name), nil
 	}
@@ -252,25 +260,6 @@ func checkExpr(src string) ruleCheck {
 		}
 		return "", nil
 	}
-}
-
-// jsonType names the JSON type of a decoded value.
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "string"
-	case bool:
-		return "boolean"
-	case float64, int64, int, uint64:
-		return "number"
-	case map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 func number(v any) (float64, bool) {

@@ -190,12 +190,8 @@ func TestValidationExprFault(t *testing.T) {
 }
 
 func TestValidationCheckConfig(t *testing.T) {
-	p := func(path, code string) interpreter.Problem { return interpreter.Problem{Path: path, Code: code} }
-	tests := []struct {
-		name   string
-		config string
-		want   []interpreter.Problem
-	}{
+	p := problemAt
+	tests := []configCase{
 		{"ok", `{"rules": [{"field": "email", "operator": "email", "message": "Invalid email"}]}`, nil},
 		{"all operators ok", `{"target": "input.user", "rules": [
 			{"field": "a", "operator": "required"},
@@ -242,11 +238,7 @@ func TestValidationCheckConfig(t *testing.T) {
 				p("rules[12].value", interpreter.CodeInvalidConfig),
 			}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkProblems(t, ValidationNodeType(), tt.config, tt.want)
-		})
-	}
+	checkConfigCases(t, lookupType(t, TypeValidation, IOOptions{}), tests)
 }
 
 func TestValidEmail(t *testing.T) {

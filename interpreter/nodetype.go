@@ -50,6 +50,8 @@ const (
 type ExprChecker = problem.Checker
 
 // NodeType tells the validator and the scheduler about one node type.
+// Package activities makes one from each entry of its list of node types;
+// the interpreter adds its own wait.
 type NodeType struct {
 	Name string
 	Kind Kind

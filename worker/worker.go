@@ -116,7 +116,7 @@ func New(c client.Client, o Options, interp *interpreter.Interpreter, acts *acti
 			return nil, err
 		}
 		ioWorker := sdkworker.New(c, o.TaskQueue+interpreter.IOTaskQueueSuffix, ioOpts)
-		io.Register(ioWorker)
+		acts.RegisterIO(ioWorker, io)
 		ws.workers = append(ws.workers, ioWorker)
 	}
 	return ws, nil

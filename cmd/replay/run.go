@@ -9,7 +9,8 @@ import (
 
 	historypb "go.temporal.io/api/history/v1"
 
-	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/activities"
+	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/replay"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -65,13 +66,15 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	}
 	// The payload keys of PAYLOAD_KEYS or of an existing DATA_DIR key file;
 	// unlike the other commands, replay never generates one.
-	pc, err := app.ExistingPayloadCodec(cfg)
+	pc, err := process.ExistingPayloadCodec(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "replay:", err)
 		return exitUsage
 	}
-	// The interpreter exactly as the workers register it.
-	replayer, err := replay.New(interpreter.New(app.NodeRegistry()), pc)
+	// The interpreter with every node type of the list, as the workers
+	// register it. Replay schedules nodes by their kind only: the names I/O
+	// nodes may use are not checked (IOOptions{} accepts any).
+	replayer, err := replay.New(interpreter.New(interpreter.NewRegistry(activities.NodeTypes(activities.IOOptions{})...)), pc)
 	if err != nil {
 		fmt.Fprintln(stderr, "replay:", err)
 		return exitUsage

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/replay"
@@ -56,7 +56,7 @@ func replayFiles(ctx context.Context, paths []string, rep *reporter) error {
 // list query matches, fetching each history from Temporal. Executions of
 // other workflow types are listed as skipped. pc is the replayer's codec.
 func replayQuery(ctx context.Context, cfg config.Config, environ map[string]string, pc *codec.Codec, query string, rep *reporter) error {
-	tc, err := app.DialTemporal(ctx, cfg, environ, app.NewLogger(cfg, rep.stderr), pc)
+	tc, err := process.DialTemporal(ctx, cfg, environ, process.NewLogger(cfg, rep.stderr), pc)
 	if err != nil {
 		return err
 	}

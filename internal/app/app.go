@@ -21,17 +21,17 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
-	temporallog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/workflow-backend/workflow-backend/activities"
 	"github.com/workflow-backend/workflow-backend/api"
+	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/mail"
+	"github.com/workflow-backend/workflow-backend/internal/mail/sendgrid"
 	"github.com/workflow-backend/workflow-backend/internal/memguard"
 	"github.com/workflow-backend/workflow-backend/internal/metrics"
 	"github.com/workflow-backend/workflow-backend/internal/outbound"
@@ -84,7 +84,7 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("expression environment: %w", err)
 	}
-	pc, err := PayloadCodec(cfg, logger)
+	pc, err := process.PayloadCodec(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func (c *Core) NewIO(st *store.Store) (*activities.IO, error) {
 
 	var sender mail.Sender
 	if cfg.SendGridAPIKey != "" {
-		if sender, err = mail.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridAPIBase); err != nil {
+		if sender, err = sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridAPIBase); err != nil {
 			return nil, fmt.Errorf("SENDGRID_API_KEY: %w", err)
 		}
 	} else {
@@ -188,42 +188,23 @@ func (c *Core) NewIO(st *store.Store) (*activities.IO, error) {
 	}, nil
 }
 
-// NewLogger returns the process logger at cfg's level, as text on w.
-func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	level, _ := cfg.SlogLevel() // checked by config.Load
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
+// NewLogger is process.NewLogger, for the commands that wire a whole
+// process through this package.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger { return process.NewLogger(cfg, w) }
 
-// DialTemporal connects to Temporal. TEMPORAL_ADDRESS and
-// TEMPORAL_NAMESPACE come from cfg; TLS and API key settings from the
-// CLI's TEMPORAL_* variables through the SDK's envconfig. Payloads and
-// failure messages are encrypted with pc (Core.Codec; nil: plain text).
+// DialTemporal is process.DialTemporal.
 func DialTemporal(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger, pc *codec.Codec) (client.Client, error) {
-	return DialTemporalMetered(ctx, cfg, environ, logger, pc, nil)
+	return process.DialTemporal(ctx, cfg, environ, logger, pc)
 }
 
-// DialTemporalMetered is DialTemporal with the SDK's metrics reported to
-// mh (Core.Metrics.Temporal()); nil reports none.
+// DialTemporalMetered is process.DialTemporalMetered.
 func DialTemporalMetered(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger, pc *codec.Codec, mh client.MetricsHandler) (client.Client, error) {
-	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{
-		DisableFile: true,
-		EnvLookup:   mapLookup(environ),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("temporal client configuration: %w", err)
-	}
-	opts.HostPort = cfg.TemporalAddress
-	opts.Namespace = cfg.TemporalNamespace
-	opts.Logger = temporallog.NewStructuredLogger(logger.With("component", "temporal-sdk"))
-	if mh != nil {
-		opts.MetricsHandler = mh
-	}
-	withCodec(&opts, pc)
-	c, err := client.DialContext(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to Temporal at %s: %w", cfg.TemporalAddress, err)
-	}
-	return c, nil
+	return process.DialTemporalMetered(ctx, cfg, environ, logger, pc, mh)
+}
+
+// PayloadCodec is process.PayloadCodec.
+func PayloadCodec(cfg config.Config, logger *slog.Logger) (*codec.Codec, error) {
+	return process.PayloadCodec(cfg, logger)
 }
 
 // CheckSearchAttributes fails with the command to run when the namespace
@@ -348,30 +329,33 @@ func (c *Core) ServeAPI(ctx context.Context, tc client.Client, st *store.Store, 
 	return srv.Serve(ctx, ln)
 }
 
-// process is what the api and worker commands both open: configuration,
-// logger, core, Temporal client and app database.
-type process struct {
-	cfg    config.Config
-	core   *Core
-	client client.Client
-	store  *store.Store
+// opened is what the api and worker commands both open: configuration,
+// logger, core, Temporal client and app database, with the memory guard
+// watching.
+type opened struct {
+	cfg        config.Config
+	core       *Core
+	client     client.Client
+	store      *store.Store
+	stopMemory func()
 }
 
-// open builds a process from the environment; close releases it.
-func open(ctx context.Context, environ map[string]string, stderr io.Writer) (*process, error) {
+// open builds a process from the environment and guards its memory until
+// close, which releases it all.
+func open(ctx context.Context, environ map[string]string, stderr io.Writer) (*opened, error) {
 	cfg, err := config.Load(environ)
 	if err != nil {
 		return nil, err
 	}
-	if err := RequirePayloadKeys(cfg); err != nil {
+	if err := process.RequirePayloadKeys(cfg); err != nil {
 		return nil, err
 	}
-	logger := NewLogger(cfg, stderr)
+	logger := process.NewLogger(cfg, stderr)
 	core, err := NewCore(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	tc, err := DialTemporalMetered(ctx, cfg, environ, logger, core.Codec, core.Metrics.Temporal())
+	tc, err := process.DialTemporalMetered(ctx, cfg, environ, logger, core.Codec, core.Metrics.Temporal())
 	if err != nil {
 		return nil, err
 	}
@@ -385,10 +369,11 @@ func open(ctx context.Context, environ map[string]string, stderr io.Writer) (*pr
 	} else if access {
 		logger.Warn("DATABASE_URL's role can read and write the database server's files (a superuser, or a member of pg_read_server_files, pg_write_server_files or pg_execute_server_program); database_query statements are checked, but a role without these rights is the stronger defence (README: Statement policy)")
 	}
-	return &process{cfg: cfg, core: core, client: tc, store: st}, nil
+	return &opened{cfg: cfg, core: core, client: tc, store: st, stopMemory: core.GuardMemory(ctx)}, nil
 }
 
-func (p *process) close() {
+func (p *opened) close() {
+	p.stopMemory()
 	_ = p.store.Close()
 	p.client.Close()
 }
@@ -402,13 +387,7 @@ func (c *Core) GuardMemory(ctx context.Context) (stop func()) {
 	st := c.Memory.Stats()
 	c.Logger.Info("memory guard", "maxMemoryBytes", st.MaxBytes, "thresholdBytes", st.ThresholdBytes,
 		"softLimitFrom", softLimit)
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.Memory.Watch(ctx)
-	}()
-	return func() { cancel(); <-done }
+	return inBackground(ctx, c.Memory.Watch)
 }
 
 // RunAPI is the api command: the HTTP API against a Temporal cluster.
@@ -418,7 +397,6 @@ func RunAPI(ctx context.Context, environ map[string]string, stderr io.Writer) er
 		return err
 	}
 	defer p.close()
-	defer p.core.GuardMemory(ctx)()
 	if err := CheckSearchAttributes(ctx, p.client, p.cfg.TemporalNamespace); err != nil {
 		return err
 	}
@@ -438,7 +416,6 @@ func RunWorker(ctx context.Context, environ map[string]string, stderr io.Writer)
 		return err
 	}
 	defer p.close()
-	defer p.core.GuardMemory(ctx)()
 	if p.cfg.MetricsAddr != "" {
 		stop, err := p.core.serveMetrics(ctx, p.cfg.MetricsAddr)
 		if err != nil {
@@ -465,28 +442,21 @@ func (c *Core) serveMetrics(ctx context.Context, addr string) (stop func(), err 
 		return nil, fmt.Errorf("METRICS_ADDR: %w", err)
 	}
 	c.Logger.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
+	return inBackground(ctx, func(ctx context.Context) {
+		if err := c.Metrics.Serve(ctx, ln); err != nil {
+			c.Logger.Error("metrics server", "error", err)
+		}
+	}), nil
+}
+
+// inBackground runs fn in a goroutine until ctx ends or the returned stop is
+// called; stop waits for fn to return.
+func inBackground(ctx context.Context, fn func(context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := c.Metrics.Serve(ctx, ln); err != nil {
-			c.Logger.Error("metrics server", "error", err)
-		}
+		fn(ctx)
 	}()
-	return func() { cancel(); <-done }, nil
-}
-
-type mapLookup map[string]string
-
-func (m mapLookup) Environ() []string {
-	out := make([]string, 0, len(m))
-	for k, v := range m {
-		out = append(out, k+"="+v)
-	}
-	return out
-}
-
-func (m mapLookup) LookupEnv(key string) (string, bool) {
-	v, ok := m[key]
-	return v, ok
+	return func() { cancel(); <-done }
 }

@@ -1,4 +1,4 @@
-package mail
+package sendgrid
 
 import (
 	"context"
@@ -9,19 +9,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workflow-backend/workflow-backend/internal/mail"
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
 
 const testKey = "SG.secret-test-key"
 
 var (
-	ada  = Address{Name: "Ada", Email: "ada@example.com"}
-	shop = Address{Name: "Shop", Email: "shop@example.com"}
+	ada  = mail.Address{Name: "Ada", Email: "ada@example.com"}
+	shop = mail.Address{Name: "Shop", Email: "shop@example.com"}
 )
 
-func newSendGrid(t *testing.T, key, baseURL string) *SendGrid {
+func newSendGrid(t *testing.T, key, baseURL string) *Sender {
 	t.Helper()
-	s, err := NewSendGrid(key, baseURL)
+	s, err := New(key, baseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,21 +36,21 @@ func TestSendGridSend(t *testing.T) {
 	from := &testenv.SendGridAddress{Email: shop.Email, Name: shop.Name}
 	tests := []struct {
 		name string
-		msg  Message
+		msg  mail.Message
 		want testenv.SendGridMail
 	}{
 		{"text and html",
-			Message{From: shop, To: ada, Subject: "Hi", Text: "Hello", HTML: "<p>Hello & welcome</p>"},
+			mail.Message{From: shop, To: ada, Subject: "Hi", Text: "Hello", HTML: "<p>Hello & welcome</p>"},
 			testenv.SendGridMail{From: from, Subject: "Hi",
 				Personalizations: []testenv.SendGridPersonalization{{To: to}},
 				Content:          []testenv.SendGridContent{{Type: "text/plain", Value: "Hello"}, {Type: "text/html", Value: "<p>Hello & welcome</p>"}}}},
 		{"html only",
-			Message{From: shop, To: ada, Subject: "Hi", HTML: "<p>Hello</p>"},
+			mail.Message{From: shop, To: ada, Subject: "Hi", HTML: "<p>Hello</p>"},
 			testenv.SendGridMail{From: from, Subject: "Hi",
 				Personalizations: []testenv.SendGridPersonalization{{To: to}},
 				Content:          []testenv.SendGridContent{{Type: "text/html", Value: "<p>Hello</p>"}}}},
 		{"dynamic template",
-			Message{From: shop, To: ada, TemplateID: "d-123", TemplateData: map[string]any{"name": "Ada", "total": 12.5}},
+			mail.Message{From: shop, To: ada, TemplateID: "d-123", TemplateData: map[string]any{"name": "Ada", "total": 12.5}},
 			testenv.SendGridMail{From: from, TemplateID: "d-123",
 				Personalizations: []testenv.SendGridPersonalization{{To: to, DynamicTemplateData: map[string]any{"name": "Ada", "total": 12.5}}}}},
 	}
@@ -71,12 +72,12 @@ func TestSendGridSend(t *testing.T) {
 }
 
 func TestSendGridErrors(t *testing.T) {
-	valid := Message{From: shop, To: ada, Subject: "Hi", Text: "Hello"}
+	valid := mail.Message{From: shop, To: ada, Subject: "Hi", Text: "Hello"}
 	tests := []struct {
 		name       string
 		key        string
 		fail       func(*testenv.SendGrid)
-		msg        Message
+		msg        mail.Message
 		status     int
 		temporary  bool
 		retryAfter time.Duration
@@ -87,7 +88,7 @@ func TestSendGridErrors(t *testing.T) {
 		{name: "rate limited", fail: func(f *testenv.SendGrid) { f.FailNext(1, 429, 7*time.Second) }, msg: valid,
 			status: 429, temporary: true, retryAfter: 7 * time.Second},
 		// Validate would refuse this message: here it reaches SendGrid.
-		{name: "bad payload", msg: Message{From: shop, To: ada, Subject: "Hi"},
+		{name: "bad payload", msg: mail.Message{From: shop, To: ada, Subject: "Hi"},
 			status: 400, contains: "content: Unless a valid template_id is provided"},
 		{name: "wrong key", key: "SG.wrong-secret-key", msg: valid,
 			status: 401, contains: "authorization grant is invalid"},
@@ -103,9 +104,9 @@ func TestSendGridErrors(t *testing.T) {
 				key = tt.key
 			}
 			_, err := newSendGrid(t, key, fake.URL).Send(context.Background(), tt.msg)
-			var pe *ProviderError
+			var pe *mail.ProviderError
 			if !errors.As(err, &pe) {
-				t.Fatalf("error = %v, want a *ProviderError", err)
+				t.Fatalf("error = %v, want a *mail.ProviderError", err)
 			}
 			if pe.StatusCode != tt.status || pe.Temporary() != tt.temporary || pe.RetryAfter != tt.retryAfter {
 				t.Errorf("error %+v: want status %d, temporary %v, retry after %v", pe, tt.status, tt.temporary, tt.retryAfter)
@@ -122,13 +123,13 @@ func TestSendGridErrors(t *testing.T) {
 
 func TestSendGridTransportError(t *testing.T) {
 	// A call cut short gets no answer: its outcome is unknown, so the error
-	// is not a *ProviderError.
+	// is not a *mail.ProviderError.
 	fake := testenv.NewSendGrid(t, testKey)
 	sg := newSendGrid(t, testKey, fake.URL)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := sg.Send(ctx, Message{From: shop, To: ada, Subject: "Hi", Text: "Hello"})
-	var pe *ProviderError
+	_, err := sg.Send(ctx, mail.Message{From: shop, To: ada, Subject: "Hi", Text: "Hello"})
+	var pe *mail.ProviderError
 	if err == nil || errors.As(err, &pe) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v, want a transport error wrapping context.Canceled", err)
 	}
@@ -137,18 +138,18 @@ func TestSendGridTransportError(t *testing.T) {
 	}
 }
 
-func TestNewSendGrid(t *testing.T) {
+func TestNew(t *testing.T) {
 	for _, bad := range []string{"ftp://api.sendgrid.com", "api.sendgrid.com", "https://", "https://x?y=1", "://"} {
-		if _, err := NewSendGrid(testKey, bad); err == nil {
-			t.Errorf("NewSendGrid(%q) succeeded, want an error", bad)
+		if _, err := New(testKey, bad); err == nil {
+			t.Errorf("New(%q) succeeded, want an error", bad)
 		}
 	}
-	if _, err := NewSendGrid("", ""); err == nil {
-		t.Error("NewSendGrid with no key succeeded")
+	if _, err := New("", ""); err == nil {
+		t.Error("New with no key succeeded")
 	}
-	sg, err := NewSendGrid(testKey, "")
-	if err != nil || sg.baseURL != DefaultSendGridBaseURL {
-		t.Errorf("NewSendGrid(key, \"\") = %v, %v; want the default base URL", sg, err)
+	sg, err := New(testKey, "")
+	if err != nil || sg.baseURL != DefaultBaseURL {
+		t.Errorf("New(key, \"\") = %v, %v; want the default base URL", sg, err)
 	}
 }
 

@@ -1,4 +1,8 @@
-package mail
+// Package sendgrid sends email through SendGrid's v3 API with
+// sendgrid-go. It is its own package so that what links package mail (the
+// email node type, and through it every node type's list) does not link
+// sendgrid-go: only the workers that send mail do.
+package sendgrid
 
 import (
 	"context"
@@ -12,14 +16,15 @@ import (
 	"time"
 
 	"github.com/sendgrid/rest"
-	"github.com/sendgrid/sendgrid-go"
+	sendgridgo "github.com/sendgrid/sendgrid-go"
 	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
 
+	"github.com/workflow-backend/workflow-backend/internal/mail"
 	"github.com/workflow-backend/workflow-backend/internal/outbound"
 )
 
-// DefaultSendGridBaseURL is SendGrid's API host.
-const DefaultSendGridBaseURL = "https://api.sendgrid.com"
+// DefaultBaseURL is SendGrid's API host.
+const DefaultBaseURL = "https://api.sendgrid.com"
 
 const (
 	sendGridEndpoint = "/v3/mail/send"
@@ -28,9 +33,9 @@ const (
 	sendGridTimeout = 30 * time.Second
 )
 
-// SendGrid sends messages with SendGrid's v3 mail/send API through
+// Sender sends messages with SendGrid's v3 mail/send API through
 // sendgrid-go. It is safe for concurrent use.
-type SendGrid struct {
+type Sender struct {
 	apiKey  string
 	baseURL string
 	// client carries the HTTP client with timeouts: sendgrid-go's own
@@ -40,39 +45,39 @@ type SendGrid struct {
 	client *rest.Client
 }
 
-// NewSendGrid returns a SendGrid sender. apiKey is required; baseURL is the
+// New returns a SendGrid sender. apiKey is required; baseURL is the
 // API host (SENDGRID_API_BASE, so tests can point the real client at a local
-// server), DefaultSendGridBaseURL when empty.
-func NewSendGrid(apiKey, baseURL string) (*SendGrid, error) {
+// server), DefaultBaseURL when empty.
+func New(apiKey, baseURL string) (*Sender, error) {
 	if apiKey == "" {
 		return nil, errors.New("sendgrid: an API key is required")
 	}
 	if baseURL == "" {
-		baseURL = DefaultSendGridBaseURL
+		baseURL = DefaultBaseURL
 	}
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("sendgrid: base URL %q must be an http(s) URL such as %s", baseURL, DefaultSendGridBaseURL)
+		return nil, fmt.Errorf("sendgrid: base URL %q must be an http(s) URL such as %s", baseURL, DefaultBaseURL)
 	}
-	return &SendGrid{
+	return &Sender{
 		apiKey:  apiKey,
 		baseURL: strings.TrimRight(baseURL, "/"),
 		client:  &rest.Client{HTTPClient: &http.Client{Timeout: sendGridTimeout}},
 	}, nil
 }
 
-// Provider returns ProviderSendGrid.
-func (s *SendGrid) Provider() string { return ProviderSendGrid }
+// Provider returns mail.ProviderSendGrid.
+func (s *Sender) Provider() string { return mail.ProviderSendGrid }
 
-// Send posts msg to mail/send and returns SendGrid's X-Message-Id. A non-2xx
+// Send posts msg to mail/send and returns SendGrid's X-mail.Message-Id. A non-2xx
 // answer, which sendgrid-go returns as a response and not as an error, is a
-// *ProviderError.
-func (s *SendGrid) Send(ctx context.Context, msg Message) (string, error) {
+// *mail.ProviderError.
+func (s *Sender) Send(ctx context.Context, msg mail.Message) (string, error) {
 	body, err := json.Marshal(sendGridMail(msg))
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidMessage, err)
+		return "", fmt.Errorf("%w: %v", mail.ErrInvalidMessage, err)
 	}
-	req := sendgrid.GetRequest(s.apiKey, sendGridEndpoint, s.baseURL)
+	req := sendgridgo.GetRequest(s.apiKey, sendGridEndpoint, s.baseURL)
 	req.Method = rest.Post
 	req.Body = body
 	resp, err := s.client.SendWithContext(ctx, req)
@@ -88,7 +93,7 @@ func (s *SendGrid) Send(ctx context.Context, msg Message) (string, error) {
 }
 
 // sendGridMail builds the v3 payload of a valid message.
-func sendGridMail(msg Message) *sgmail.SGMailV3 {
+func sendGridMail(msg mail.Message) *sgmail.SGMailV3 {
 	m := sgmail.NewV3Mail()
 	m.SetFrom(sgmail.NewEmail(msg.From.Name, msg.From.Email))
 	p := sgmail.NewPersonalization()
@@ -112,10 +117,10 @@ func sendGridMail(msg Message) *sgmail.SGMailV3 {
 	return m
 }
 
-// providerError turns a non-2xx answer into a *ProviderError.
-func (s *SendGrid) providerError(resp *rest.Response) *ProviderError {
-	e := &ProviderError{
-		Provider:   ProviderSendGrid,
+// providerError turns a non-2xx answer into a *mail.ProviderError.
+func (s *Sender) providerError(resp *rest.Response) *mail.ProviderError {
+	e := &mail.ProviderError{
+		Provider:   mail.ProviderSendGrid,
 		StatusCode: resp.StatusCode,
 		// The body is the remote side's text: make sure it cannot carry
 		// the key into logs and history.
