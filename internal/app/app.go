@@ -113,7 +113,7 @@ func NewCore(cfg config.Config, logger *slog.Logger) (*Core, error) {
 // Names of the connections and services definitions may use.
 const (
 	// DatabaseApp is the database_query connection to the application
-	// database (DATABASE_URL), which the pre-configured flows use.
+	// database (DATABASE_URL), which the shipped definitions use.
 	DatabaseApp = "app"
 )
 
