@@ -1,5 +1,11 @@
 package interpreter
 
+import (
+	"slices"
+
+	"go.temporal.io/sdk/workflow"
+)
+
 // EdgesOn is the one rule for which edges an outcome takes: the edges whose
 // On is outcome (an empty On means success), in definition order, before
 // their conditions are evaluated. The scheduler, the activities that decide
@@ -18,4 +24,24 @@ func EdgesOn(edges []Edge, outcome string) []Edge {
 // and error, then the type's own.
 func (t NodeType) AllOutcomes() []string {
 	return append([]string{OutcomeSuccess, OutcomeError}, t.Outcomes...)
+}
+
+// decideEdges returns the ids of the edges of outcome whose condition holds.
+// Conditions are CEL, so they are evaluated by a local activity, scheduled
+// in schedule and awaited in ctx (a coroutine blocks only on its own
+// context; schedule may be the compensation context); edges without
+// conditions are decided here.
+func decideEdges(ctx, schedule workflow.Context, nodeID, outcome string, edges []Edge, scope Scope) ([]string, error) {
+	matching := EdgesOn(edges, outcome)
+	if !slices.ContainsFunc(matching, func(e Edge) bool { return e.Condition != "" }) {
+		ids := make([]string, len(matching))
+		for i, e := range matching {
+			ids[i] = e.ID
+		}
+		return ids, nil
+	}
+	var fired []string
+	err := helperActivity(schedule, EdgesActivity, nodeID+": edges on "+outcome,
+		EdgesRequest{Outcome: outcome, Edges: matching, Scope: scope}).Get(ctx, &fired)
+	return fired, err
 }

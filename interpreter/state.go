@@ -22,9 +22,6 @@ type nodeRun struct {
 	output  any
 	errInfo map[string]any
 	fired   bool // at least one outgoing edge fired (not a leaf of the run)
-	// compensating marks nodes reached through error edges after the
-	// execution was canceled: only they may run from then on.
-	compensating bool
 }
 
 // graph is the definition indexed for the scheduler.

@@ -3,7 +3,11 @@ package interpreter
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 )
 
 // WaitConfig is the config of a wait node. Exactly one of Duration, Until and
@@ -65,4 +69,83 @@ func checkWaitConfig(raw json.RawMessage, exprs ExprChecker) []Problem {
 		checkDuration(&v, "timeout", c.Timeout)
 	}
 	return v.problems
+}
+
+// wait carries out a wait node in the workflow: a durable timer, or a
+// signal with an optional timeout. It never sleeps in an activity. While it
+// waits for a signal, st says so (the nodes query shows "waiting").
+func wait(ctx workflow.Context, req NodeRequest, st *NodeState) (NodeResult, error) {
+	n := req.Node
+	cfg, err := decodeWaitConfig(n.Config)
+	if err != nil {
+		return NodeResult{}, temporal.NewNonRetryableApplicationError("wait config: "+err.Error(), ErrConfiguration, nil)
+	}
+	timerOpts := workflow.TimerOptions{Summary: n.ID}
+	result := NodeResult{Outcome: OutcomeSuccess}
+	switch {
+	case cfg.Duration != "":
+		d, _ := time.ParseDuration(cfg.Duration)
+		if err := workflow.NewTimerWithOptions(ctx, d, timerOpts).Get(ctx, nil); err != nil {
+			return result, err
+		}
+		result.Output = map[string]any{"waited": cfg.Duration}
+	case cfg.Until != "":
+		until, err := time.Parse(time.RFC3339, cfg.Until)
+		if err != nil {
+			err = helperActivity(ctx, UntilActivity, n.ID+": until", UntilRequest{Expression: cfg.Until, Scope: req.Scope}).Get(ctx, &until)
+			if err != nil {
+				return result, err
+			}
+		}
+		if d := until.Sub(workflow.Now(ctx)); d > 0 {
+			if err := workflow.NewTimerWithOptions(ctx, d, timerOpts).Get(ctx, nil); err != nil {
+				return result, err
+			}
+		}
+		result.Output = map[string]any{"until": until.UTC().Format(time.RFC3339Nano)}
+	default:
+		st.Status = StatusWaiting
+		payload, timedOut, err := receiveSignal(ctx, cfg, timerOpts)
+		if err != nil {
+			return result, err
+		}
+		st.Status = StatusRunning
+		if timedOut {
+			if len(EdgesOn(req.Edges, OutcomeTimeout)) == 0 {
+				return result, temporal.NewNonRetryableApplicationError(
+					fmt.Sprintf("no %q signal within %s", cfg.Signal, cfg.Timeout), ErrWaitTimeout, nil)
+			}
+			result.Outcome = OutcomeTimeout
+		} else {
+			result.Output = payload
+		}
+	}
+	req.Scope.Nodes[n.ID] = result.Output
+	result.Fired, err = decideEdges(ctx, ctx, n.ID, result.Outcome, req.Edges, req.Scope)
+	return result, err
+}
+
+// receiveSignal waits for the named signal, its timeout, or cancellation.
+// A signal sent before the wait began is buffered by Temporal and taken here.
+func receiveSignal(ctx workflow.Context, cfg WaitConfig, timerOpts workflow.TimerOptions) (payload any, timedOut bool, err error) {
+	sel := workflow.NewSelector(ctx)
+	received := false
+	sel.AddReceive(workflow.GetSignalChannel(ctx, cfg.Signal), func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, &payload)
+		received = true
+	})
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	if cfg.Timeout != "" {
+		d, _ := time.ParseDuration(cfg.Timeout)
+		sel.AddFuture(workflow.NewTimerWithOptions(timerCtx, d, timerOpts), func(f workflow.Future) {
+			timedOut = f.Get(timerCtx, nil) == nil
+		})
+	}
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	sel.Select(ctx)
+	if !received && !timedOut {
+		return nil, false, temporal.NewCanceledError("wait canceled")
+	}
+	return payload, timedOut, nil
 }

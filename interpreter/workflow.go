@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -14,11 +13,12 @@ import (
 // schedules: node logic and every expression run in activities.
 type Interpreter struct {
 	registry *Registry
-	// reverseReady starts the nodes that become ready together in reverse
-	// definition order. It is a deliberately incompatible scheduling change
-	// that only the replay gate test sets (export_test.go), to prove that
-	// the recorded histories catch such a change.
-	reverseReady bool
+	// reorderReady, when set, reorders the nodes that become ready together
+	// before they start (definition order otherwise). The order is the
+	// order of their commands in history, so any change to it breaks
+	// replay: only tests set it, to prove that the recorded histories catch
+	// such a change.
+	reorderReady func(ready []int)
 }
 
 // New returns the interpreter for the node types in registry.
@@ -39,7 +39,7 @@ func (i *Interpreter) Register(r WorkflowRegistry) {
 // Run executes the definition carried in the input.
 func (i *Interpreter) Run(ctx workflow.Context, in ExecutionInput) (any, error) {
 	r := newRun(ctx, i.registry, in)
-	r.reverseReady = i.reverseReady
+	r.reorderReady = i.reorderReady
 	if err := workflow.SetQueryHandler(ctx, NodesQuery, r.states); err != nil {
 		return nil, err
 	}
@@ -64,12 +64,9 @@ type run struct {
 	edges    []int
 	running  int
 	done     workflow.Channel
-	// canceled is set once the execution is canceled: from then on only
-	// compensation (error edges of interrupted nodes) runs, in compCtx.
-	canceled bool
-	compCtx  workflow.Context
-	// reverseReady: see Interpreter.
-	reverseReady bool
+	comp     *compensation
+	// reorderReady: see Interpreter.
+	reorderReady func(ready []int)
 }
 
 func newRun(ctx workflow.Context, registry *Registry, in ExecutionInput) *run {
@@ -89,6 +86,7 @@ func newRun(ctx workflow.Context, registry *Registry, in ExecutionInput) *run {
 		edges: make([]int, len(def.Edges)),
 		// Each node sends at most one completion, so sends never block.
 		done: workflow.NewBufferedChannel(ctx, len(def.Nodes)),
+		comp: newCompensation(ctx, len(def.Nodes)),
 	}
 	for i, n := range def.Nodes {
 		r.nodes[i].ID, r.nodes[i].Type, r.nodes[i].Status = n.ID, n.Type, StatusPending
@@ -99,6 +97,9 @@ func newRun(ctx workflow.Context, registry *Registry, in ExecutionInput) *run {
 	return r
 }
 
+// execute runs the definition: it starts the start node and then, as each
+// node completes, decides its edges and starts the nodes that became ready,
+// until no node runs. A cancel turns the rest of the run into compensation.
 func (r *run) execute(ctx workflow.Context) (any, error) {
 	start, ok := r.g.index[r.g.def.StartNode]
 	if !ok {
@@ -109,10 +110,6 @@ func (r *run) execute(ctx workflow.Context) (any, error) {
 	for r.running > 0 {
 		var c completion
 		r.done.Receive(ctx, &c)
-		if ctx.Err() != nil && !r.canceled {
-			r.canceled = true
-			r.compCtx, _ = workflow.NewDisconnectedContext(ctx)
-		}
 		if err := r.complete(ctx, c); err != nil {
 			r.skipUndecided(ctx)
 			return nil, err
@@ -120,7 +117,7 @@ func (r *run) execute(ctx workflow.Context) (any, error) {
 		r.propagate(ctx)
 	}
 	r.skipUndecided(ctx)
-	if r.canceled || ctx.Err() != nil {
+	if r.comp.canceled() {
 		return nil, temporal.NewCanceledError("execution canceled")
 	}
 	return r.output(ctx)
@@ -135,67 +132,48 @@ func (r *run) startNode(ctx workflow.Context, i int) {
 	st.Status = StatusRunning
 	st.StartedAt = timePtr(workflow.Now(ctx))
 	req := NodeRequest{Node: n, Edges: r.g.outgoingEdges(i), Scope: r.nodeScope(i)}
-	nt, known := r.registry.Lookup(n.Type)
 	r.running++
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		c := completion{Node: i}
-		switch {
-		case !known:
-			c.Err = temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("node %s: node type %q is not registered on this worker", n.ID, n.Type), ErrConfiguration, nil)
-		case nt.Kind == KindWorkflow:
-			c.Result, c.Err = r.wait(ctx, i, req)
-		default:
-			c.Err = nodeActivity(ctx, n, nt.Kind, req).Get(ctx, &c.Result)
-			if c.Err != nil {
-				c.Result.Attempt = failedAttempts(c.Err, retryPolicy(n, nt.Kind))
-			}
-		}
-		if c.Err != nil {
-			req.Scope.Errors[n.ID] = errorValue(c.Err)
-			c.Result.Fired, c.Err = r.errorEdges(ctx, req, c.Err)
-		}
-		r.done.Send(ctx, c)
+		r.done.Send(ctx, r.runNode(ctx, i, req))
 	})
 }
 
-// errorEdges decides which error edges of a failed node fire. After a cancel
-// this runs in a disconnected context, so compensation still happens. It
-// returns the node's error unchanged, or the error of evaluating the edges.
-func (r *run) errorEdges(ctx workflow.Context, req NodeRequest, nodeErr error) ([]string, error) {
-	if ctx.Err() != nil {
-		ctx, _ = workflow.NewDisconnectedContext(ctx)
+// runNode carries out node i in its coroutine: the wait node in the
+// workflow, every other node type as its activity. A failed node's error
+// edges are decided here too.
+func (r *run) runNode(ctx workflow.Context, i int, req NodeRequest) completion {
+	n := req.Node
+	c := completion{Node: i}
+	nt, known := r.registry.Lookup(n.Type)
+	switch {
+	case !known:
+		c.Err = temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("node %s: node type %q is not registered on this worker", n.ID, n.Type), ErrConfiguration, nil)
+	case nt.Kind == KindWorkflow:
+		c.Result, c.Err = wait(ctx, req, &r.nodes[i].NodeState)
+	default:
+		c.Err = nodeActivity(ctx, n, nt.Kind, req).Get(ctx, &c.Result)
+		if c.Err != nil {
+			c.Result.Attempt = failedAttempts(c.Err, retryPolicy(n, nt.Kind))
+		}
 	}
-	fired, err := decideEdges(ctx, req.Node.ID, OutcomeError, req.Edges, req.Scope)
+	if c.Err != nil {
+		req.Scope.Errors[n.ID] = errorValue(c.Err)
+		c.Result.Fired, c.Err = r.errorEdges(ctx, req, c.Err)
+	}
+	return c
+}
+
+// errorEdges decides which error edges of a failed node fire. When the node
+// failed because the execution was canceled, they are decided in the
+// compensation context, so compensation still happens. It returns the
+// node's error unchanged, or the error of evaluating the edges.
+func (r *run) errorEdges(ctx workflow.Context, req NodeRequest, nodeErr error) ([]string, error) {
+	fired, err := decideEdges(ctx, r.comp.shield(ctx), req.Node.ID, OutcomeError, req.Edges, req.Scope)
 	if err != nil {
 		return nil, err
 	}
 	return fired, nodeErr
-}
-
-// decideEdges returns the ids of edges whose On matches outcome and whose
-// condition holds. Conditions are CEL, so they are evaluated by a local
-// activity; edges without conditions are decided here.
-func decideEdges(ctx workflow.Context, nodeID, outcome string, edges []Edge, scope Scope) ([]string, error) {
-	var matching []Edge
-	conditional := false
-	for _, e := range edges {
-		if e.EdgeOn() == outcome {
-			matching = append(matching, e)
-			conditional = conditional || e.Condition != ""
-		}
-	}
-	if !conditional {
-		ids := make([]string, len(matching))
-		for i, e := range matching {
-			ids[i] = e.ID
-		}
-		return ids, nil
-	}
-	var fired []string
-	err := helperActivity(ctx, EdgesActivity, nodeID+": edges on "+outcome,
-		EdgesRequest{Outcome: outcome, Edges: matching, Scope: scope}).Get(ctx, &fired)
-	return fired, err
 }
 
 // complete records a node's completion and decides its outgoing edges. It
@@ -215,19 +193,17 @@ func (r *run) complete(ctx workflow.Context, c completion) error {
 		st.errInfo = errorValue(c.Err)
 		st.Error = rootMessage(c.Err)
 	}
-	interrupted := c.Err != nil && r.canceled
 	for _, ei := range r.g.outgoing[c.Node] {
-		if !contains(c.Result.Fired, r.g.def.Edges[ei].ID) {
+		e := r.g.def.Edges[ei]
+		if !slices.Contains(c.Result.Fired, e.ID) {
 			r.edges[ei] = edgeDead
 			continue
 		}
 		r.edges[ei] = edgeFired
 		st.fired = true
-		if interrupted || st.compensating {
-			r.nodes[r.g.index[r.g.def.Edges[ei].Target]].compensating = true
-		}
+		r.comp.follow(c.Node, r.g.index[e.Target], c.Err != nil)
 	}
-	if c.Err != nil && !st.fired && !r.canceled {
+	if c.Err != nil && !st.fired && !r.comp.canceled() {
 		return executionError(n, c.Err)
 	}
 	return nil
@@ -259,7 +235,7 @@ func (r *run) propagate(ctx workflow.Context) {
 				continue
 			}
 			changed = true
-			if fired && (!r.canceled || st.compensating) {
+			if fired && r.comp.admits(i) {
 				ready = append(ready, i)
 			} else {
 				r.skip(ctx, i)
@@ -272,15 +248,13 @@ func (r *run) propagate(ctx workflow.Context) {
 // startReady starts the nodes a pass of propagate found ready, in
 // definition order: the order of their commands in history. Starting a node
 // changes no edge, so starting them after the pass decides the same nodes
-// as starting each one where it was found. After a cancel only compensating
-// nodes are ready, and they run in the disconnected context.
+// as starting each one where it was found. After a cancel only the nodes
+// compensation reached are ready, and they start in its context.
 func (r *run) startReady(ctx workflow.Context, ready []int) {
-	if r.reverseReady {
-		slices.Reverse(ready)
+	if r.reorderReady != nil {
+		r.reorderReady(ready)
 	}
-	if r.canceled {
-		ctx = r.compCtx
-	}
+	ctx = r.comp.shield(ctx)
 	for _, i := range ready {
 		r.startNode(ctx, i)
 	}
@@ -411,100 +385,4 @@ func executionError(n Node, err error) error {
 		msg = e.Message
 	}
 	return temporal.NewNonRetryableApplicationError(msg, e.Type, nil, e)
-}
-
-func contains(ids []string, id string) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
-
-// wait carries out a wait node in the workflow: a durable timer, or a
-// signal with an optional timeout. It never sleeps in an activity.
-func (r *run) wait(ctx workflow.Context, i int, req NodeRequest) (NodeResult, error) {
-	n := req.Node
-	cfg, err := decodeWaitConfig(n.Config)
-	if err != nil {
-		return NodeResult{}, temporal.NewNonRetryableApplicationError("wait config: "+err.Error(), ErrConfiguration, nil)
-	}
-	timerOpts := workflow.TimerOptions{Summary: n.ID}
-	result := NodeResult{Outcome: OutcomeSuccess}
-	switch {
-	case cfg.Duration != "":
-		d, _ := time.ParseDuration(cfg.Duration)
-		if err := workflow.NewTimerWithOptions(ctx, d, timerOpts).Get(ctx, nil); err != nil {
-			return result, err
-		}
-		result.Output = map[string]any{"waited": cfg.Duration}
-	case cfg.Until != "":
-		until, err := time.Parse(time.RFC3339, cfg.Until)
-		if err != nil {
-			err = helperActivity(ctx, UntilActivity, n.ID+": until", UntilRequest{Expression: cfg.Until, Scope: req.Scope}).Get(ctx, &until)
-			if err != nil {
-				return result, err
-			}
-		}
-		if d := until.Sub(workflow.Now(ctx)); d > 0 {
-			if err := workflow.NewTimerWithOptions(ctx, d, timerOpts).Get(ctx, nil); err != nil {
-				return result, err
-			}
-		}
-		result.Output = map[string]any{"until": until.UTC().Format(time.RFC3339Nano)}
-	default:
-		r.nodes[i].Status = StatusWaiting
-		payload, timedOut, err := receiveSignal(ctx, cfg, timerOpts)
-		if err != nil {
-			return result, err
-		}
-		r.nodes[i].Status = StatusRunning
-		if timedOut {
-			if !hasOutcome(req.Edges, OutcomeTimeout) {
-				return result, temporal.NewNonRetryableApplicationError(
-					fmt.Sprintf("no %q signal within %s", cfg.Signal, cfg.Timeout), ErrWaitTimeout, nil)
-			}
-			result.Outcome = OutcomeTimeout
-		} else {
-			result.Output = payload
-		}
-	}
-	req.Scope.Nodes[n.ID] = result.Output
-	result.Fired, err = decideEdges(ctx, n.ID, result.Outcome, req.Edges, req.Scope)
-	return result, err
-}
-
-// receiveSignal waits for the named signal, its timeout, or cancellation.
-// A signal sent before the wait began is buffered by Temporal and taken here.
-func receiveSignal(ctx workflow.Context, cfg WaitConfig, timerOpts workflow.TimerOptions) (payload any, timedOut bool, err error) {
-	sel := workflow.NewSelector(ctx)
-	received := false
-	sel.AddReceive(workflow.GetSignalChannel(ctx, cfg.Signal), func(c workflow.ReceiveChannel, _ bool) {
-		c.Receive(ctx, &payload)
-		received = true
-	})
-	timerCtx, cancelTimer := workflow.WithCancel(ctx)
-	defer cancelTimer()
-	if cfg.Timeout != "" {
-		d, _ := time.ParseDuration(cfg.Timeout)
-		sel.AddFuture(workflow.NewTimerWithOptions(timerCtx, d, timerOpts), func(f workflow.Future) {
-			timedOut = f.Get(timerCtx, nil) == nil
-		})
-	}
-	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-	sel.Select(ctx)
-	if !received && !timedOut {
-		return nil, false, temporal.NewCanceledError("wait canceled")
-	}
-	return payload, timedOut, nil
-}
-
-func hasOutcome(edges []Edge, outcome string) bool {
-	for _, e := range edges {
-		if e.EdgeOn() == outcome {
-			return true
-		}
-	}
-	return false
 }

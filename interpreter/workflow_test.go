@@ -314,6 +314,34 @@ func TestCancelRunsTheInterruptedNodesErrorEdges(t *testing.T) {
 	h.wantStatus(map[string]string{"approval": "failed", "undo": "completed", "approved": "skipped", "expired": "skipped"})
 }
 
+// After a cancel, an interrupted node's conditional error edge is decided
+// by an activity that must still run, and compensation goes on past the
+// node it reaches; other nodes are skipped.
+func TestCancelDecidesConditionalErrorEdgesAndRunsDownstream(t *testing.T) {
+	h := newHarness(t, `{"id": "undo", "version": "1", "startNode": "approval",
+		"nodes": [
+			{"id": "approval", "type": "wait", "config": {"signal": "approve"}},
+			{"id": "proceed", "type": "transform", "config": {"mapping": {"x": "1"}}},
+			{"id": "undo", "type": "transform", "config": {"mapping": {"kind": "errors.approval.type"}}},
+			{"id": "other", "type": "transform", "config": {"mapping": {"x": "1"}}},
+			{"id": "report", "type": "transform", "config": {"mapping": {"undone": "nodes.undo.kind"}}}
+		],
+		"edges": [
+			{"source": "approval", "target": "proceed"},
+			{"source": "approval", "target": "undo", "on": "error", "condition": "errors.approval.type == 'Canceled'"},
+			{"source": "approval", "target": "other", "on": "error", "condition": "errors.approval.type != 'Canceled'"},
+			{"source": "undo", "target": "report"}
+		]}`)
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Minute)
+	h.run(nil)
+	var canceled *temporal.CanceledError
+	if err := h.env.GetWorkflowError(); !errors.As(err, &canceled) {
+		t.Fatalf("want a canceled execution, got %v", err)
+	}
+	h.wantStatus(map[string]string{"approval": "failed", "proceed": "skipped", "undo": "completed",
+		"other": "skipped", "report": "completed"})
+}
+
 func TestWaitUntil(t *testing.T) {
 	h := newHarness(t, `{"id": "u", "version": "1", "startNode": "w",
 		"nodes": [{"id": "w", "type": "wait", "config": {"until": "execution.startedAt + duration('90m')"}}], "edges": []}`)
