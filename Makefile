@@ -28,14 +28,18 @@ test-server:
 test-faults:
 	$(GO) test -tags faults -count=1 -timeout 15m -v ./test/faults/
 
-# Static checks: formatting, vet, and that the production binaries do not
-# link the Temporal server.
+# Static checks: formatting, vet, workflowcheck (no non-deterministic call
+# is reachable from the interpreter workflow), and that the production
+# binaries do not link the Temporal server.
 PROD_CMDS := ./cmd/api ./cmd/worker ./cmd/replay
+# workflowcheck is a module of its own; `go run` fetches this version.
+WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags faults ./test/faults/
+	$(GO) run $(WORKFLOWCHECK) ./interpreter/...
 	@for cmd in $(PROD_CMDS); do \
 		if $(GO) list -deps $$cmd | grep -q '^go.temporal.io/server'; then \
 			echo "$$cmd links go.temporal.io/server"; exit 1; fi; \
