@@ -3,30 +3,22 @@ package interpreter
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"reflect"
-	"regexp"
+	"maps"
 	"slices"
 	"strings"
-	"time"
-)
 
-var (
-	definitionIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-	versionPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
-	nodeIDPattern       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 )
 
 // Limits on the size of a definition, so one graph cannot exhaust a
 // workflow's history, and registering the largest accepted one stays well
 // under a second: every step of Parse is linear in the document, and
 // compiling expressions, the costliest step (about 1 ms per KB), is bounded
-// by maxExpressionBytes.
+// by maxExpressionBytes. Ids are at most 64 characters (problem.IDRule).
 const (
-	maxIDLength = 64
-	maxNodes    = 500
-	maxEdges    = 2000
+	maxNodes = 500
+	maxEdges = 2000
 	// maxOutEdges caps the fan-out of one node: every edge that fires
 	// schedules its target in the same workflow task, and each scheduled
 	// activity is history events and a task for the workers.
@@ -45,49 +37,49 @@ const (
 // reservedIDs are definition ids that collide with API routes.
 var reservedIDs = []string{"statistics"}
 
-// Parse decodes a definition document strictly, derives missing edge ids and
-// validates the graph. It returns every problem found, not just the first;
-// the definition is usable only when the problem list is empty.
+// Parse decodes a definition document, derives missing edge ids and
+// validates the graph. It returns every problem found, not just the first
+// (fields the format does not have among them); the definition is usable
+// only when the problem list is empty.
 func Parse(data []byte, reg *Registry, exprs ExprChecker) (Definition, []Problem) {
 	var def Definition
+	v := validator{def: &def, reg: reg}
 	if len(data) > maxDefinitionBytes {
-		return def, []Problem{{Path: "", Code: CodeTooLarge, Message: fmt.Sprintf(
-			"the definition is %d bytes; the limit is %d", len(data), maxDefinitionBytes)}}
+		v.problems.Add("", CodeTooLarge, "the definition is %d bytes; the limit is %d", len(data), maxDefinitionBytes)
+		return def, v.problems.All()
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&def); err != nil {
-		return def, []Problem{{Path: "", Code: CodeInvalidJSON, Message: decodeMessage(err)}}
+	unknown, err := problem.DecodeLenient(data, &def, "the definition")
+	if err != nil {
+		v.problems.Add("", CodeInvalidJSON, "%s", err.Error())
+		return def, v.problems.All()
 	}
-	if dec.More() {
-		return def, []Problem{{Path: "", Code: CodeInvalidJSON, Message: "unexpected data after the definition object"}}
-	}
+	v.problems.Append(unknown...)
 	// A graph over the size limits is refused before anything else looks at
 	// it: the other checks would only spend time listing its problems.
-	if problems := checkSize(&def); len(problems) > 0 {
-		return def, problems
+	if !v.checkSize() {
+		return def, v.problems.All()
 	}
 	deriveEdgeIDs(&def)
-	v := validator{def: &def, reg: reg}
 	if exprs != nil {
 		v.exprs = &exprBudget{inner: exprs, left: maxExpressionBytes}
 	}
 	v.validate()
-	return def, v.problems
+	return def, v.problems.All()
 }
 
-// checkSize reports a definition with more nodes or edges than allowed.
-func checkSize(def *Definition) []Problem {
-	var problems []Problem
-	if len(def.Nodes) > maxNodes {
-		problems = append(problems, Problem{Path: "nodes", Code: CodeTooLarge, Message: fmt.Sprintf(
-			"the definition has %d nodes; a definition may have at most %d", len(def.Nodes), maxNodes)})
+// checkSize reports a definition with more nodes or edges than allowed,
+// and whether it is within the limits.
+func (v *validator) checkSize() bool {
+	ok := true
+	if n := len(v.def.Nodes); n > maxNodes {
+		v.problems.Add("nodes", CodeTooLarge, "the definition has %d nodes; a definition may have at most %d", n, maxNodes)
+		ok = false
 	}
-	if len(def.Edges) > maxEdges {
-		problems = append(problems, Problem{Path: "edges", Code: CodeTooLarge, Message: fmt.Sprintf(
-			"the definition has %d edges; a definition may have at most %d", len(def.Edges), maxEdges)})
+	if n := len(v.def.Edges); n > maxEdges {
+		v.problems.Add("edges", CodeTooLarge, "the definition has %d edges; a definition may have at most %d", n, maxEdges)
+		ok = false
 	}
-	return problems
+	return ok
 }
 
 // exprBudget compiles expressions until their sources add up to more than
@@ -178,12 +170,8 @@ func deriveEdgeIDs(def *Definition) {
 type validator struct {
 	def      *Definition
 	reg      *Registry
-	exprs    ExprChecker
-	problems []Problem
-}
-
-func (v *validator) add(path, code, format string, args ...any) {
-	v.problems = append(v.problems, Problem{Path: path, Code: code, Message: fmt.Sprintf(format, args...)})
+	exprs    ExprChecker // nil: expressions are not compiled
+	problems problem.List
 }
 
 func (v *validator) validate() {
@@ -192,20 +180,20 @@ func (v *validator) validate() {
 	v.checkEdges(nodeIndex)
 	if v.def.StartNode != "" {
 		if _, ok := nodeIndex[v.def.StartNode]; !ok {
-			v.add("startNode", CodeMissingStartNode, "startNode %q is not a node of this definition", v.def.StartNode)
+			v.problems.Add("startNode", CodeMissingStartNode, "startNode %q is not a node of this definition", v.def.StartNode)
 		} else {
 			v.checkGraph(nodeIndex)
 		}
 	}
 	v.checkOutput()
 	if b, ok := v.exprs.(*exprBudget); ok && b.exceeded() {
-		v.add("", CodeTooLarge, "the definition's expressions are %d bytes in all; the limit is %d (compute big values in fewer, shorter expressions)", b.total, maxExpressionBytes)
+		v.problems.Add("", CodeTooLarge, "the definition's expressions are %d bytes in all; the limit is %d (compute big values in fewer, shorter expressions)", b.total, maxExpressionBytes)
 	}
 	if n := len(v.def.InputSchema); n > maxInputSchemaBytes {
-		v.add("inputSchema", CodeTooLarge, "the inputSchema is %d bytes; the limit is %d", n, maxInputSchemaBytes)
+		v.problems.Add("inputSchema", CodeTooLarge, "the inputSchema is %d bytes; the limit is %d", n, maxInputSchemaBytes)
 	} else if n > 0 {
 		if _, err := CompileSchema(v.def.InputSchema); err != nil {
-			v.add("inputSchema", CodeInvalidSchema, "inputSchema is not a valid JSON Schema: %v", err)
+			v.problems.Add("inputSchema", CodeInvalidSchema, "inputSchema is not a valid JSON Schema: %v", err)
 		}
 	}
 }
@@ -214,23 +202,21 @@ func (v *validator) checkHeader() {
 	d := v.def
 	switch {
 	case d.ID == "":
-		v.add("id", CodeRequired, "id is required")
-	case len(d.ID) > maxIDLength || !definitionIDPattern.MatchString(d.ID):
-		v.add("id", CodeInvalidID, "id must be lower-case letters, digits, '-' or '_', start with a letter or digit, and be at most %d characters", maxIDLength)
+		v.problems.Add("id", CodeRequired, "id is required")
+	case !v.problems.ID("id", d.ID, problem.DefinitionID):
 	case slices.Contains(reservedIDs, d.ID):
-		v.add("id", CodeReservedID, "id %q is reserved", d.ID)
+		v.problems.Add("id", CodeReservedID, "id %q is reserved", d.ID)
 	}
-	switch {
-	case d.Version == "":
-		v.add("version", CodeRequired, "version is required")
-	case len(d.Version) > maxIDLength || !versionPattern.MatchString(d.Version):
-		v.add("version", CodeInvalidID, "version must be letters, digits, '.', '_', '+' or '-' (at most %d characters)", maxIDLength)
+	if d.Version == "" {
+		v.problems.Add("version", CodeRequired, "version is required")
+	} else {
+		v.problems.ID("version", d.Version, problem.Version)
 	}
 	if d.StartNode == "" {
-		v.add("startNode", CodeRequired, "startNode is required")
+		v.problems.Add("startNode", CodeRequired, "startNode is required")
 	}
 	if len(d.Nodes) == 0 {
-		v.add("nodes", CodeRequired, "a definition needs at least one node")
+		v.problems.Add("nodes", CodeRequired, "a definition needs at least one node")
 	}
 }
 
@@ -239,88 +225,69 @@ func (v *validator) checkHeader() {
 func (v *validator) checkNodes() map[string]int {
 	index := make(map[string]int, len(v.def.Nodes))
 	for i, n := range v.def.Nodes {
-		path := fmt.Sprintf("nodes[%d]", i)
-		switch {
-		case n.ID == "":
-			v.add(path+".id", CodeRequired, "node id is required")
-		case len(n.ID) > maxIDLength || !nodeIDPattern.MatchString(n.ID):
-			v.add(path+".id", CodeInvalidID, "node id %q must be a letter or '_' followed by letters, digits or '_' (it is used as nodes.%s in expressions)", n.ID, n.ID)
-		}
-		if n.ID != "" {
+		at := v.problems.Under(fmt.Sprintf("nodes[%d]", i))
+		if n.ID == "" {
+			at.Add("id", CodeRequired, "node id is required")
+		} else {
+			at.ID("id", n.ID, problem.NodeID)
 			if first, dup := index[n.ID]; dup {
-				v.add(path+".id", CodeDuplicateID, "node id %q is already used by nodes[%d]", n.ID, first)
+				at.Add("id", CodeDuplicateID, "node id %q is already used by nodes[%d]", n.ID, first)
 			} else {
 				index[n.ID] = i
 			}
 		}
 		if n.Type == "" {
-			v.add(path+".type", CodeRequired, "node type is required")
+			at.Add("type", CodeRequired, "node type is required")
 			continue
 		}
 		nt, ok := v.reg.Lookup(n.Type)
 		if !ok {
-			v.add(path+".type", CodeUnknownNodeType, "unknown node type %q (known: %s)", n.Type, strings.Join(v.reg.Names(), ", "))
+			at.Add("type", CodeUnknownNodeType, "unknown node type %q (known: %s)", n.Type, strings.Join(v.reg.Names(), ", "))
 			continue
 		}
-		v.checkExecution(path, n, nt)
-		v.checkTimeouts(path, n, nt)
+		checkExecution(at, n, nt)
+		checkTimeouts(at, n, nt)
 		if nt.CheckConfig != nil {
-			for _, p := range nt.CheckConfig(n.Config, v.exprs) {
-				p.Path = joinPath(path+".config", p.Path)
-				v.problems = append(v.problems, p)
-			}
+			at.Under("config").Append(nt.CheckConfig(n.Config, v.exprs)...)
 		}
 	}
 	return index
 }
 
-func (v *validator) checkExecution(path string, n Node, nt NodeType) {
+// checkExecution checks node n's execution mode; at is the node's path.
+func checkExecution(at *problem.List, n Node, nt NodeType) {
 	switch n.Execution {
 	case "":
 	case ExecutionLocal:
 		if nt.Kind != KindPure {
-			v.add(path+".execution", CodeInvalidExecution, "%s nodes cannot run as local activities: they do I/O, and a local activity is re-run from the start after a worker crash and cannot heartbeat", n.Type)
+			at.Add("execution", CodeInvalidExecution, "%s nodes cannot run as local activities: they do I/O, and a local activity is re-run from the start after a worker crash and cannot heartbeat", n.Type)
 		}
 	case ExecutionRemote:
 		if nt.Kind == KindWorkflow {
-			v.add(path+".execution", CodeInvalidExecution, "%s nodes run inside the workflow; execution does not apply", n.Type)
+			at.Add("execution", CodeInvalidExecution, "%s nodes run inside the workflow; execution does not apply", n.Type)
 		}
 	default:
-		v.add(path+".execution", CodeInvalidExecution, "execution must be %q or %q", ExecutionLocal, ExecutionRemote)
+		at.Add("execution", CodeInvalidExecution, "execution must be %q or %q", ExecutionLocal, ExecutionRemote)
 	}
 }
 
-func (v *validator) checkTimeouts(path string, n Node, nt NodeType) {
+// checkTimeouts checks node n's timeout and retry policy; at is the node's
+// path.
+func checkTimeouts(at *problem.List, n Node, nt NodeType) {
 	if nt.Kind == KindWorkflow && (n.Timeout != "" || n.Retry != nil) {
-		v.add(path, CodeInvalidConfig, "%s nodes are not activities: use the config's timeout instead of timeout/retry", n.Type)
+		at.Add("", CodeInvalidConfig, "%s nodes are not activities: use the config's timeout instead of timeout/retry", n.Type)
 		return
 	}
-	if n.Timeout != "" {
-		checkDuration(v, path+".timeout", n.Timeout)
-	}
+	at.Duration("timeout", n.Timeout)
 	if r := n.Retry; r != nil {
 		if r.MaximumAttempts < 0 {
-			v.add(path+".retry.maximumAttempts", CodeInvalidRetry, "maximumAttempts must be at least 1 (omit it for the default)")
+			at.Add("retry.maximumAttempts", CodeInvalidRetry, "maximumAttempts must be at least 1 (omit it for the default)")
 		}
 		if r.BackoffCoefficient != 0 && r.BackoffCoefficient < 1 {
-			v.add(path+".retry.backoffCoefficient", CodeInvalidRetry, "backoffCoefficient must be at least 1")
+			at.Add("retry.backoffCoefficient", CodeInvalidRetry, "backoffCoefficient must be at least 1")
 		}
-		if r.InitialInterval != "" {
-			checkDuration(v, path+".retry.initialInterval", r.InitialInterval)
-		}
-		if r.MaximumInterval != "" {
-			checkDuration(v, path+".retry.maximumInterval", r.MaximumInterval)
-		}
-	}
-}
-
-// checkDuration reports a duration that does not parse or is not positive.
-func checkDuration(v *validator, path, s string) {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		v.add(path, CodeInvalidDuration, "%q is not a duration (use Go durations such as 500ms, 10s, 5m, 24h)", s)
-	} else if d <= 0 {
-		v.add(path, CodeInvalidDuration, "%q must be positive", s)
+		at.Duration("retry.initialInterval", r.InitialInterval)
+		at.Duration("retry.maximumInterval", r.MaximumInterval)
 	}
 }
 
@@ -331,7 +298,7 @@ func (v *validator) checkEdges(nodeIndex map[string]int) {
 		// In definition order, once per node.
 		for i, n := range v.def.Nodes {
 			if nodeIndex[n.ID] == i && outgoing[n.ID] > maxOutEdges {
-				v.add(fmt.Sprintf("nodes[%d]", i), CodeInvalidConfig,
+				v.problems.Add(fmt.Sprintf("nodes[%d]", i), CodeInvalidConfig,
 					"node %q has %d outgoing edges; a node may have at most %d (fan out through intermediate nodes, or pass a list to one node)", n.ID, outgoing[n.ID], maxOutEdges)
 			}
 		}
@@ -340,28 +307,28 @@ func (v *validator) checkEdges(nodeIndex map[string]int) {
 		outgoing[e.Source]++
 		path := fmt.Sprintf("edges[%d]", i)
 		if first, dup := seen[e.ID]; dup {
-			v.add(path+".id", CodeDuplicateID, "edge id %q is already used by edges[%d]", e.ID, first)
+			v.problems.Add(path+".id", CodeDuplicateID, "edge id %q is already used by edges[%d]", e.ID, first)
 		} else {
 			seen[e.ID] = i
 		}
 		var sourceType string
 		if e.Source == "" {
-			v.add(path+".source", CodeRequired, "edge source is required")
+			v.problems.Add(path+".source", CodeRequired, "edge source is required")
 		} else if si, ok := nodeIndex[e.Source]; !ok {
-			v.add(path+".source", CodeUnknownNode, "edge source %q is not a node of this definition", e.Source)
+			v.problems.Add(path+".source", CodeUnknownNode, "edge source %q is not a node of this definition", e.Source)
 		} else {
 			sourceType = v.def.Nodes[si].Type
 		}
 		if e.Target == "" {
-			v.add(path+".target", CodeRequired, "edge target is required")
+			v.problems.Add(path+".target", CodeRequired, "edge target is required")
 		} else if _, ok := nodeIndex[e.Target]; !ok {
-			v.add(path+".target", CodeUnknownNode, "edge target %q is not a node of this definition", e.Target)
+			v.problems.Add(path+".target", CodeUnknownNode, "edge target %q is not a node of this definition", e.Target)
 		}
 		if sourceType != "" {
 			v.checkOutcome(path, e, sourceType)
 		}
 		if e.Condition != "" {
-			v.checkExpr(path+".condition", e.Condition)
+			v.problems.Expression(path+".condition", e.Condition, v.exprs)
 		}
 	}
 }
@@ -371,33 +338,20 @@ func (v *validator) checkOutcome(path string, e Edge, sourceType string) {
 	if !ok {
 		return // already reported on the node
 	}
-	allowed := append([]string{OutcomeSuccess, OutcomeError}, nt.Outcomes...)
+	allowed := nt.AllOutcomes()
 	if e.On == "" && slices.Contains(nt.Outcomes, OutcomeTrue) {
-		v.add(path+".on", CodeInvalidOutcome, "edges leaving a %s node need on: \"true\" or \"false\" (or \"error\")", sourceType)
+		v.problems.Add(path+".on", CodeInvalidOutcome, "edges leaving a %s node need on: \"true\" or \"false\" (or \"error\")", sourceType)
 		return
 	}
 	if !slices.Contains(allowed, e.EdgeOn()) {
-		v.add(path+".on", CodeInvalidOutcome, "on %q is not an outcome of a %s node (allowed: %s)", e.On, sourceType, strings.Join(allowed, ", "))
+		v.problems.Add(path+".on", CodeInvalidOutcome, "on %q is not an outcome of a %s node (allowed: %s)", e.On, sourceType, strings.Join(allowed, ", "))
 	}
 }
 
-func (v *validator) checkExpr(path, src string) {
-	if v.exprs == nil {
-		return
-	}
-	if err := v.exprs.Check(src); err != nil {
-		v.add(path, CodeInvalidExpression, "%v", err)
-	}
-}
-
+// checkOutput compiles the output mapping's expressions, in key order.
 func (v *validator) checkOutput() {
-	keys := make([]string, 0, len(v.def.Output))
-	for k := range v.def.Output {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		v.checkExpr("output."+k, v.def.Output[k])
+	for _, k := range slices.Sorted(maps.Keys(v.def.Output)) {
+		v.problems.Expression("output."+k, v.def.Output[k], v.exprs)
 	}
 }
 
@@ -432,7 +386,7 @@ func (v *validator) checkGraph(nodeIndex map[string]int) {
 	for i, node := range v.def.Nodes {
 		if !reached[i] && node.ID != "" {
 			if first, ok := nodeIndex[node.ID]; ok && first == i {
-				v.add(fmt.Sprintf("nodes[%d]", i), CodeUnreachableNode, "node %q cannot be reached from startNode %q", node.ID, v.def.StartNode)
+				v.problems.Add(fmt.Sprintf("nodes[%d]", i), CodeUnreachableNode, "node %q cannot be reached from startNode %q", node.ID, v.def.StartNode)
 			}
 		}
 	}
@@ -459,7 +413,7 @@ func (v *validator) checkGraph(nodeIndex map[string]int) {
 					ids = append(ids, v.def.Nodes[j].ID)
 				}
 				ids = append(ids, v.def.Nodes[next].ID)
-				v.add(fmt.Sprintf("nodes[%d]", next), CodeCycle, "cycle %s: loops are not supported yet", strings.Join(ids, " -> "))
+				v.problems.Add(fmt.Sprintf("nodes[%d]", next), CodeCycle, "cycle %s: loops are not supported yet", strings.Join(ids, " -> "))
 			case white:
 				visit(next)
 			}
@@ -471,54 +425,5 @@ func (v *validator) checkGraph(nodeIndex map[string]int) {
 		if colour[i] == white {
 			visit(i)
 		}
-	}
-}
-
-func joinPath(prefix, rel string) string {
-	switch {
-	case rel == "":
-		return prefix
-	case strings.HasPrefix(rel, "["):
-		return prefix + rel
-	default:
-		return prefix + "." + rel
-	}
-}
-
-// decodeMessage turns encoding/json's errors into a message a client can act
-// on, without Go type names.
-func decodeMessage(err error) string {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return fmt.Sprintf("malformed JSON at byte %d: %v", syntax.Offset, syntax)
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "the document"
-		}
-		return fmt.Sprintf("%s must be %s, not a JSON %s", field, jsonKind(typ.Type.Kind()), typ.Value)
-	default:
-		return strings.TrimPrefix(err.Error(), "json: ")
-	}
-}
-
-func jsonKind(k reflect.Kind) string {
-	switch k {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return "a number"
-	default:
-		return "a different JSON type"
 	}
 }

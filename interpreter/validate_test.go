@@ -79,9 +79,28 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			want: []string{" invalid_json"},
 		},
 		{
+			// An unknown field is one problem among the others: it used
+			// to stop decoding and hide them.
 			name: "unknown field",
 			doc:  `{"id": "x", "version": "1", "startNode": "a", "nodez": []}`,
-			want: []string{" invalid_json"},
+			want: []string{"nodez invalid_json", "nodes required", "startNode missing_start_node"},
+		},
+		{
+			name: "unknown fields everywhere and other problems",
+			doc: `{"id": "Bad Id", "version": "1", "startNode": "a", "colour": "blue", "nodes": [
+				{"id": "a", "type": "transform", "config": {"mapping": {"x": "input.x +"}}, "retries": 3,
+				 "retry": {"maximumAttempts": 2, "jitter": true}},
+				{"id": "b", "type": "teleport"}
+			], "edges": [{"source": "a", "target": "b", "when": "always"}]}`,
+			want: []string{
+				"colour invalid_json",
+				"nodes[0].retries invalid_json",
+				"nodes[0].retry.jitter invalid_json",
+				"edges[0].when invalid_json",
+				"id invalid_id",
+				"nodes[0].config.mapping.x invalid_expression",
+				"nodes[1].type unknown_node_type",
+			},
 		},
 		{
 			name: "missing required fields",

@@ -1,13 +1,14 @@
 package interpreter
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 )
 
 // WaitConfig is the config of a wait node. Exactly one of Duration, Until and
@@ -28,19 +29,18 @@ func waitNodeType() NodeType {
 	}
 }
 
-func decodeWaitConfig(raw json.RawMessage) (WaitConfig, error) {
+func decodeWaitConfig(raw json.RawMessage) (WaitConfig, *problem.DecodeError) {
 	var c WaitConfig
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&c)
+	err := problem.Decode(raw, &c, "the wait config")
 	return c, err
 }
 
 func checkWaitConfig(raw json.RawMessage, exprs ExprChecker) []Problem {
-	v := validator{exprs: exprs}
+	var l problem.List
 	c, err := decodeWaitConfig(raw)
 	if err != nil {
-		return []Problem{{Code: CodeInvalidConfig, Message: "wait config: " + decodeMessage(err)}}
+		l.Add(err.Path, CodeInvalidConfig, "%s", err.Message)
+		return l.All()
 	}
 	set := 0
 	for _, s := range []string{c.Duration, c.Until, c.Signal} {
@@ -49,26 +49,22 @@ func checkWaitConfig(raw json.RawMessage, exprs ExprChecker) []Problem {
 		}
 	}
 	if set != 1 {
-		v.add("", CodeInvalidConfig, "a wait node needs exactly one of duration, until or signal")
+		l.Add("", CodeInvalidConfig, "a wait node needs exactly one of duration, until or signal")
 	}
-	if c.Duration != "" {
-		checkDuration(&v, "duration", c.Duration)
-	}
+	l.Duration("duration", c.Duration)
 	if c.Until != "" {
 		if _, err := time.Parse(time.RFC3339, c.Until); err != nil {
-			v.checkExpr("until", c.Until)
+			l.Expression("until", c.Until, exprs)
 		}
 	}
-	if c.Signal != "" && !nodeIDPattern.MatchString(c.Signal) {
-		v.add("signal", CodeInvalidConfig, "signal name %q must be letters, digits or '_' (it appears in the signal URL)", c.Signal)
+	if c.Signal != "" && !problem.Name.Valid(c.Signal) {
+		l.Add("signal", CodeInvalidConfig, "%q is not a signal name (%s; it appears in the signal URL)", c.Signal, problem.Name.Hint)
 	}
-	if c.Timeout != "" {
-		if c.Signal == "" {
-			v.add("timeout", CodeInvalidConfig, "timeout only applies to a signal wait")
-		}
-		checkDuration(&v, "timeout", c.Timeout)
+	if c.Timeout != "" && c.Signal == "" {
+		l.Add("timeout", CodeInvalidConfig, "timeout only applies to a signal wait")
 	}
-	return v.problems
+	l.Duration("timeout", c.Timeout)
+	return l.All()
 }
 
 // wait carries out a wait node in the workflow: a durable timer, or a
@@ -79,9 +75,9 @@ func wait(ctx workflow.Context, req NodeRequest, st *NodeState) (NodeResult, err
 	// Decoding JSON into a struct is deterministic. workflowcheck flags it
 	// only because the runtime's allocator, deep inside encoding/json, may
 	// start the garbage collector's goroutines.
-	cfg, err := decodeWaitConfig(n.Config) //workflowcheck:ignore
-	if err != nil {
-		return NodeResult{}, temporal.NewNonRetryableApplicationError("wait config: "+err.Error(), ErrConfiguration, nil)
+	cfg, bad := decodeWaitConfig(n.Config) //workflowcheck:ignore
+	if bad != nil {
+		return NodeResult{}, temporal.NewNonRetryableApplicationError("wait config: "+bad.Error(), ErrConfiguration, nil)
 	}
 	timerOpts := workflow.TimerOptions{Summary: n.ID}
 	result := NodeResult{Outcome: OutcomeSuccess}
@@ -124,7 +120,8 @@ func wait(ctx workflow.Context, req NodeRequest, st *NodeState) (NodeResult, err
 		}
 	}
 	req.Scope.Nodes[n.ID] = result.Output
-	result.Fired, err = decideEdges(ctx, ctx, n.ID, result.Outcome, req.Edges, req.Scope)
+	fired, err := decideEdges(ctx, ctx, n.ID, result.Outcome, req.Edges, req.Scope)
+	result.Fired = fired
 	return result, err
 }
 

@@ -93,12 +93,12 @@ var (
 	DefinitionID = IDRule{What: "a definition id", pattern: regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`),
 		Hint: "1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit"}
 	// Version names a definition's version ("1.2.0").
-	Version = IDRule{What: "a version", pattern: regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`),
-		Hint: "letters, digits, '.', '_', '+' and '-', starting with a letter or digit"}
+	Version = IDRule{What: "a version", pattern: regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`),
+		Hint: "1 to 64 of letters, digits, '.', '_', '+' and '-', starting with a letter or digit"}
 	// NodeID names a node: an identifier, so expressions can write
 	// nodes.<id>.
-	NodeID = IDRule{What: "a node id", pattern: regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`),
-		Hint: "letters, digits and '_', not starting with a digit"}
+	NodeID = IDRule{What: "a node id", pattern: regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`),
+		Hint: "1 to 64 of letters, digits and '_', not starting with a digit"}
 	// Name is a signal, parameter or variable name: an identifier.
 	Name = IDRule{What: "a name", pattern: regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`),
 		Hint: "letters, digits and '_', not starting with a digit"}

@@ -36,11 +36,36 @@ func (e *DecodeError) Error() string {
 // types and trailing data are errors. what names the value in messages
 // ("the config", "the body"). Empty data decodes as {}.
 func Decode(data []byte, dst any, what string) *DecodeError {
+	return decode(data, dst, what, true)
+}
+
+// DecodeLenient decodes like Decode, except that fields dst has no place
+// for do not stop it: it returns them as problems (code CodeInvalidJSON,
+// the path of each field, document order), so a caller can report them
+// together with every other problem of the document instead of only the
+// first unknown field. Keys match fields as encoding/json matches them
+// (exactly, else ignoring case); values decoded by their own type
+// (json.RawMessage, a json.Unmarshaler) or into any are not looked into.
+func DecodeLenient(data []byte, dst any, what string) ([]Problem, *DecodeError) {
+	if err := decode(data, dst, what, false); err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil
+	}
+	w := unknownFields{dec: json.NewDecoder(bytes.NewReader(data))}
+	w.value("", reflect.TypeOf(dst))
+	return w.found, nil
+}
+
+func decode(data []byte, dst any, what string, strict bool) *DecodeError {
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	err := dec.Decode(dst)
 	if err == nil {
 		if _, tokErr := dec.Token(); tokErr != io.EOF {
@@ -49,6 +74,108 @@ func Decode(data []byte, dst any, what string) *DecodeError {
 		return nil
 	}
 	return describe(err, what)
+}
+
+// unknownFields walks well-formed JSON token by token beside the Go type it
+// was decoded into and collects the object keys the type has no field for.
+type unknownFields struct {
+	dec   *json.Decoder
+	found []Problem
+}
+
+var (
+	rawMessageType  = reflect.TypeFor[json.RawMessage]()
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+)
+
+// value reads the value at path; t is its Go type, nil when anything goes.
+func (w *unknownFields) value(path string, t reflect.Type) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil && (t == rawMessageType || reflect.PointerTo(t).Implements(unmarshalerType) || t.Kind() == reflect.Interface) {
+		t = nil
+	}
+	tok, err := w.dec.Token()
+	if err != nil {
+		return
+	}
+	switch tok {
+	case json.Delim('{'):
+		for w.dec.More() {
+			tok, err := w.dec.Token()
+			if err != nil {
+				return
+			}
+			key, _ := tok.(string)
+			ft, known := fieldType(t, key)
+			if !known {
+				w.found = append(w.found, Problem{Path: Join(path, key), Code: CodeInvalidJSON, Message: fmt.Sprintf("unknown field %q", key)})
+			}
+			w.value(Join(path, key), ft)
+		}
+		_, _ = w.dec.Token() // '}'
+	case json.Delim('['):
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for i := 0; w.dec.More(); i++ {
+			w.value(fmt.Sprintf("%s[%d]", path, i), elem)
+		}
+		_, _ = w.dec.Token() // ']'
+	}
+}
+
+// fieldType is the type of the value under key in an object decoded into
+// t, and whether t has a place for key (nil type: anything goes).
+func fieldType(t reflect.Type, key string) (reflect.Type, bool) {
+	if t == nil {
+		return nil, true
+	}
+	switch t.Kind() {
+	case reflect.Map:
+		return t.Elem(), true
+	case reflect.Struct:
+		var folded reflect.Type
+		foundFolded := false
+		for _, f := range reflect.VisibleFields(t) {
+			name, ok := jsonName(f)
+			switch {
+			case !ok:
+			case name == key:
+				return f.Type, true
+			case !foundFolded && strings.EqualFold(name, key):
+				folded, foundFolded = f.Type, true
+			}
+		}
+		return folded, foundFolded
+	}
+	return nil, true
+}
+
+// jsonName is the key encoding/json decodes field f from, and false for
+// fields it does not decode.
+func jsonName(f reflect.StructField) (string, bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	tag := f.Tag.Get("json")
+	if tag == "-" {
+		return "", false
+	}
+	name, _, _ := strings.Cut(tag, ",")
+	embedded := f.Type
+	if embedded.Kind() == reflect.Pointer {
+		embedded = embedded.Elem()
+	}
+	if f.Anonymous && name == "" && embedded.Kind() == reflect.Struct {
+		return "", false // its fields are promoted: VisibleFields lists them
+	}
+	if name == "" {
+		name = f.Name
+	}
+	return name, true
 }
 
 // describe turns encoding/json's errors into a DecodeError.

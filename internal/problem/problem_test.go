@@ -1,6 +1,7 @@
 package problem
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -145,5 +146,69 @@ func TestDecodeNamesTheUnknownField(t *testing.T) {
 	}
 	if err := Decode([]byte(`{"A" 1}`), &v, "the body"); err == nil || strings.Contains(err.Message, "invalid character") {
 		t.Fatalf("syntax error %+v carries encoding/json's text", err)
+	}
+}
+
+func TestDecodeLenientListsEveryUnknownField(t *testing.T) {
+	type retry struct {
+		Attempts int `json:"attempts"`
+	}
+	type Base struct {
+		Kind string `json:"kind"`
+	}
+	type item struct {
+		Base
+		ID     string            `json:"id"`
+		Retry  *retry            `json:"retry"`
+		Config json.RawMessage   `json:"config"`
+		Labels map[string]string `json:"labels"`
+		Any    any               `json:"any"`
+		Skip   string            `json:"-"`
+	}
+	type doc struct {
+		Name  string `json:"name"`
+		Items []item `json:"items"`
+	}
+	var d doc
+	unknown, err := DecodeLenient([]byte(`{"name": "n", "colour": 1, "NAME": "m", "items": [
+		{"id": "a", "kind": "k", "retry": {"attempts": 2, "backoff": 3}, "config": {"free": 1},
+		 "labels": {"x": "y"}, "any": {"deep": {}}, "Skip": "s", "ID": "b"},
+		{"nested": {"inner": 1}}]}`), &d, "the document")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range unknown {
+		got = append(got, p.Path+" "+p.Code+" "+p.Message)
+	}
+	want := []string{
+		`colour invalid_json unknown field "colour"`,
+		`items[0].retry.backoff invalid_json unknown field "backoff"`,
+		`items[0].Skip invalid_json unknown field "Skip"`,
+		`items[1].nested invalid_json unknown field "nested"`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if d.Name != "m" || len(d.Items) != 2 || d.Items[0].Kind != "k" || d.Items[0].Retry.Attempts != 2 {
+		t.Errorf("decoded %+v", d)
+	}
+	// Everything else is as strict as Decode.
+	if _, err := DecodeLenient([]byte(`{"name": 1}`), &d, "the document"); err == nil || err.Path != "name" {
+		t.Errorf("wrong type: %+v", err)
+	}
+	if _, err := DecodeLenient([]byte(`{} {}`), &d, "the document"); err == nil || !err.Syntax {
+		t.Errorf("trailing data: %+v", err)
+	}
+}
+
+func TestIDRulesCapLengthAt64(t *testing.T) {
+	for _, r := range []IDRule{DefinitionID, Version, NodeID} {
+		if !r.Valid("a" + strings.Repeat("b", 63)) {
+			t.Errorf("%s: 64 characters refused", r.What)
+		}
+		if r.Valid("a" + strings.Repeat("b", 64)) {
+			t.Errorf("%s: 65 characters accepted", r.What)
+		}
 	}
 }
