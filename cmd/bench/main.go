@@ -14,34 +14,28 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/cli"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/devserver"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	n := flag.Int("n", 300, "executions per scenario at concurrency 1 (x4 at concurrency 16)")
-	flag.Parse()
-	if err := run(ctx, *n, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("bench", run) }
 
-func run(ctx context.Context, n int, out io.Writer) error {
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+// run measures every scenario and writes the table to out.
+func run(ctx context.Context, args []string, _ map[string]string, out, stderr io.Writer) error {
+	var n int
+	flags := cli.Flags("bench", stderr)
+	flags.IntVar(&n, "n", 300, "executions per scenario at concurrency 1 (x4 at concurrency 16)")
+	_ = flags.Parse(args)
+	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	dir, err := os.MkdirTemp("", "workflow-backend-bench")
 	if err != nil {
 		return err

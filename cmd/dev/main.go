@@ -8,28 +8,8 @@
 package main
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
-	"github.com/workflow-backend/workflow-backend/internal/config"
+	"github.com/workflow-backend/workflow-backend/internal/cli"
 	"github.com/workflow-backend/workflow-backend/internal/dev"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	temporalOnly := flag.Bool("temporal-only", false, "run only the Temporal server and Web UI (DATA_DIR/temporal.db), for bin/api and bin/worker")
-	flag.Parse()
-	run := dev.Run
-	if *temporalOnly {
-		run = dev.RunTemporal
-	}
-	if err := run(ctx, config.Environ(os.Environ()), os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "dev:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("dev", dev.Command) }

@@ -14,9 +14,21 @@ import (
 	"strconv"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/cli"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 )
+
+// Command is the dev command: Run, or with -temporal-only RunTemporal.
+func Command(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	flags := cli.Flags("dev", stderr)
+	temporalOnly := flags.Bool("temporal-only", false, "run only the Temporal server and Web UI (DATA_DIR/temporal.db), for bin/api and bin/worker")
+	_ = flags.Parse(args)
+	if *temporalOnly {
+		return RunTemporal(ctx, environ, stdout, stderr)
+	}
+	return Run(ctx, environ, stdout, stderr)
+}
 
 // Run boots everything and serves until ctx ends.
 func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Writer) error {
