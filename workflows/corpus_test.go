@@ -37,6 +37,7 @@ const historiesDir = "../interpreter/testdata/histories"
 // run's path is checked and its fresh history replayed; UPDATE_HISTORIES=1
 // also writes the histories to the corpus.
 func TestCorpus(t *testing.T) {
+	t.Parallel()
 	stripeMock := testenv.StripeMock(t)
 	svc := newCorpusService(t)
 	e := newFlowEnv(t, testenv.Backends(t)[0].URL(t), stripeMock, map[string]string{

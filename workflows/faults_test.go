@@ -13,8 +13,10 @@ import (
 // what stripe-mock cannot do: declines, server errors, distinct ids) on each
 // app database.
 func TestPaymentFaults(t *testing.T) {
+	t.Parallel()
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
 			t.Run("Declined", func(t *testing.T) { testDeclined(t, b) })
 			t.Run("PaymentFailed", func(t *testing.T) { testPaymentFailed(t, b) })
 			t.Run("StripeErrorThenSuccess", func(t *testing.T) { testStripeErrorThenSuccess(t, b) })

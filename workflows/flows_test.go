@@ -15,9 +15,11 @@ import (
 // local SendGrid, and checks the HTTP answers, the rows written and the
 // path each case takes through the graph (testdata/paths).
 func TestFlows(t *testing.T) {
+	t.Parallel()
 	stripeMock := testenv.StripeMock(t)
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
 			e := newFlowEnv(t, b.URL(t), stripeMock, nil)
 			t.Run("Registration", func(t *testing.T) { testRegistration(t, e) })
 			t.Run("ConcurrentRegistration", func(t *testing.T) { testConcurrentRegistration(t, e) })

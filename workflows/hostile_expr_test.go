@@ -49,6 +49,9 @@ func singleNode(node map[string]any) hostileDef {
 // error naming the limit, the process's heap stays bounded, /health answers
 // 200 right after, and an ordinary execution still completes afterwards.
 // A cancelled slow evaluation ends promptly.
+//
+// Unlike the package's other tests it does not call t.Parallel: it measures
+// the heap and CPU of the whole process, so it runs while no other test does.
 func TestHostileExpressions(t *testing.T) {
 	e := newFlowEnv(t, testenv.Backends(t)[0].URL(t), "http://127.0.0.1:9", nil)
 	big := strings.Repeat("abcdefgh", 400<<10/8) // 400 KB, as in the attack

@@ -15,6 +15,7 @@ import (
 // Temporal's history limit, and definitions that used to cost registration
 // quadratic time, through the real path (REST, Temporal, workers).
 func TestHostileHistory(t *testing.T) {
+	t.Parallel()
 	e := newFlowEnv(t, testenv.Backends(t)[0].URL(t), testenv.StripeMock(t), nil)
 	big := strings.Repeat("0123456789", 90_000) // 900 KB
 

@@ -16,6 +16,7 @@ import (
 // the server (its resolver, working directory, libraries) reach callers as
 // clean messages with stable codes, through every path that answers them.
 func TestNoInternalErrorText(t *testing.T) {
+	t.Parallel()
 	e := newFlowEnv(t, testenv.Backends(t)[0].URL(t), testenv.StripeMock(t), nil)
 	wd, _ := os.Getwd()
 	leaks := []string{"dial tcp", "lookup ", ":53", "SQL logic error", "proto:", "cipher:", "file://", wd, "(1)", "*errors.", "runtime error"}

@@ -14,6 +14,7 @@ import (
 // itself is the definition's fault (422 naming the rule), not the input's
 // (400); a rule that is false, or fails on the value's type, stays a 400.
 func TestValidationRuleFaults(t *testing.T) {
+	t.Parallel()
 	e := newFlowEnv(t, testenv.Backends(t)[0].URL(t), testenv.StripeMock(t), nil)
 	for _, c := range []struct {
 		rule, input string

@@ -86,8 +86,10 @@ func sqlHostileCases(dir string) []sqlHostileCase {
 // at run time with a configuration error; no file appears at any target;
 // the process stays healthy and ordinary queries keep working.
 func TestHostileSQL(t *testing.T) {
+	t.Parallel()
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
 			dsn := b.URL(t)
 			e := newFlowEnvLogging(t, dsn, testenv.NewStripeServer(t).URL, nil, io.Discard) // the refusals are expected
 			dir := t.TempDir()

@@ -37,8 +37,10 @@ const (
 // the app database, or in the process's logs at debug level. Stripe, the
 // token's one rightful destination, does receive it.
 func TestSecretsStayOutOfHistoryDatabaseAndLogs(t *testing.T) {
+	t.Parallel()
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
 			stripe := testenv.NewStripeServer(t)
 			logs := &testenv.LockedBuffer{}
 			e := newFlowEnvLogging(t, b.URL(t), stripe.URL, map[string]string{"LOG_LEVEL": "debug"}, logs)

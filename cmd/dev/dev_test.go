@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,19 +16,19 @@ import (
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
 
-// TestRestartKeepsExecutions runs the dev binary as a user does, starts an
+// TestRestartKeepsExecutions runs the dev command as a user does, starts an
 // execution that sits in a 4-second wait node, kills the process with
 // SIGKILL, starts it again on the same DATA_DIR and checks that the
 // definition is still registered and the execution finishes.
 func TestRestartKeepsExecutions(t *testing.T) {
+	t.Parallel() // each test runs processes of its own, on ports and a DATA_DIR of its own
 	if testing.Short() {
-		t.Skip("builds and runs the dev binary")
+		t.Skip("runs the dev command")
 	}
-	bin := buildDev(t)
 	d := newDevEnv(t, "LOG_LEVEL=warn")
 	env, api := d.env, d.api
 
-	first := startDev(t, bin, env, api)
+	first := startDev(t, env, api)
 	def := `{"id":"nap","version":"1","startNode":"nap",
 		"nodes":[{"id":"nap","type":"wait","config":{"duration":"4s"}},
 		         {"id":"done","type":"transform","config":{"mapping":{"ok":"true"}}}],
@@ -54,7 +52,7 @@ func TestRestartKeepsExecutions(t *testing.T) {
 	}
 	_ = first.Wait()
 
-	startDev(t, bin, env, api)
+	startDev(t, env, api)
 	if status, body := call(t, "GET", api+"/api/workflows/nap", ""); status != http.StatusOK {
 		t.Fatalf("definition after restart: %d %s", status, body)
 	}
@@ -103,44 +101,33 @@ func newDevEnv(t *testing.T, extra ...string) devEnv {
 		fmt.Sprintf("PORT=%d", port),
 		"TEMPORAL_ADDRESS="+d.temporalAddr,
 		fmt.Sprintf("TEMPORAL_UI_PORT=%d", freePort(t)),
+		runAsDev+"=1",
 	)
 	d.env = append(d.env, extra...)
 	return d
 }
 
-// buildDev builds the dev binary once for the package's tests.
-func buildDev(t *testing.T) string {
-	t.Helper()
-	devBuild.once.Do(func() {
-		dir, err := os.MkdirTemp("", "dev-test-bin")
-		if err != nil {
-			devBuild.err = err
-			return
-		}
-		devBuild.path = filepath.Join(dir, "dev")
-		out, err := exec.Command("go", "build", "-o", devBuild.path, ".").CombinedOutput()
-		if err != nil {
-			devBuild.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if devBuild.err != nil {
-		t.Fatal(devBuild.err)
-	}
-	return devBuild.path
-}
+// runAsDev, set in a process's environment, makes this test binary the dev
+// command: the tests run the same main as the built binary without linking
+// a second copy of the embedded Temporal server.
+const runAsDev = "WORKFLOW_BACKEND_TEST_RUN_AS_DEV"
 
-var devBuild struct {
-	once sync.Once
-	path string
-	err  error
+// devBinary is the program that runs the dev command: this test binary.
+func devBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if devBuild.path != "" {
-		_ = os.RemoveAll(filepath.Dir(devBuild.path))
+	if os.Getenv(runAsDev) == "1" {
+		main()
+		os.Exit(0)
 	}
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 func freePort(t *testing.T) int {
@@ -152,17 +139,17 @@ func freePort(t *testing.T) int {
 	return port
 }
 
-// startDev starts the binary and waits until its API reports healthy.
-func startDev(t *testing.T, bin string, env []string, api string) *exec.Cmd {
+// startDev starts the dev command and waits until its API reports healthy.
+func startDev(t *testing.T, env []string, api string) *exec.Cmd {
 	t.Helper()
-	cmd, _ := startDevLogging(t, bin, env, api)
+	cmd, _ := startDevLogging(t, env, api)
 	return cmd
 }
 
 // startDevLogging is startDev that also returns the process's output.
-func startDevLogging(t *testing.T, bin string, env []string, api string) (*exec.Cmd, *testenv.LockedBuffer) {
+func startDevLogging(t *testing.T, env []string, api string) (*exec.Cmd, *testenv.LockedBuffer) {
 	t.Helper()
-	cmd := exec.Command(bin)
+	cmd := exec.Command(devBinary(t))
 	cmd.Env = env
 	out := &testenv.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out

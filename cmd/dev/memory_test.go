@@ -15,7 +15,7 @@ import (
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
-// TestMemoryGuard runs the dev binary with a memory budget its baseline
+// TestMemoryGuard runs the dev command with a memory budget its baseline
 // already passes (MAX_MEMORY=64MiB, threshold 50%; GOMEMLIMIT=off keeps the
 // runtime's soft limit out of the way, which also exercises "GOMEMLIMIT
 // wins"): the process is under pressure from its first sample. New
@@ -23,13 +23,13 @@ import (
 // the workers still finish work at their floor of slots, and health,
 // statistics and metrics show the state.
 func TestMemoryGuard(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
-		t.Skip("builds and runs the dev binary")
+		t.Skip("runs the dev command")
 	}
-	bin := buildDev(t)
 	d := newDevEnv(t, "LOG_LEVEL=info", "MAX_MEMORY=64MiB", "MEMORY_THRESHOLD=0.5", "GOMEMLIMIT=off")
 	env, api, temporalAddr := d.env, d.api, d.temporalAddr
-	_, logs := startDevLogging(t, bin, env, api)
+	_, logs := startDevLogging(t, env, api)
 
 	// The guard samples every 250 ms: wait for its first reading.
 	deadline := time.Now().Add(10 * time.Second)

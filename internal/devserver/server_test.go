@@ -98,6 +98,7 @@ func runGreeting(t *testing.T, c client.Client, workflowID string, opts client.S
 }
 
 func TestStartInMemoryRunsWorkflow(t *testing.T) {
+	t.Parallel() // the servers of these tests are independent; their start-ups overlap
 	s := startServer(t, Options{Logger: quietLogger()})
 	if s.UIAddress() != "" {
 		t.Errorf("UIAddress() = %q without UI, want empty", s.UIAddress())
@@ -172,6 +173,7 @@ func TestPrepareDatabaseVisibilityFile(t *testing.T) {
 }
 
 func TestStartFileWithUIKeepsStateAcrossRestarts(t *testing.T) {
+	t.Parallel()
 	dbFile := filepath.Join(t.TempDir(), "data", "temporal.db") // data/ does not exist yet
 	attrs := map[string]enumspb.IndexedValueType{
 		"DefinitionId":      enumspb.INDEXED_VALUE_TYPE_KEYWORD,

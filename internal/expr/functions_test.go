@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
 
 func TestSum(t *testing.T) {
@@ -37,6 +39,7 @@ func TestSum(t *testing.T) {
 }
 
 func TestHashPassword(t *testing.T) {
+	testenv.SkipUnderRace(t)
 	e := newEnv(t)
 	got, err := e.EvalString(context.Background(), "hashPassword(input.password)",
 		map[string]any{"input": map[string]any{"password": "correct horse 1"}})

@@ -111,6 +111,7 @@ func hostileCases() []hostileCase {
 // exceed (and its setting), before it allocates: what the evaluation
 // allocates in all stays far below what the refused call would have made.
 func TestHostileExpressions(t *testing.T) {
+	testenv.SkipUnderRace(t)
 	e := newEnv(t)
 	vars := hostileVars()
 	for _, c := range hostileCases() {
@@ -212,6 +213,7 @@ func TestLimitErrorIsNotACELError(t *testing.T) {
 // hashPassword waits for a core no longer than its evaluation's context,
 // and a cancelled evaluation stops between two hashes.
 func TestHashPasswordStopsWhenCancelled(t *testing.T) {
+	testenv.SkipUnderRace(t)
 	e := newEnv(t)
 	for range cap(e.guards.hashSlots) {
 		e.guards.hashSlots <- struct{}{} // every core busy

@@ -3,6 +3,7 @@ package testenv
 import (
 	"fmt"
 	"strings"
+	"testing"
 )
 
 // DoublingExpr is a CEL expression that nests cel.bind n times, each
@@ -26,4 +27,17 @@ func SharingExpr(n int, use string) string {
 		src = fmt.Sprintf("cel.bind(v%d, [%s], %s)", i, strings.Repeat(p+", ", 9)+p, src)
 	}
 	return "cel.bind(v0, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], " + src + ")"
+}
+
+// SkipUnderRace skips a CPU-bound test whose goroutines share no memory
+// (a context cancelled from another goroutine at most) when the race
+// detector is on: the detector makes such a test ten or more times slower
+// and has nothing to find in it. `make test` runs the package a second
+// time without the detector (the Makefile's PLAIN_PKGS), where the test
+// runs.
+func SkipUnderRace(t testing.TB) {
+	t.Helper()
+	if Race {
+		t.Skip("CPU-bound, shares no memory between goroutines: runs without -race (make test-server)")
+	}
 }

@@ -1,4 +1,4 @@
-package dev_test
+package main
 
 import (
 	"context"
@@ -17,11 +17,13 @@ import (
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
-// Production's start-up check (app.CheckSearchAttributes; here because it
-// needs the embedded server, which only this package may link) names every missing search attribute, the
-// caller's included, with the command that creates it; with all of them it
-// passes.
+// Production's start-up check (app.CheckSearchAttributes), which the api
+// and worker commands run against a cluster such as `dev -temporal-only`,
+// names every missing search attribute, the caller's included, with the
+// command that creates it; with all of them it passes. It runs on an
+// embedded server of its own, whose namespace lacks all but one attribute.
 func TestCheckSearchAttributes(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
