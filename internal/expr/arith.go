@@ -149,29 +149,33 @@ func promote(lhs, rhs ref.Val, bothDoubles bool) (types.Double, types.Double, bo
 
 // standard is the standard library's trait dispatch for the operator.
 func standard(name string, lhs, rhs ref.Val) ref.Val {
+	var out ref.Val
+	ok := false
 	switch name {
 	case operators.Add:
-		if a, ok := lhs.(traits.Adder); ok {
-			return a.Add(rhs)
-		}
+		out, ok = viaTrait(lhs, rhs, traits.Adder.Add)
 	case operators.Subtract:
-		if s, ok := lhs.(traits.Subtractor); ok {
-			return s.Subtract(rhs)
-		}
+		out, ok = viaTrait(lhs, rhs, traits.Subtractor.Subtract)
 	case operators.Multiply:
-		if m, ok := lhs.(traits.Multiplier); ok {
-			return m.Multiply(rhs)
-		}
+		out, ok = viaTrait(lhs, rhs, traits.Multiplier.Multiply)
 	case operators.Divide:
-		if d, ok := lhs.(traits.Divider); ok {
-			return d.Divide(rhs)
-		}
+		out, ok = viaTrait(lhs, rhs, traits.Divider.Divide)
 	case operators.Modulo:
-		if m, ok := lhs.(traits.Modder); ok {
-			return m.Modulo(rhs)
-		}
+		out, ok = viaTrait(lhs, rhs, traits.Modder.Modulo)
 	}
-	return noSuchOverload(name, lhs, rhs)
+	if !ok {
+		return noSuchOverload(name, lhs, rhs)
+	}
+	return out
+}
+
+// viaTrait applies op when lhs implements the operator's trait T.
+func viaTrait[T any](lhs, rhs ref.Val, op func(T, ref.Val) ref.Val) (ref.Val, bool) {
+	t, ok := lhs.(T)
+	if !ok {
+		return nil, false
+	}
+	return op(t, rhs), true
 }
 
 // noSuchOverload names the operand types: "no such overload: string * int"

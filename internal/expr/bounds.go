@@ -93,6 +93,21 @@ func intArg(args []ref.Val, i int) (int64, bool) {
 	return int64(n), ok
 }
 
+// newString is the bound of a call that reads its arguments at the cost
+// of probe, then writes a new string of size bytes.
+func newString(probe, size uint64) bound {
+	return bound{probe: probe, steps: satAdd(probe, scan(size)), bytes: size}
+}
+
+// atMost is count, or the limit args[i] when that is smaller: replace and
+// split take an optional limit, and a negative one means none.
+func atMost(count uint64, args []ref.Val, i int) uint64 {
+	if n, ok := intArg(args, i); ok && n >= 0 && uint64(n) < count {
+		return uint64(n)
+	}
+	return count
+}
+
 // timeZoneBound: the _with_tz accessors load a zone by name.
 func timeZoneBound(_ Limits, args []ref.Val) (bound, ref.Val) {
 	if tz, ok := arg(args, 1).(types.String); ok {
@@ -357,13 +372,9 @@ func replaceBound(_ Limits, args []ref.Val) (bound, ref.Val) {
 	if !ok1 || !ok2 || !ok3 {
 		return bound{}, nil
 	}
-	count := uint64(strings.Count(string(s), string(old)))
-	if n, ok := intArg(args, 3); ok && n >= 0 && uint64(n) < count {
-		count = uint64(n)
-	}
+	count := atMost(uint64(strings.Count(string(s), string(old))), args, 3)
 	size := satAdd(uint64(len(s))-count*uint64(len(old)), satMul(count, uint64(len(repl))))
-	probe := scan(uint64(len(s)))
-	return bound{probe: probe, steps: satAdd(probe, scan(size)), bytes: size}, nil
+	return newString(scan(uint64(len(s))), size), nil
 }
 
 // splitBound: s.split(sep[, n]) makes one element per separator found, or
@@ -381,9 +392,7 @@ func splitBound(_ Limits, args []ref.Val) (bound, ref.Val) {
 	} else {
 		parts = uint64(strings.Count(string(s), string(sep))) + 1
 	}
-	if n, ok := intArg(args, 2); ok && n >= 0 && uint64(n) < parts {
-		parts = uint64(n)
-	}
+	parts = atMost(parts, args, 2)
 	probe := scan(uint64(len(s)))
 	return bound{probe: probe, steps: satAdd(probe, parts), bytes: satMul(parts, elementBytes)}, nil
 }
@@ -414,7 +423,7 @@ func joinBound(l Limits, args []ref.Val) (bound, ref.Val) {
 		}
 		size = satAdd(size, uint64(len(s)))
 	}
-	return bound{probe: n, steps: satAdd(n, scan(size)), bytes: size}, nil
+	return newString(n, size), nil
 }
 
 // formatBound: format writes its format string and each argument once, at

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 )
 
 // CompileError is an expression that does not parse or type-check, or is too
@@ -83,28 +85,6 @@ func (e *LimitError) Error() string { return e.message }
 
 func (e *LimitError) Unwrap() error { return e.limit }
 
-// valueLimitError reports a value of size bytes (more than bytes when
-// atLeast) where the limit is max.
-func valueLimitError(what string, size uint64, atLeast bool, max uint64) *LimitError {
-	would := "would be"
-	if atLeast {
-		would = "would be over"
-	}
-	return &LimitError{limit: ErrValueLimit, message: fmt.Sprintf("%s %s %s; the limit is %s (%s)",
-		what, would, formatBytes(size), formatBytes(max), MaxValueBytesSetting)}
-}
-
-// costLimitError reports work of steps cost units (more when atLeast) where
-// the limit is max.
-func costLimitError(what string, steps uint64, atLeast bool, max uint64) *LimitError {
-	would := "would take"
-	if atLeast {
-		would = "would take over"
-	}
-	return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf("%s %s %s steps; the cost limit is %s (%s)",
-		what, would, formatCount(steps), formatCount(max), CostLimitSetting)}
-}
-
 // maxErrorText bounds the text of a runtime error kept in an EvalError:
 // CEL quotes values in some messages ("no such key: …"), and a value may be
 // megabytes long.
@@ -175,7 +155,7 @@ func (e *Env) EvalBool(ctx context.Context, src string, vars map[string]any) (bo
 	}
 	b, ok := v.(bool)
 	if !ok {
-		return false, &EvalError{Expr: src, Err: fmt.Errorf("result is %s, want a bool", typeName(v))}
+		return false, &EvalError{Expr: src, Err: fmt.Errorf("result is %s, want a bool", problem.ValueTypeName(v))}
 	}
 	return b, nil
 }
@@ -188,7 +168,7 @@ func (e *Env) EvalString(ctx context.Context, src string, vars map[string]any) (
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", &EvalError{Expr: src, Err: fmt.Errorf("result is %s, want a string", typeName(v))}
+		return "", &EvalError{Expr: src, Err: fmt.Errorf("result is %s, want a string", problem.ValueTypeName(v))}
 	}
 	return s, nil
 }
@@ -210,30 +190,7 @@ func (e *Env) EvalTime(ctx context.Context, src string, vars map[string]any) (ti
 		}
 		return parsed, nil
 	}
-	return time.Time{}, &EvalError{Expr: src, Err: fmt.Errorf("result is %s, want a timestamp", typeName(v))}
-}
-
-// typeName names the JSON type of a converted value, for error messages.
-func typeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a bool"
-	case int64, uint64, float64:
-		return "a number"
-	case string:
-		return "a string"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a map"
-	case time.Time:
-		return "a timestamp"
-	case []byte:
-		return "bytes"
-	}
-	return fmt.Sprintf("%T", v)
+	return time.Time{}, &EvalError{Expr: src, Err: fmt.Errorf("result is %s, want a timestamp", problem.ValueTypeName(v))}
 }
 
 // formatBytes writes a size for a message: "512 bytes", "2 MiB", "160.3 GiB".

@@ -321,18 +321,29 @@ func newGuards(env *cel.Env, l Limits) (*guards, error) {
 	return g, nil
 }
 
+// would is "would <verb>" for an exact size, "would <verb> over" for a
+// bound the call is at least.
+func would(verb string, atLeast bool) string {
+	if atLeast {
+		return "would " + verb + " over"
+	}
+	return "would " + verb
+}
+
 // check compares a call's bound with the limits and what the evaluation
 // has left of its cost limit.
 func (l Limits) check(name string, b bound, spent uint64) *LimitError {
 	switch {
 	case b.bytes > l.MaxValueBytes:
-		return valueLimitError(name+": the result", b.bytes, b.atLeast, l.MaxValueBytes)
+		return &LimitError{limit: ErrValueLimit, message: fmt.Sprintf("%s: the result %s %s; the limit is %s (%s)",
+			name, would("be", b.atLeast), formatBytes(b.bytes), formatBytes(l.MaxValueBytes), MaxValueBytesSetting)}
 	case b.elements > l.CostLimit:
 		return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf(
 			"%s: the list would have %s elements, more than an evaluation may walk; the limit is %s (%s)",
 			name, formatCount(b.elements), formatCount(l.CostLimit), CostLimitSetting)}
 	case b.cost() > l.CostLimit:
-		return costLimitError(name, b.cost(), b.atLeast, l.CostLimit)
+		return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf("%s %s %s steps; the cost limit is %s (%s)",
+			name, would("take", b.atLeast), formatCount(b.cost()), formatCount(l.CostLimit), CostLimitSetting)}
 	case satAdd(spent, b.cost()) > l.CostLimit:
 		return &LimitError{limit: ErrCostLimit, message: fmt.Sprintf(
 			"cost limit exceeded at %s: the evaluation would spend more than %s (%s)", name, formatCount(l.CostLimit), CostLimitSetting)}

@@ -26,7 +26,6 @@ import (
 	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
 
 	"github.com/workflow-backend/workflow-backend/internal/httpserve"
-	"github.com/workflow-backend/workflow-backend/internal/memguard"
 )
 
 // Metrics is one process's registry. Create it with New; it is safe for
@@ -98,43 +97,6 @@ func (m *Metrics) ObserveRequest(method, route string, status int, elapsed time.
 	code := strconv.Itoa(status)
 	m.requests.WithLabelValues(method, route, code).Inc()
 	m.latency.WithLabelValues(method, route, code).Observe(elapsed.Seconds())
-}
-
-// WatchMemory exports the memory guard's state, read from stats at each
-// scrape.
-func (m *Metrics) WatchMemory(stats func() memguard.Stats) error {
-	gauge := func(name, help string, value func(memguard.Stats) float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return value(stats()) })
-	}
-	counter := func(name, help string, value func(memguard.Stats) float64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return value(stats()) })
-	}
-	for _, c := range []prometheus.Collector{
-		gauge("workflow_backend_memory_in_use_bytes", "Memory the process holds, as the memory guard last read it.",
-			func(s memguard.Stats) float64 { return float64(s.InUseBytes) }),
-		gauge("workflow_backend_memory_max_bytes", "The memory budget, MAX_MEMORY.",
-			func(s memguard.Stats) float64 { return float64(s.MaxBytes) }),
-		gauge("workflow_backend_memory_threshold_bytes", "Memory above which the process is under pressure (MEMORY_THRESHOLD x MAX_MEMORY).",
-			func(s memguard.Stats) float64 { return float64(s.ThresholdBytes) }),
-		gauge("workflow_backend_memory_pressure", "1 while memory is above the threshold: new executions are refused, no new worker tasks.",
-			func(s memguard.Stats) float64 {
-				if s.UnderPressure {
-					return 1
-				}
-				return 0
-			}),
-		counter("workflow_backend_memory_pressure_episodes_total", "Times memory crossed the threshold.",
-			func(s memguard.Stats) float64 { return float64(s.Episodes) }),
-		counter("workflow_backend_memory_refused_requests_total", "Requests refused with 503 because of memory pressure.",
-			func(s memguard.Stats) float64 { return float64(s.Refused) }),
-		counter("workflow_backend_memory_withheld_slots_total", "Worker task slots that waited because of memory pressure.",
-			func(s memguard.Stats) float64 { return float64(s.Withheld) }),
-	} {
-		if err := m.registry.Register(c); err != nil {
-			return fmt.Errorf("metrics: %w", err)
-		}
-	}
-	return nil
 }
 
 // Handler serves the registry in the Prometheus text format.

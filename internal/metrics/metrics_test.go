@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/workflow-backend/workflow-backend/internal/memguard"
 )
 
 // What the SDK reports through Temporal() and what the API reports
@@ -56,5 +59,42 @@ func TestExposition(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", text)
+	}
+}
+
+// The memory guard's state is exported under its names, gauges and
+// counters, from one reading of the guard per scrape.
+func TestWatchMemory(t *testing.T) {
+	m, err := New(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := 0
+	err = m.WatchMemory(func() memguard.Stats {
+		reads++
+		return memguard.Stats{InUseBytes: 40 << 20, MaxBytes: 64 << 20, ThresholdBytes: 32 << 20, UnderPressure: true,
+			Episodes: 1, Refused: 2, Withheld: 3}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	text := rec.Body.String()
+	for _, want := range []string{
+		"# TYPE workflow_backend_memory_in_use_bytes gauge\nworkflow_backend_memory_in_use_bytes 4.194304e+07\n",
+		"workflow_backend_memory_max_bytes 6.7108864e+07\n",
+		"workflow_backend_memory_threshold_bytes 3.3554432e+07\n",
+		"# TYPE workflow_backend_memory_pressure gauge\nworkflow_backend_memory_pressure 1\n",
+		"# TYPE workflow_backend_memory_pressure_episodes_total counter\nworkflow_backend_memory_pressure_episodes_total 1\n",
+		"workflow_backend_memory_refused_requests_total 2\n",
+		"workflow_backend_memory_withheld_slots_total 3\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if reads != 1 {
+		t.Errorf("the guard was read %d times for one scrape, want 1", reads)
 	}
 }

@@ -34,6 +34,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -237,7 +238,7 @@ func (r *reader) str(name string, required bool) string {
 		}
 		return strings.TrimSpace(v)
 	}
-	r.fail(fmt.Sprintf("%s must be a string, got %s", name, jsonType(r.params[name])))
+	r.fail(fmt.Sprintf("%s must be a string, got %s", name, problem.ValueTypeName(r.params[name])))
 	return ""
 }
 
@@ -261,7 +262,7 @@ func (r *reader) amount(name string, required bool) int64 {
 	case uint64:
 		f = float64(v)
 	default:
-		r.fail(fmt.Sprintf("%s must be a number, got %s", name, jsonType(v)))
+		r.fail(fmt.Sprintf("%s must be a number, got %s", name, problem.ValueTypeName(v)))
 		return 0
 	}
 	if f <= 0 || f != math.Trunc(f) || f > maxExactAmount {
@@ -292,31 +293,13 @@ func (r *reader) metadata(name string) map[string]string {
 			case uint64:
 				out[k] = strconv.FormatUint(x, 10)
 			default:
-				r.fail(fmt.Sprintf("%s.%s must be a string, number or boolean, got %s", name, k, jsonType(x)))
+				r.fail(fmt.Sprintf("%s.%s must be a string, number or boolean, got %s", name, k, problem.ValueTypeName(x)))
 			}
 		}
 		return out
 	}
-	r.fail(fmt.Sprintf("%s must be an object, got %s", name, jsonType(r.params[name])))
+	r.fail(fmt.Sprintf("%s must be an object, got %s", name, problem.ValueTypeName(r.params[name])))
 	return nil
-}
-
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case float64, int64, uint64:
-		return "a number"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // hasIDPrefix reports whether s is prefix followed by letters, digits and

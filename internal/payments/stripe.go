@@ -102,6 +102,7 @@ func (s *Stripe) Call(ctx context.Context, operation string, params map[string]a
 
 func (s *Stripe) charge(ctx context.Context, c chargeRequest, idempotencyKey string) (map[string]any, error) {
 	p := &stripe.PaymentIntentParams{
+		Params:        callParams(ctx, idempotencyKey),
 		Amount:        stripe.Int64(c.Amount),
 		Currency:      stripe.String(c.Currency),
 		PaymentMethod: stripe.String(c.PaymentMethod),
@@ -120,8 +121,6 @@ func (s *Stripe) charge(ctx context.Context, c chargeRequest, idempotencyKey str
 	if c.Description != "" {
 		p.Description = stripe.String(c.Description)
 	}
-	p.Context = ctx
-	p.IdempotencyKey = stripe.String(stripeIdempotencyKey(idempotencyKey))
 	pi, err := s.intents.New(p)
 	if err != nil {
 		return nil, classify(OpCharge, err)
@@ -139,17 +138,21 @@ func (s *Stripe) charge(ctx context.Context, c chargeRequest, idempotencyKey str
 }
 
 func (s *Stripe) refund(ctx context.Context, r refundRequest, idempotencyKey string) (map[string]any, error) {
-	p := &stripe.RefundParams{PaymentIntent: stripe.String(r.PaymentIntent)}
+	p := &stripe.RefundParams{Params: callParams(ctx, idempotencyKey), PaymentIntent: stripe.String(r.PaymentIntent)}
 	if r.Amount > 0 {
 		p.Amount = stripe.Int64(r.Amount)
 	}
-	p.Context = ctx
-	p.IdempotencyKey = stripe.String(stripeIdempotencyKey(idempotencyKey))
 	re, err := s.refunds.New(p)
 	if err != nil {
 		return nil, classify(OpRefund, err)
 	}
 	return refundOutput(re.ID, string(re.Status), re.Amount), nil
+}
+
+// callParams are what every call to Stripe carries: the caller's context
+// and the idempotency key, fitted to Stripe's limit.
+func callParams(ctx context.Context, idempotencyKey string) stripe.Params {
+	return stripe.Params{Context: ctx, IdempotencyKey: stripe.String(stripeIdempotencyKey(idempotencyKey))}
 }
 
 // maxStripeKeyLength is Stripe's limit on an idempotency key.

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DecodeError says why a strict decode failed, in the user's terms.
@@ -248,7 +249,8 @@ func TypeName(t reflect.Type) string {
 
 // ValueTypeName names the JSON type of a decoded value (as encoding/json or
 // the expression language produce them), with its article: "a string",
-// "a number", "a boolean", "a list", "an object", "null".
+// "a number", "a boolean", "a list", "an object", "null"; and the two
+// results of an expression that are not JSON: "a timestamp", "bytes".
 func ValueTypeName(v any) string {
 	switch v.(type) {
 	case nil:
@@ -263,6 +265,10 @@ func ValueTypeName(v any) string {
 		return "a list"
 	case map[string]any:
 		return "an object"
+	case time.Time:
+		return "a timestamp"
+	case []byte:
+		return "bytes"
 	}
 	return "another type"
 }

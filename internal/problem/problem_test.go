@@ -112,7 +112,7 @@ func TestDecode(t *testing.T) {
 }
 
 func TestValueTypeName(t *testing.T) {
-	for v, want := range map[any]string{"s": "a string", 1.5: "a number", true: "a boolean", nil: "null"} {
+	for v, want := range map[any]string{"s": "a string", 1.5: "a number", true: "a boolean", nil: "null", time.Time{}: "a timestamp"} {
 		if got := ValueTypeName(v); got != want {
 			t.Errorf("%v: %q, want %q", v, got, want)
 		}
@@ -122,6 +122,9 @@ func TestValueTypeName(t *testing.T) {
 	}
 	if got := ValueTypeName(map[string]any{}); got != "an object" {
 		t.Errorf("object: %q", got)
+	}
+	if got := ValueTypeName([]byte("x")); got != "bytes" {
+		t.Errorf("bytes: %q", got)
 	}
 }
 

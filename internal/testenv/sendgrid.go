@@ -87,10 +87,16 @@ type sendGridError struct {
 func NewSendGrid(t testing.TB, apiKey string) *SendGrid {
 	t.Helper()
 	s := &SendGrid{APIKey: apiKey}
-	srv := httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(srv.Close)
-	s.URL = srv.URL
+	s.URL = serveHTTP(t, s.serve)
 	return s
+}
+
+// serveHTTP serves h on a loopback port until the test ends and returns
+// its base URL.
+func serveHTTP(t testing.TB, h http.HandlerFunc) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // Messages returns a copy of the accepted messages, in arrival order.

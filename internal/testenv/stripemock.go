@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -288,9 +287,7 @@ func NewStripeServer(t testing.TB, replies ...StripeReply) *StripeServer {
 		replies = []StripeReply{StripeOK}
 	}
 	s := &StripeServer{replies: replies}
-	srv := httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(srv.Close)
-	s.URL = srv.URL
+	s.URL = serveHTTP(t, s.serve)
 	return s
 }
 
