@@ -14,16 +14,13 @@ import (
 // app database.
 func TestPaymentFaults(t *testing.T) {
 	t.Parallel()
-	for _, b := range testenv.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			t.Run("Declined", func(t *testing.T) { testDeclined(t, b) })
-			t.Run("PaymentFailed", func(t *testing.T) { testPaymentFailed(t, b) })
-			t.Run("StripeErrorThenSuccess", func(t *testing.T) { testStripeErrorThenSuccess(t, b) })
-			t.Run("SendGridErrorThenSuccess", func(t *testing.T) { testSendGridErrorThenSuccess(t, b) })
-			t.Run("ConcurrentOrdersForScarceStock", func(t *testing.T) { testScarceStock(t, b) })
-		})
-	}
+	onEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		t.Run("Declined", func(t *testing.T) { testDeclined(t, b) })
+		t.Run("PaymentFailed", func(t *testing.T) { testPaymentFailed(t, b) })
+		t.Run("StripeErrorThenSuccess", func(t *testing.T) { testStripeErrorThenSuccess(t, b) })
+		t.Run("SendGridErrorThenSuccess", func(t *testing.T) { testSendGridErrorThenSuccess(t, b) })
+		t.Run("ConcurrentOrdersForScarceStock", func(t *testing.T) { testScarceStock(t, b) })
+	})
 }
 
 const oneKeyboard = `{"customerId": 123, "items": [{"productId": 456, "quantity": 1}], "totalAmount": 49.99, "paymentMethodId": "pm_card_visa"}`

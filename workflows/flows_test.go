@@ -17,20 +17,17 @@ import (
 func TestFlows(t *testing.T) {
 	t.Parallel()
 	stripeMock := testenv.StripeMock(t)
-	for _, b := range testenv.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			e := newFlowEnv(t, b.URL(t), stripeMock, nil)
-			t.Run("Registration", func(t *testing.T) { testRegistration(t, e) })
-			t.Run("ConcurrentRegistration", func(t *testing.T) { testConcurrentRegistration(t, e) })
-			t.Run("Order", func(t *testing.T) { testOrder(t, e) })
-			t.Run("OrderRefusals", func(t *testing.T) { testOrderRefusals(t, e) })
-			t.Run("Compensation", func(t *testing.T) { testCompensation(t, e, b.Name) })
-			t.Run("SQLInjection", func(t *testing.T) { testSQLInjection(t, e) })
-			t.Run("APICallRefusesInternal", func(t *testing.T) { testAPICallRefusesInternal(t, e) })
-			t.Run("BadInput", func(t *testing.T) { testBadFlowInput(t, e) })
-		})
-	}
+	onEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		e := newFlowEnv(t, b.URL(t), stripeMock, nil)
+		t.Run("Registration", func(t *testing.T) { testRegistration(t, e) })
+		t.Run("ConcurrentRegistration", func(t *testing.T) { testConcurrentRegistration(t, e) })
+		t.Run("Order", func(t *testing.T) { testOrder(t, e) })
+		t.Run("OrderRefusals", func(t *testing.T) { testOrderRefusals(t, e) })
+		t.Run("Compensation", func(t *testing.T) { testCompensation(t, e, b.Name) })
+		t.Run("SQLInjection", func(t *testing.T) { testSQLInjection(t, e) })
+		t.Run("APICallRefusesInternal", func(t *testing.T) { testAPICallRefusesInternal(t, e) })
+		t.Run("BadInput", func(t *testing.T) { testBadFlowInput(t, e) })
+	})
 }
 
 func testRegistration(t *testing.T, e *flowEnv) {

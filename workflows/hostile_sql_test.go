@@ -87,77 +87,74 @@ func sqlHostileCases(dir string) []sqlHostileCase {
 // the process stays healthy and ordinary queries keep working.
 func TestHostileSQL(t *testing.T) {
 	t.Parallel()
-	for _, b := range testenv.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			dsn := b.URL(t)
-			e := newFlowEnvLogging(t, dsn, testenv.NewStripeServer(t).URL, nil, io.Discard) // the refusals are expected
-			dir := t.TempDir()
+	onEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		dsn := b.URL(t)
+		e := newFlowEnvLogging(t, dsn, testenv.NewStripeServer(t).URL, nil, io.Discard) // the refusals are expected
+		dir := t.TempDir()
 
-			t.Run("Registration", func(t *testing.T) {
-				for i, h := range sqlHostileCases(dir) {
-					def := sqlDefinition(fmt.Sprintf("t-hostile-sql-%d", i), h.query)
-					r := e.post(t, "/api/workflows", def)
-					if r.Status != http.StatusBadRequest || r.Error.Code != "invalid_definition" {
-						t.Errorf("%s: register %q: %d %s", h.class, h.query, r.Status, r.Raw)
-						continue
-					}
-					if !listsSQLProblem(t, r.Raw, "nodes[0].config.query", h.code(), h.why) {
-						t.Errorf("%s: register %q: no problem on the query saying %q: %s", h.class, h.query, h.why, r.Raw)
-					}
-					healthyAfterSQL(t, e)
+		t.Run("Registration", func(t *testing.T) {
+			for i, h := range sqlHostileCases(dir) {
+				def := sqlDefinition(fmt.Sprintf("t-hostile-sql-%d", i), h.query)
+				r := e.post(t, "/api/workflows", def)
+				if r.Status != http.StatusBadRequest || r.Error.Code != "invalid_definition" {
+					t.Errorf("%s: register %q: %d %s", h.class, h.query, r.Status, r.Raw)
+					continue
 				}
-			})
+				if !listsSQLProblem(t, r.Raw, "nodes[0].config.query", h.code(), h.why) {
+					t.Errorf("%s: register %q: no problem on the query saying %q: %s", h.class, h.query, h.why, r.Raw)
+				}
+				healthyAfterSQL(t, e)
+			}
+		})
 
-			t.Run("StoredBeforeThePolicy", func(t *testing.T) {
-				st, err := store.Open(t.Context(), dsn)
+		t.Run("StoredBeforeThePolicy", func(t *testing.T) {
+			st, err := store.Open(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = st.Close() }()
+			stored := []string{
+				"ATTACH DATABASE '" + filepath.Join(dir, "run-attached.db") + "' AS x",
+				"VACUUM INTO '" + filepath.Join(dir, "run-copy.db") + "'",
+				"SELECT pg_read_file('/etc/hostname')",
+				"COPY (SELECT 1) TO '" + filepath.Join(dir, "run-copy.csv") + "'",
+			}
+			for i, query := range stored {
+				id := fmt.Sprintf("t-stored-sql-%d", i)
+				doc, err := interpreter.CanonicalJSON([]byte(sqlDefinition(id, query)))
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer func() { _ = st.Close() }()
-				stored := []string{
-					"ATTACH DATABASE '" + filepath.Join(dir, "run-attached.db") + "' AS x",
-					"VACUUM INTO '" + filepath.Join(dir, "run-copy.db") + "'",
-					"SELECT pg_read_file('/etc/hostname')",
-					"COPY (SELECT 1) TO '" + filepath.Join(dir, "run-copy.csv") + "'",
+				if _, err := st.Register(t.Context(), store.Definition{ID: id, Version: "1", Name: id, Document: doc}); err != nil {
+					t.Fatal(err)
 				}
-				for i, query := range stored {
-					id := fmt.Sprintf("t-stored-sql-%d", i)
-					doc, err := interpreter.CanonicalJSON([]byte(sqlDefinition(id, query)))
-					if err != nil {
-						t.Fatal(err)
-					}
-					if _, err := st.Register(t.Context(), store.Definition{ID: id, Version: "1", Name: id, Document: doc}); err != nil {
-						t.Fatal(err)
-					}
-					r := e.post(t, "/api/workflows/"+id+"/execute", `{"input": {}}`)
-					if r.Status != http.StatusUnprocessableEntity || r.Error.Code != "execution_failed" ||
-						!strings.Contains(r.Raw, `"nodeId":"q"`) || !strings.Contains(r.Raw, "invalid config: query: ") || !strings.Contains(r.Raw, "not allowed") {
-						t.Errorf("execute %q: %d %s; want 422 execution_failed saying what the query may not do", query, r.Status, r.Raw)
-					}
-					healthyAfterSQL(t, e)
+				r := e.post(t, "/api/workflows/"+id+"/execute", `{"input": {}}`)
+				if r.Status != http.StatusUnprocessableEntity || r.Error.Code != "execution_failed" ||
+					!strings.Contains(r.Raw, `"nodeId":"q"`) || !strings.Contains(r.Raw, "invalid config: query: ") || !strings.Contains(r.Raw, "not allowed") {
+					t.Errorf("execute %q: %d %s; want 422 execution_failed saying what the query may not do", query, r.Status, r.Raw)
 				}
-			})
-
-			if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
-				t.Errorf("files at the targets: %v, %v", entries, err)
+				healthyAfterSQL(t, e)
 			}
-
-			t.Run("OrdinaryQueriesWork", func(t *testing.T) {
-				def := sqlDefinition("t-ordinary-sql", "SELECT count(*) AS n FROM products WHERE stock >= :min")
-				def = strings.Replace(def, `"mode":"one"`, `"mode":"one","params":{"min":"input.min"}`, 1)
-				if r := e.post(t, "/api/workflows", def); r.Status != http.StatusCreated {
-					t.Fatalf("register: %d %s", r.Status, r.Raw)
-				}
-				r := e.post(t, "/api/workflows/t-ordinary-sql/execute", `{"input": {"min": 0}}`)
-				want := e.scalar(t, `SELECT count(*) FROM products`)
-				row, _ := r.Data.Output["row"].(map[string]any)
-				if r.Status != http.StatusOK || row["n"] != float64(want) {
-					t.Fatalf("execute: %d %s; want the %d products counted", r.Status, r.Raw, want)
-				}
-			})
 		})
-	}
+
+		if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+			t.Errorf("files at the targets: %v, %v", entries, err)
+		}
+
+		t.Run("OrdinaryQueriesWork", func(t *testing.T) {
+			def := sqlDefinition("t-ordinary-sql", "SELECT count(*) AS n FROM products WHERE stock >= :min")
+			def = strings.Replace(def, `"mode":"one"`, `"mode":"one","params":{"min":"input.min"}`, 1)
+			if r := e.post(t, "/api/workflows", def); r.Status != http.StatusCreated {
+				t.Fatalf("register: %d %s", r.Status, r.Raw)
+			}
+			r := e.post(t, "/api/workflows/t-ordinary-sql/execute", `{"input": {"min": 0}}`)
+			want := e.scalar(t, `SELECT count(*) FROM products`)
+			row, _ := r.Data.Output["row"].(map[string]any)
+			if r.Status != http.StatusOK || row["n"] != float64(want) {
+				t.Fatalf("execute: %d %s; want the %d products counted", r.Status, r.Raw, want)
+			}
+		})
+	})
 }
 
 // sqlDefinition is a definition whose only node runs query on app.

@@ -38,61 +38,58 @@ const (
 // token's one rightful destination, does receive it.
 func TestSecretsStayOutOfHistoryDatabaseAndLogs(t *testing.T) {
 	t.Parallel()
-	for _, b := range testenv.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			stripe := testenv.NewStripeServer(t)
-			logs := &testenv.LockedBuffer{}
-			e := newFlowEnvLogging(t, b.URL(t), stripe.URL, map[string]string{"LOG_LEVEL": "debug"}, logs)
-			email := fmt.Sprintf("leak-%s@example.com", b.Name)
+	onEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		stripe := testenv.NewStripeServer(t)
+		logs := &testenv.LockedBuffer{}
+		e := newFlowEnvLogging(t, b.URL(t), stripe.URL, map[string]string{"LOG_LEVEL": "debug"}, logs)
+		email := fmt.Sprintf("leak-%s@example.com", b.Name)
 
-			var executions []string
-			run := func(path, body string, want int) {
-				t.Helper()
-				r := e.post(t, path, body)
-				if r.Status != want {
-					t.Fatalf("POST %s: %d, want %d: %s", path, r.Status, want, r.Raw)
-				}
-				if r.executionID() == "" {
-					t.Fatalf("POST %s names no execution: %s", path, r.Raw)
-				}
-				for _, s := range []string{plantedPassword, plantedToken} {
-					if strings.Contains(r.Raw, s) {
-						t.Errorf("the response to %s contains %q", path, s)
-					}
-				}
-				executions = append(executions, r.executionID())
+		var executions []string
+		run := func(path, body string, want int) {
+			t.Helper()
+			r := e.post(t, path, body)
+			if r.Status != want {
+				t.Fatalf("POST %s: %d, want %d: %s", path, r.Status, want, r.Raw)
 			}
-			// Registration: created, then the email taken (a business error).
-			reg := fmt.Sprintf(`{"email": %q, "password": %q, "name": "Leak"}`, email, plantedPassword)
-			run("/api/users/register", reg, http.StatusCreated)
-			run("/api/users/register", reg, http.StatusConflict)
-			// Order: charged, then a refused total (a business error after
-			// the token was in the input).
-			run("/api/orders/process", fmt.Sprintf(`{"customerId": "123", "items": [{"productId": "457", "quantity": 1}], "totalAmount": 9.99, "paymentMethodId": %q}`, plantedToken), http.StatusCreated)
-			run("/api/orders/process", fmt.Sprintf(`{"customerId": "123", "items": [{"productId": "457", "quantity": 1}], "totalAmount": 1, "paymentMethodId": %q}`, plantedToken), http.StatusBadRequest)
-
-			charged := false
-			for _, req := range stripe.Requests() {
-				charged = charged || req.Form.Get("payment_method") == plantedToken
-			}
-			if !charged {
-				t.Fatalf("Stripe never received the token; requests: %+v", stripe.Requests())
-			}
-
-			checkHistories(t, e, executions)
-			checkDatabase(t, e)
-			out := logs.String()
-			if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "/api/orders/process") {
-				t.Fatalf("the captured log is not the process log (%d bytes)", len(out))
+			if r.executionID() == "" {
+				t.Fatalf("POST %s names no execution: %s", path, r.Raw)
 			}
 			for _, s := range []string{plantedPassword, plantedToken} {
-				if i := strings.Index(out, s); i >= 0 {
-					t.Errorf("the log contains %q: …%s…", s, out[max(0, i-200):min(len(out), i+100)])
+				if strings.Contains(r.Raw, s) {
+					t.Errorf("the response to %s contains %q", path, s)
 				}
 			}
-		})
-	}
+			executions = append(executions, r.executionID())
+		}
+		// Registration: created, then the email taken (a business error).
+		reg := fmt.Sprintf(`{"email": %q, "password": %q, "name": "Leak"}`, email, plantedPassword)
+		run("/api/users/register", reg, http.StatusCreated)
+		run("/api/users/register", reg, http.StatusConflict)
+		// Order: charged, then a refused total (a business error after
+		// the token was in the input).
+		run("/api/orders/process", fmt.Sprintf(`{"customerId": "123", "items": [{"productId": "457", "quantity": 1}], "totalAmount": 9.99, "paymentMethodId": %q}`, plantedToken), http.StatusCreated)
+		run("/api/orders/process", fmt.Sprintf(`{"customerId": "123", "items": [{"productId": "457", "quantity": 1}], "totalAmount": 1, "paymentMethodId": %q}`, plantedToken), http.StatusBadRequest)
+
+		charged := false
+		for _, req := range stripe.Requests() {
+			charged = charged || req.Form.Get("payment_method") == plantedToken
+		}
+		if !charged {
+			t.Fatalf("Stripe never received the token; requests: %+v", stripe.Requests())
+		}
+
+		checkHistories(t, e, executions)
+		checkDatabase(t, e)
+		out := logs.String()
+		if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "/api/orders/process") {
+			t.Fatalf("the captured log is not the process log (%d bytes)", len(out))
+		}
+		for _, s := range []string{plantedPassword, plantedToken} {
+			if i := strings.Index(out, s); i >= 0 {
+				t.Errorf("the log contains %q: …%s…", s, out[max(0, i-200):min(len(out), i+100)])
+			}
+		}
+	})
 }
 
 // checkHistories reads each execution's history with a client that has no

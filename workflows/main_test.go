@@ -44,6 +44,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// onEachBackend runs f in a parallel subtest for each app database.
+func onEachBackend(t *testing.T, f func(t *testing.T, b testenv.Backend)) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f(t, b)
+		})
+	}
+}
+
 // sendGridKey is the key the fake SendGrid of every environment accepts.
 const sendGridKey = "SG.test-key"
 
