@@ -11,7 +11,8 @@ GO ?= go
 #   - internal/expr a second time: under the detector its CPU-bound tests
 #     skip themselves (testenv.SkipUnderRace), here they run.
 # Recursive (=) so that only the targets that use them run `go list`.
-SERVER_PKGS = ./api/... ./internal/devserver/... ./internal/dev/... ./cmd/... ./workflows/...
+# The longest-running packages first: go test starts them first.
+SERVER_PKGS = ./workflows/... ./cmd/... ./internal/devserver/... ./internal/dev/... ./api/...
 NO_RACE_PKGS = $(SERVER_PKGS) ./internal/sqlpolicy/...
 PLAIN_PKGS = $(NO_RACE_PKGS) ./internal/expr/...
 RACE_PKGS = $(filter-out $(shell $(GO) list $(NO_RACE_PKGS)),$(shell $(GO) list ./...))
@@ -21,10 +22,11 @@ RACE_PKGS = $(filter-out $(shell $(GO) list $(NO_RACE_PKGS)),$(shell $(GO) list 
 dev:
 	$(GO) run ./cmd/dev
 
-# The two test runs go side by side: the race run keeps the cores busy
-# while the server tests wait on timers, polls and the embedded server.
-test: check
-	@$(MAKE) --no-print-directory -j2 test-race test-server
+# The static checks and the two test runs go side by side: the race run
+# keeps the cores busy while the server tests wait on timers, polls and the
+# embedded server. make test fails if any of the three does.
+test:
+	@$(MAKE) --no-print-directory -j3 check test-race test-server
 
 test-race:
 	$(GO) test -race -count=1 $(RACE_PKGS)
