@@ -18,7 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/testenv"
 )
@@ -159,7 +159,7 @@ func checkHistories(t *testing.T, e *flowEnv, executions []string) {
 		t.Errorf("saw %d summaries and %d failures: the flows did not run as planned", summaries, failures)
 	}
 
-	pc, err := app.PayloadCodec(e.cfg, nil)
+	pc, err := process.PayloadCodec(e.cfg, nil)
 	if err != nil || pc == nil {
 		t.Fatalf("payload codec: %v", err)
 	}

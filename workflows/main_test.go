@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/devserver"
 	"github.com/workflow-backend/workflow-backend/internal/store"
@@ -106,12 +107,12 @@ func newFlowEnvLogging(t *testing.T, dsn, stripeBase string, extra map[string]st
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := app.NewLogger(cfg, logs)
+	logger := process.NewLogger(cfg, logs)
 	core, err := app.NewCore(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := app.DialTemporal(ctx, cfg, environ, logger, core.Codec)
+	tc, err := process.DialTemporal(ctx, cfg, environ, logger, core.Codec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/cli"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/devserver"
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string, _ map[string]string, out, stderr io
 	if err != nil {
 		return err
 	}
-	tc, err := app.DialTemporal(ctx, cfg, environ, quiet, core.Codec)
+	tc, err := process.DialTemporal(ctx, cfg, environ, quiet, core.Codec)
 	if err != nil {
 		return err
 	}

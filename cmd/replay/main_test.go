@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/devserver"
@@ -143,7 +144,7 @@ func TestReplayQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := app.DialTemporal(ctx, cfg, environ, quiet, core.Codec)
+	tc, err := process.DialTemporal(ctx, cfg, environ, quiet, core.Codec)
 	if err != nil {
 		t.Fatal(err)
 	}

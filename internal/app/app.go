@@ -188,25 +188,6 @@ func (c *Core) NewIO(st *store.Store) (*activities.IO, error) {
 	}, nil
 }
 
-// NewLogger is process.NewLogger, for the commands that wire a whole
-// process through this package.
-func NewLogger(cfg config.Config, w io.Writer) *slog.Logger { return process.NewLogger(cfg, w) }
-
-// DialTemporal is process.DialTemporal.
-func DialTemporal(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger, pc *codec.Codec) (client.Client, error) {
-	return process.DialTemporal(ctx, cfg, environ, logger, pc)
-}
-
-// DialTemporalMetered is process.DialTemporalMetered.
-func DialTemporalMetered(ctx context.Context, cfg config.Config, environ map[string]string, logger *slog.Logger, pc *codec.Codec, mh client.MetricsHandler) (client.Client, error) {
-	return process.DialTemporalMetered(ctx, cfg, environ, logger, pc, mh)
-}
-
-// PayloadCodec is process.PayloadCodec.
-func PayloadCodec(cfg config.Config, logger *slog.Logger) (*codec.Codec, error) {
-	return process.PayloadCodec(cfg, logger)
-}
-
 // CheckSearchAttributes fails with the command to run when the namespace
 // lacks a search attribute the API sets (production; dev mode adds them).
 func CheckSearchAttributes(ctx context.Context, c client.Client, namespace string) error {

@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 )
@@ -42,7 +43,7 @@ func TestNewIOPayments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			core, err := NewCore(cfg, NewLogger(cfg, io.Discard))
+			core, err := NewCore(cfg, process.NewLogger(cfg, io.Discard))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +78,7 @@ func TestCodecEndpointTakesAdminKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	core, err := NewCore(cfg, NewLogger(cfg, io.Discard))
+	core, err := NewCore(cfg, process.NewLogger(cfg, io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}

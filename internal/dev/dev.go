@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/cli"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/store"
@@ -49,7 +50,7 @@ func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Write
 	}
 	// Dev mode is one process: the API's worker is the worker.
 	cfg.APIWorker = true
-	logger := app.NewLogger(cfg, stderr)
+	logger := process.NewLogger(cfg, stderr)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("creating DATA_DIR: %w", err)
@@ -78,7 +79,7 @@ func Run(ctx context.Context, environ map[string]string, stdout, stderr io.Write
 	}
 	core.DevMode = true
 	defer core.GuardMemory(ctx)()
-	tc, err := app.DialTemporalMetered(ctx, cfg, environ, logger, core.Codec, core.Metrics.Temporal())
+	tc, err := process.DialTemporalMetered(ctx, cfg, environ, logger, core.Codec, core.Metrics.Temporal())
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
+	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/devserver"
 )
@@ -25,7 +26,7 @@ func RunTemporal(ctx context.Context, environ map[string]string, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	logger := app.NewLogger(cfg, stderr)
+	logger := process.NewLogger(cfg, stderr)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("creating DATA_DIR: %w", err)
 	}
