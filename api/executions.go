@@ -427,8 +427,10 @@ func (s *Server) checkSignalName(ctx context.Context, desc *client.WorkflowExecu
 	if slices.Contains(declared, name) {
 		return nil
 	}
-	if declared == nil {
-		declared = []string{}
+	// Details are objects, as everywhere else: one per signal it waits for.
+	waitsFor := make([]map[string]string, len(declared))
+	for i, signal := range declared {
+		waitsFor[i] = map[string]string{"signal": signal}
 	}
 	msg := fmt.Sprintf("%s@%s has no wait node for signal %q", id, version, name)
 	if len(declared) == 0 {
@@ -436,7 +438,7 @@ func (s *Server) checkSignalName(ctx context.Context, desc *client.WorkflowExecu
 	} else {
 		msg += "; it waits for " + strings.Join(declared, ", ")
 	}
-	return newError(http.StatusUnprocessableEntity, codeUnknownSignal, msg).withDetails(declared)
+	return newError(http.StatusUnprocessableEntity, codeUnknownSignal, msg).withDetails(waitsFor)
 }
 
 // cancel is POST /api/executions/{executionId}/cancel. Cancellation is

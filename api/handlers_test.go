@@ -59,13 +59,13 @@ func TestUnknownSignalIsRefused(t *testing.T) {
 
 	r := callAt(t, base, http.MethodPost, "/api/executions/on-v1/signals/go", map[string]any{"by": "eve"})
 	apitest.Expect(t, r, http.StatusUnprocessableEntity, "unknown_signal")
-	apitest.JSONEqual(t, r.Body.Error.Details, []string{"approve", "confirm"})
+	apitest.JSONEqual(t, r.Body.Error.Details, []map[string]string{{"signal": "approve"}, {"signal": "confirm"}})
 	if r.Body.Error.ExecutionID != "on-v1" || !strings.Contains(r.Body.Error.Message, "approval@1") {
 		t.Errorf("refusal %s", r.Raw)
 	}
 	r = callAt(t, base, http.MethodPost, "/api/executions/plain-run/signals/approve", nil)
 	apitest.Expect(t, r, http.StatusUnprocessableEntity, "unknown_signal")
-	apitest.JSONEqual(t, r.Body.Error.Details, []string{})
+	apitest.JSONEqual(t, r.Body.Error.Details, []map[string]string{})
 
 	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/executions/on-v1/signals/confirm", nil), http.StatusAccepted, "")
 	// Without a recorded definition there is nothing to judge by: sent.

@@ -247,7 +247,7 @@ func TestSignalWait(t *testing.T) {
 	// says which ones it waits for.
 	unknown := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/aprove", map[string]any{"by": "eve"})
 	apitest.Expect(t, unknown, http.StatusUnprocessableEntity, "unknown_signal")
-	apitest.JSONEqual(t, unknown.Body.Error.Details, []string{"approve"})
+	apitest.JSONEqual(t, unknown.Body.Error.Details, []map[string]string{{"signal": "approve"}})
 
 	sig := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/approve", map[string]any{"by": "ann", "amount": 12.5})
 	apitest.Expect(t, sig, http.StatusAccepted, "")
