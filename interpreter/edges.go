@@ -1,6 +1,7 @@
 package interpreter
 
 import (
+	"encoding/json"
 	"slices"
 
 	"go.temporal.io/sdk/workflow"
@@ -24,6 +25,15 @@ func EdgesOn(edges []Edge, outcome string) []Edge {
 // and error, then the type's own.
 func (t NodeType) AllOutcomes() []string {
 	return append([]string{OutcomeSuccess, OutcomeError}, t.Outcomes...)
+}
+
+// OutcomesFor lists the outcomes a node of this type with config can end
+// with: success and error, then those of the type's own its config allows.
+func (t NodeType) OutcomesFor(config json.RawMessage) []string {
+	if t.OutcomesOf == nil {
+		return t.AllOutcomes()
+	}
+	return append([]string{OutcomeSuccess, OutcomeError}, t.OutcomesOf(config)...)
 }
 
 // decideEdges returns the ids of the edges of outcome whose condition holds.

@@ -57,6 +57,11 @@ type NodeType struct {
 	Kind Kind
 	// Outcomes its outgoing edges may name besides success and error.
 	Outcomes []string
+	// OutcomesOf narrows Outcomes to those a node with this config can end
+	// with (a wait node times out only when it waits for a signal with a
+	// timeout), so an edge that could never fire is refused at
+	// registration. Optional: nil means every one of Outcomes.
+	OutcomesOf func(config json.RawMessage) []string
 	// CheckConfig validates a node's config and compiles its expressions.
 	// Paths in the problems are relative to the config ("rules[0].operator").
 	CheckConfig func(config json.RawMessage, exprs ExprChecker) []Problem

@@ -311,21 +311,21 @@ func (v *validator) checkEdges(nodeIndex map[string]int) {
 		} else {
 			seen[e.ID] = i
 		}
-		var sourceType string
+		var source *Node
 		if e.Source == "" {
 			v.problems.Add(path+".source", CodeRequired, "edge source is required")
 		} else if si, ok := nodeIndex[e.Source]; !ok {
 			v.problems.Add(path+".source", CodeUnknownNode, "edge source %q is not a node of this definition", e.Source)
 		} else {
-			sourceType = v.def.Nodes[si].Type
+			source = &v.def.Nodes[si]
 		}
 		if e.Target == "" {
 			v.problems.Add(path+".target", CodeRequired, "edge target is required")
 		} else if _, ok := nodeIndex[e.Target]; !ok {
 			v.problems.Add(path+".target", CodeUnknownNode, "edge target %q is not a node of this definition", e.Target)
 		}
-		if sourceType != "" {
-			v.checkOutcome(path, e, sourceType)
+		if source != nil {
+			v.checkOutcome(path, e, *source)
 		}
 		if e.Condition != "" {
 			v.problems.Expression(path+".condition", e.Condition, v.exprs)
@@ -333,18 +333,17 @@ func (v *validator) checkEdges(nodeIndex map[string]int) {
 	}
 }
 
-func (v *validator) checkOutcome(path string, e Edge, sourceType string) {
-	nt, ok := v.reg.Lookup(sourceType)
+func (v *validator) checkOutcome(path string, e Edge, source Node) {
+	nt, ok := v.reg.Lookup(source.Type)
 	if !ok {
 		return // already reported on the node
 	}
-	allowed := nt.AllOutcomes()
 	if e.On == "" && slices.Contains(nt.Outcomes, OutcomeTrue) {
-		v.problems.Add(path+".on", CodeInvalidOutcome, "edges leaving a %s node need on: \"true\" or \"false\" (or \"error\")", sourceType)
+		v.problems.Add(path+".on", CodeInvalidOutcome, "edges leaving a %s node need on: \"true\" or \"false\" (or \"error\")", source.Type)
 		return
 	}
-	if !slices.Contains(allowed, e.EdgeOn()) {
-		v.problems.Add(path+".on", CodeInvalidOutcome, "on %q is not an outcome of a %s node (allowed: %s)", e.On, sourceType, strings.Join(allowed, ", "))
+	if allowed := nt.OutcomesFor(source.Config); !slices.Contains(allowed, e.EdgeOn()) {
+		v.problems.Add(path+".on", CodeInvalidOutcome, "on %q is not an outcome of %s node %q (allowed: %s)", e.On, source.Type, source.ID, strings.Join(allowed, ", "))
 	}
 }
 

@@ -180,6 +180,26 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			},
 		},
 		{
+			// Only a signal wait with a timeout can time out: a timeout edge
+			// from any other wait could never fire.
+			name: "timeout edges from waits that cannot time out",
+			doc: `{"id": "timeouts", "version": "1", "startNode": "start", "nodes": [
+				{"id": "start", "type": "transform", "config": {"mapping": {"x": "1"}}},
+				{"id": "timer", "type": "wait", "config": {"duration": "1s"}},
+				{"id": "forever", "type": "wait", "config": {"signal": "go"}},
+				{"id": "bounded", "type": "wait", "config": {"signal": "go", "timeout": "1h"}},
+				{"id": "late", "type": "transform", "config": {"mapping": {"x": "1"}}}
+			], "edges": [
+				{"source": "start", "target": "timer"},
+				{"source": "start", "target": "forever"},
+				{"source": "start", "target": "bounded"},
+				{"source": "timer", "target": "late", "on": "timeout"},
+				{"source": "forever", "target": "late", "on": "timeout"},
+				{"source": "bounded", "target": "late", "on": "timeout"}
+			]}`,
+			want: []string{"edges[3].on invalid_outcome", "edges[4].on invalid_outcome"},
+		},
+		{
 			name: "bad output expression and input schema",
 			doc: `{"id": "out", "version": "1", "startNode": "a",
 				"inputSchema": {"type": "object", "properties": {"a": {"$ref": "file:///etc/passwd"}}},

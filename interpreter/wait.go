@@ -25,6 +25,7 @@ func waitNodeType() NodeType {
 		Name:        "wait",
 		Kind:        KindWorkflow,
 		Outcomes:    []string{OutcomeTimeout},
+		OutcomesOf:  waitOutcomes,
 		CheckConfig: checkWaitConfig,
 	}
 }
@@ -33,6 +34,16 @@ func decodeWaitConfig(raw json.RawMessage) (WaitConfig, *problem.DecodeError) {
 	var c WaitConfig
 	err := problem.Decode(raw, &c, "the wait config")
 	return c, err
+}
+
+// waitOutcomes: only a signal wait with a timeout can time out; a timer
+// wait ends when its timer fires, which is success.
+func waitOutcomes(raw json.RawMessage) []string {
+	c, err := decodeWaitConfig(raw)
+	if err != nil || c.Signal == "" || c.Timeout == "" {
+		return nil
+	}
+	return []string{OutcomeTimeout}
 }
 
 func checkWaitConfig(raw json.RawMessage, exprs ExprChecker) []Problem {
