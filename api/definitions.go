@@ -251,7 +251,12 @@ func (s *Server) loadDefinition(ctx context.Context, id, version string) (*loade
 	if len(ld.def.InputSchema) > 0 {
 		ld.schema, err = interpreter.CompileSchema(ld.def.InputSchema)
 		if err != nil {
-			return nil, internalError(err, "compile inputSchema of "+id+"@"+stored.Version)
+			// It compiled at registration: this build's rules refuse what
+			// an older one accepted. The caller can act on that (register
+			// a new version), so it is no internal error.
+			return nil, newError(http.StatusUnprocessableEntity, codeDefinitionOutdated, fmt.Sprintf(
+				"%s@%s was registered under older rules and this server refuses its inputSchema; register a new version with a schema it accepts",
+				id, stored.Version)).withDetails([]interpreter.Problem{{Path: "inputSchema", Code: interpreter.CodeInvalidSchema, Message: err.Error()}})
 		}
 	}
 	if an, ok := s.opts.Exprs.(interpreter.ScopeAnalyzer); ok {

@@ -41,6 +41,7 @@ const (
 	codeHistoryBudget        = "history_budget_exceeded"
 	codeMemoryPressure       = "memory_pressure"
 	codeUnknownSignal        = "unknown_signal"
+	codeDefinitionOutdated   = "definition_outdated"
 )
 
 // appError is an error a handler returns to be rendered as the error

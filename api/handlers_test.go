@@ -260,3 +260,26 @@ func TestStatisticsShape(t *testing.T) {
 	}
 	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/workflows/statistics?definitionId=Not'Valid", nil), http.StatusBadRequest, "invalid_query")
 }
+
+// A definition stored under older rules whose inputSchema this build
+// refuses answers 422 definition_outdated with the schema's problem, not
+// a 500: the caller can register a new version.
+func TestOutdatedStoredDefinition(t *testing.T) {
+	o, fake := testOptions(t)
+	doc := `{"id":"old","version":"1","startNode":"a",
+		"inputSchema":{"type":"object","properties":{"a":{"$ref":"file:///etc/passwd"}}},
+		"nodes":[{"id":"a","type":"transform","config":{"mapping":{"v":"1"}}}],"edges":[]}`
+	if _, err := o.Store.(*store.Store).Register(t.Context(), store.Definition{ID: "old", Version: "1", Document: []byte(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	r := callAt(t, serve(t, o), http.MethodPost, "/api/workflows/old/execute", map[string]any{"input": map[string]any{"a": 1}})
+	apitest.Expect(t, r, http.StatusUnprocessableEntity, "definition_outdated")
+	var details []map[string]string
+	if err := json.Unmarshal(r.Body.Error.Details, &details); err != nil || len(details) != 1 ||
+		details[0]["path"] != "inputSchema" || details[0]["code"] != "invalid_schema" {
+		t.Fatalf("details %s", r.Raw)
+	}
+	if len(fake.started) != 0 {
+		t.Errorf("an execution was started: %v", fake.started)
+	}
+}
