@@ -345,6 +345,28 @@ var embeddedDynamicConfig = map[string]any{
 	// checkpoint costs a delete of the finished tasks and a shard update.
 	"history.transferProcessorUpdateAckInterval":   "1s",
 	"history.visibilityProcessorUpdateAckInterval": "1s",
+	// Timer resolution (docs/benchmarks.md, "Timer resolution"). The
+	// history shard gives every new timer task a fire time of at least
+	// now + timerProcessorMaxTimeShift (default 1 s): each read of the timer
+	// queue raises the shard's minimum scheduled time to that
+	// (shard.taskKeyManager), and the task key generator moves any earlier
+	// timer past it. So every timer, a 100 ms `wait` node included, fired
+	// ~1 s after it started (p50 998 ms for 100 ms timers). At 10 ms they
+	// fire in ~102 ms.
+	// Cost: the queue reads 10 ms ahead instead of 1 s, so a read loads the
+	// timers of the next 10 ms rather than of the next second, and a busy
+	// server reads once per timer or so instead of about once a second. The
+	// idle server reads no more often: without timers its next read is
+	// timerProcessorMaxPollInterval (5 min) away.
+	"history.timerProcessorMaxTimeShift": "10ms",
+	// With those frequent reads, the timer queue's default read limit of
+	// 20/s per shard became the floor: at 16 concurrent executions of a
+	// 100 ms wait the timers took p50 240 ms, p95 430 ms (~35
+	// executions/s). At 1000/s (the value deploy's config gives the
+	// transfer and visibility queues): p50 102 ms, p95 111 ms, ~73/s. Cost:
+	// up to 1000 range reads/s of the timer task table under such a load,
+	// on the default store's one SQLite connection; idle, none.
+	"history.timerProcessorMaxPollRPS": 1000,
 }
 
 // dynamicConfigClient merges deploy's dynamic config, embeddedDynamicConfig and
