@@ -46,3 +46,22 @@ func (a *Activities) Output(ctx context.Context, req interpreter.OutputRequest) 
 	}
 	return m, nil
 }
+
+// CallInput evaluates a call node's input mapping ({key: CEL}) over the
+// caller's scope: the input of the child execution. Its JSON size is capped
+// like a node's output.
+func (a *Activities) CallInput(ctx context.Context, req interpreter.OutputRequest) (map[string]any, error) {
+	out, err := a.evalMapping(ctx, req.Mapping, scopeVars(req.Scope), "call", "input.")
+	if err != nil {
+		return nil, err
+	}
+	capped, err := a.capOutput("call input", out)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := capped.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("call input: decoded as %T", capped)
+	}
+	return m, nil
+}

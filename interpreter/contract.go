@@ -27,6 +27,8 @@ const (
 	EdgesActivity  = "edges"  // decides which edges fire after an error or a wait
 	UntilActivity  = "until"  // evaluates a wait node's `until` timestamp
 	OutputActivity = "output" // evaluates the definition's output mapping
+	// CallInputActivity evaluates a call node's input mapping (an OutputRequest).
+	CallInputActivity = "call_input"
 )
 
 // Error types: the Type of the temporal.ApplicationError a node or the
@@ -50,6 +52,12 @@ type ExecutionInput struct {
 	// in executions started before it existed: every node then gets the
 	// whole scope.
 	Reads *Reads `json:"reads,omitempty"`
+	// Called holds pinned snapshots of every definition the call nodes of
+	// Definition run, and those they call in turn (each (id, version)
+	// once): the API fills it when it starts the execution, so the workflow
+	// never reads the store and a replay sees the graphs the execution
+	// started with. A child execution carries the same list.
+	Called []Definition `json:"called,omitempty"`
 }
 
 // ExecutionInfo is the `execution` variable of expressions.
