@@ -61,9 +61,12 @@ func checkCallConfig(raw json.RawMessage, exprs ExprChecker) []Problem {
 }
 
 // CallChildID is the workflow id of the child execution a call node starts:
-// the parent's execution id, a slash, the node id. A node runs at most once
-// per execution, so the id is unique and the same on every replay.
-func CallChildID(parentID, nodeID string) string { return parentID + "/" + nodeID }
+// the parent's execution id, a dot, the node id ("orders-<uuid>.pay"; a
+// grandchild's is "orders-<uuid>.pay.charge"). A node runs at most once per
+// execution, so the id is unique and the same on every replay. Neither
+// execution ids nor node ids contain a dot, and a dot needs no escaping in
+// the API's /api/executions/{id} URLs.
+func CallChildID(parentID, nodeID string) string { return parentID + "." + nodeID }
 
 // findCalled returns the pinned snapshot of the definition a call node runs,
 // from the definitions the execution carries (ExecutionInput.Called).

@@ -1,0 +1,105 @@
+package workflows_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/workflow-backend/workflow-backend/internal/testenv"
+	"github.com/workflow-backend/workflow-backend/interpreter"
+)
+
+// corpusCallee is the definition corpusCaller calls: it fails with a
+// business error when asked to, else doubles its input.
+const corpusCallee = `{
+  "id": "corpus-callee", "version": "1", "startNode": "check",
+  "output": {"doubled": "nodes.double.v"},
+  "nodes": [
+    {"id": "check", "type": "condition", "config": {"expression": "input.refuse"}},
+    {"id": "refuse", "type": "fail", "config": {"status": 409, "code": "callee_refused", "message": "the callee refused"}},
+    {"id": "double", "type": "transform", "config": {"mapping": {"v": "input.n * 2"}}}
+  ],
+  "edges": [
+    {"source": "check", "target": "refuse", "on": "true"},
+    {"source": "check", "target": "double", "on": "false"}
+  ]
+}`
+
+// corpusCaller calls corpusCallee (no version: pinned to the latest at
+// registration) and reads its output.
+const corpusCaller = `{
+  "id": "corpus-caller", "version": "1", "startNode": "call",
+  "output": {"got": "nodes.call.doubled"},
+  "nodes": [
+    {"id": "call", "type": "call", "config": {"definition": "corpus-callee", "input": {"n": "input.n + 1", "refuse": "input.refuse"}}}
+  ],
+  "edges": []
+}`
+
+// calleeWaits waits for a signal that never comes; callerWaits calls it.
+const calleeWaits = `{
+  "id": "callee-waits", "version": "1", "startNode": "w",
+  "nodes": [{"id": "w", "type": "wait", "config": {"signal": "never"}}],
+  "edges": []
+}`
+
+const callerWaits = `{
+  "id": "caller-waits", "version": "1", "startNode": "call",
+  "nodes": [{"id": "call", "type": "call", "config": {"definition": "callee-waits"}}],
+  "edges": []
+}`
+
+// TestCall runs call nodes on the embedded Temporal server through the
+// API: the child's output is the node's output, the child's business error
+// is the caller's, and canceling the caller cancels the child.
+func TestCall(t *testing.T) {
+	t.Parallel()
+	e := newFlowEnv(t, testenv.Backends(t)[0].URL(t), testenv.NewStripeServer(t).URL, nil)
+	for _, def := range []string{corpusCallee, corpusCaller, calleeWaits, callerWaits} {
+		if r := e.post(t, "/api/workflows", def); r.Status != http.StatusCreated {
+			t.Fatalf("register: %d %s", r.Status, r.Raw)
+		}
+	}
+
+	t.Run("Output", func(t *testing.T) {
+		r := e.post(t, "/api/workflows/corpus-caller/execute?wait=20s", `{"input": {"n": 20, "refuse": false}}`)
+		if r.Status != http.StatusOK || r.Data.Output["got"] != 42.0 {
+			t.Fatalf("execute: %d %s", r.Status, r.Raw)
+		}
+		child := interpreter.CallChildID(r.executionID(), "call")
+		e.checkPath(t, child, "check completed\ndouble completed\n")
+	})
+
+	t.Run("FailingChild", func(t *testing.T) {
+		r := e.post(t, "/api/workflows/corpus-caller/execute?wait=20s", `{"input": {"n": 1, "refuse": true}}`)
+		if r.Status != http.StatusConflict || r.Error.Code != "callee_refused" {
+			t.Fatalf("execute: %d %s, want the callee's 409 callee_refused", r.Status, r.Raw)
+		}
+		e.checkPath(t, r.executionID(), "call failed\n")
+	})
+
+	t.Run("CancelCancelsTheChild", func(t *testing.T) {
+		r := e.post(t, "/api/workflows/caller-waits/execute?wait=0", `{"input": {}}`)
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("execute: %d %s", r.Status, r.Raw)
+		}
+		id := r.executionID()
+		child := interpreter.CallChildID(id, "call")
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(e.path(t, child), "w waiting") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the child never waits: %q", e.path(t, child))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if r := e.post(t, "/api/executions/"+id+"/cancel", ""); r.Status != http.StatusAccepted {
+			t.Fatalf("cancel: %d %s", r.Status, r.Raw)
+		}
+		e.waitDone(t, id)
+		e.waitDone(t, child)
+		if r := e.do(t, http.MethodGet, "/api/executions/"+child, ""); r.Data.Status != "canceled" {
+			t.Errorf("child: %s, want canceled", r.Raw)
+		}
+	})
+}
