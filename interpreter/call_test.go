@@ -115,3 +115,23 @@ func TestCancelingTheCallerCancelsTheChild(t *testing.T) {
 		t.Errorf("call node = %+v, want failed (canceled)", s)
 	}
 }
+
+func TestCallConfigIsChecked(t *testing.T) {
+	reg, exprs := newRegistry(t)
+	for _, tc := range []struct{ node, path, code string }{
+		{`{"id": "c", "type": "call", "config": {}}`, "nodes[0].config.definition", interpreter.CodeRequired},
+		{`{"id": "c", "type": "call", "config": {"definition": "x", "input": {"a": "nope("}}}`, "nodes[0].config.input.a", interpreter.CodeInvalidExpression},
+		{`{"id": "c", "type": "call", "config": {"definition": "x", "other": 1}}`, "nodes[0].config", interpreter.CodeInvalidConfig},
+		{`{"id": "c", "type": "call", "retry": {"maximumAttempts": 2}, "config": {"definition": "x"}}`, "nodes[0]", interpreter.CodeInvalidConfig},
+		{`{"id": "c", "type": "call", "execution": "remote", "config": {"definition": "x"}}`, "nodes[0].execution", interpreter.CodeInvalidExecution},
+	} {
+		_, problems := interpreter.Parse([]byte(`{"id": "p", "version": "1", "startNode": "c", "nodes": [`+tc.node+`], "edges": []}`), reg, exprs)
+		found := false
+		for _, p := range problems {
+			found = found || (p.Path == tc.path && p.Code == tc.code)
+		}
+		if !found {
+			t.Errorf("%s: problems %+v, want %s at %s", tc.node, problems, tc.code, tc.path)
+		}
+	}
+}
