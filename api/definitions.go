@@ -277,6 +277,9 @@ func (s *Server) loadDefinition(ctx context.Context, id, version string) (*loade
 	if ld.called, err = s.calledDefinitions(ctx, &ld.def); err != nil {
 		return nil, err
 	}
+	if err := ld.history.CarryCalled(ld.called); err != nil {
+		return nil, internalError(err, "model the history of "+id+"@"+stored.Version)
+	}
 	s.defs.lru.Add(key, ld)
 	return ld, nil
 }
