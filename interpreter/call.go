@@ -79,8 +79,9 @@ func findCalled(called []Definition, id, version string) (Definition, bool) {
 	return Definition{}, false
 }
 
-// call carries out a call node in the workflow: its input is evaluated by
-// the call_input helper activity, then the called definition runs as a child
+// call carries out a call node in the workflow: its input is evaluated, and
+// checked against the called definition's inputSchema, by the call_input
+// helper activity, then the called definition runs as a child
 // execution on this task queue. The node's output is the child's output; the
 // child's failure is the node's error, validation and business failures
 // keeping their type, status and code. Canceling the execution cancels the
@@ -98,8 +99,10 @@ func (r *run) call(ctx workflow.Context, req NodeRequest) (NodeResult, error) {
 			fmt.Sprintf("definition %s %s is not among the definitions this execution carries", cfg.Definition, cfg.Version), ErrConfiguration, nil)
 	}
 	input := map[string]any{}
-	if len(cfg.Input) > 0 {
-		err := helperActivity(ctx, CallInputActivity, n.ID+": input", OutputRequest{Mapping: cfg.Input, Scope: req.Scope}).Get(ctx, &input)
+	if len(cfg.Input) > 0 || len(def.InputSchema) > 0 {
+		err := helperActivity(ctx, CallInputActivity, n.ID+": input", CallInputRequest{
+			Mapping: cfg.Input, Scope: req.Scope, Definition: def.ID + "@" + def.Version, InputSchema: def.InputSchema,
+		}).Get(ctx, &input)
 		if err != nil {
 			return result, err
 		}

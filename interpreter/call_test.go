@@ -135,3 +135,27 @@ func TestCallConfigIsChecked(t *testing.T) {
 		}
 	}
 }
+
+// The child's input is checked against the called definition's inputSchema,
+// as the API checks an execute request's: a mismatch fails the call node
+// with a ValidationError listing the fields.
+func TestCallInputIsCheckedAgainstTheCalledSchema(t *testing.T) {
+	callee := parseDef(t, `{"id": "double", "version": "1.0.0", "startNode": "d",
+		"inputSchema": {"type": "object", "required": ["n"], "properties": {"n": {"type": "number", "maximum": 10}}},
+		"output": {"value": "nodes.d.v"},
+		"nodes": [{"id": "d", "type": "transform", "config": {"mapping": {"v": "input.n * 2"}}}],
+		"edges": []}`)
+	h := newHarness(t, callingDoc("double", "1.0.0"))
+	h.runCalling(map[string]any{"n": 20, "catch": false}, callee)
+	f := h.failure()
+	if f.Type != interpreter.ErrValidation || f.NodeID != "call" || len(f.Fields) != 1 || f.Fields[0].Field != "n" {
+		t.Errorf("failure = %+v, want a validation error on n", f)
+	}
+
+	h = newHarness(t, callingDoc("double", "1.0.0"))
+	h.runCalling(map[string]any{"n": 2, "catch": false}, callee)
+	if after, _ := h.output()["after"].(map[string]any); after["got"] != 6.0 {
+		t.Errorf("after = %v, want got 6", after)
+	}
+	h.wantStatus(map[string]string{"call": "completed", "after": "completed"})
+}
