@@ -61,6 +61,8 @@ func TestCorpusCoverage(t *testing.T) {
 			case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
 				// A call node's child: only call nodes start children.
 				seen["node "+interpreter.CallNodeType] = true
+			case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
+				seen["call with a failing child"] = true
 			}
 		}
 		for _, n := range in.Definition.Nodes {
@@ -99,7 +101,7 @@ func TestCorpusCoverage(t *testing.T) {
 	want = append(want, "wait duration", "wait until", "wait signal", "wait signal with timeout",
 		"edge on "+interpreter.OutcomeError, "edge on "+interpreter.OutcomeTrue, "edge on "+interpreter.OutcomeFalse,
 		"edge on "+interpreter.OutcomeTimeout, "parallel branches", "signal", "cancel",
-		"scope by reads", "whole scope")
+		"scope by reads", "whole scope", "call with a failing child")
 	for _, w := range want {
 		if !seen[w] {
 			t.Errorf("no recorded history covers %s", w)

@@ -71,6 +71,20 @@ func TestCall(t *testing.T) {
 		e.checkPath(t, child, "check completed\ndouble completed\n")
 	})
 
+	t.Run("NewerCalleeVersionRegisteredLater", func(t *testing.T) {
+		// corpus-caller was pinned to corpus-callee 1 when it was
+		// registered: a version 2 registered since does not change what it
+		// runs.
+		v2 := strings.Replace(strings.Replace(corpusCallee, `"version": "1"`, `"version": "2"`, 1), "input.n * 2", "input.n * 3", 1)
+		if r := e.post(t, "/api/workflows", v2); r.Status != http.StatusCreated {
+			t.Fatalf("register v2: %d %s", r.Status, r.Raw)
+		}
+		r := e.post(t, "/api/workflows/corpus-caller/execute?wait=20s", `{"input": {"n": 20, "refuse": false}}`)
+		if r.Status != http.StatusOK || r.Data.Output["got"] != 42.0 {
+			t.Fatalf("execute: %d %s, want version 1's 42", r.Status, r.Raw)
+		}
+	})
+
 	t.Run("FailingChild", func(t *testing.T) {
 		r := e.post(t, "/api/workflows/corpus-caller/execute?wait=20s", `{"input": {"n": 1, "refuse": true}}`)
 		if r.Status != http.StatusConflict || r.Error.Code != "callee_refused" {

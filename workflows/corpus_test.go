@@ -104,6 +104,9 @@ func TestCorpus(t *testing.T) {
 		id := e.corpusRun(t, corpusCaller, `{"input": {"n": 20, "refuse": false}}`, http.StatusOK, "")
 		e.checkPath(t, id, "call completed\n")
 		e.record(t, "call", id, secrets)
+		id = e.corpusRun(t, corpusCaller, `{"input": {"n": 1, "refuse": true}}`, http.StatusConflict, "callee_refused")
+		e.checkPath(t, id, "call failed\n")
+		e.record(t, "call-failing-child", id, secrets)
 	})
 
 	t.Run("CompensationRefund", func(t *testing.T) {
