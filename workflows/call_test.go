@@ -69,6 +69,20 @@ func TestCall(t *testing.T) {
 		}
 		child := interpreter.CallChildID(r.executionID(), "call")
 		e.checkPath(t, child, "check completed\ndouble completed\n")
+		if got := e.do(t, http.MethodGet, "/api/executions/"+child, ""); !strings.Contains(got.Raw, `"parentExecutionId":"`+r.executionID()+`"`) ||
+			!strings.Contains(got.Raw, `"definitionId":"corpus-callee"`) {
+			t.Errorf("the child does not link its parent: %s", got.Raw)
+		}
+		// The list links it too (visibility may lag a little).
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			list := e.do(t, http.MethodGet, "/api/executions?definitionId=corpus-callee", "")
+			if strings.Contains(list.Raw, `"parentExecutionId":"`+r.executionID()+`"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET /api/executions does not link the child to its parent: %s", list.Raw)
+			}
+		}
 	})
 
 	t.Run("NewerCalleeVersionRegisteredLater", func(t *testing.T) {
