@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,24 @@ func TestCall(t *testing.T) {
 		if r.Status != http.StatusOK || r.Data.Output["got"] != 42.0 {
 			t.Fatalf("execute: %d %s, want version 1's 42", r.Status, r.Raw)
 		}
+	})
+
+	t.Run("Examples", func(t *testing.T) {
+		for _, f := range []string{"send-receipt.json", "checkout.json"} {
+			doc, err := os.ReadFile("../examples/" + f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := e.post(t, "/api/workflows", string(doc)); r.Status != http.StatusCreated {
+				t.Fatalf("register %s: %d %s", f, r.Status, r.Raw)
+			}
+		}
+		r := e.post(t, "/api/workflows/checkout/execute?wait=20s",
+			`{"input": {"email": "ada@example.com", "orderId": "o-1", "qty": 3, "unitPrice": 2.5}}`)
+		if r.Status != http.StatusOK || r.Data.Output["total"] != 7.5 || r.Data.Output["receipt"] == "not sent" {
+			t.Fatalf("checkout: %d %s", r.Status, r.Raw)
+		}
+		e.checkPath(t, r.executionID(), "price completed\nreceipt completed\n")
 	})
 
 	t.Run("FailingChild", func(t *testing.T) {
