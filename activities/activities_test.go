@@ -219,7 +219,7 @@ func TestRegistration(t *testing.T) {
 			t.Errorf("node type %s has kind %v", nt.Name, nt.Kind)
 		}
 	}
-	helpers := []string{interpreter.EdgesActivity, interpreter.UntilActivity, interpreter.OutputActivity}
+	helpers := []string{interpreter.EdgesActivity, interpreter.UntilActivity, interpreter.OutputActivity, interpreter.CallInputActivity}
 	for _, name := range helpers {
 		if !pure[name] {
 			t.Errorf("helper %s not registered", name)
@@ -228,8 +228,8 @@ func TestRegistration(t *testing.T) {
 	if got, want := len(pure)+len(io), len(all)+len(helpers); got != want {
 		t.Errorf("registered %d activities, want %d (every node type and helper once)", got, want)
 	}
-	// The registry holds the list and the interpreter's own wait.
-	if got, want := len(reg.Names()), len(all)+1; got != want {
+	// The registry holds the list and the interpreter's own wait and call.
+	if got, want := len(reg.Names()), len(all)+2; got != want {
 		t.Errorf("registry has %d node types, want %d", got, want)
 	}
 	if got := PureNodeTypes(); len(got) != len(pure)-len(helpers) {

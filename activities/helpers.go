@@ -2,8 +2,11 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
@@ -43,6 +46,43 @@ func (a *Activities) Output(ctx context.Context, req interpreter.OutputRequest) 
 	m, ok := capped.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("execution output: decoded as %T", capped)
+	}
+	return m, nil
+}
+
+// CallInput evaluates a call node's input mapping ({key: CEL}) over the
+// caller's scope: the input of the child execution. Its JSON size is capped
+// like a node's output, and it must match the called definition's
+// inputSchema: else a ValidationError with every failing field, as the API
+// answers an execute request.
+func (a *Activities) CallInput(ctx context.Context, req interpreter.CallInputRequest) (map[string]any, error) {
+	out, err := a.evalMapping(ctx, req.Mapping, scopeVars(req.Scope), "call", "input.")
+	if err != nil {
+		return nil, err
+	}
+	capped, err := a.capOutput("call input", out)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := capped.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("call input: decoded as %T", capped)
+	}
+	if len(req.InputSchema) == 0 {
+		return m, nil
+	}
+	schema, err := interpreter.CompileSchema(req.InputSchema)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the inputSchema of %s does not compile: %v", req.Definition, err), interpreter.ErrConfiguration, nil)
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	if fields := interpreter.ValidateInput(schema, raw); len(fields) > 0 {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the input does not match the inputSchema of %s", req.Definition), interpreter.ErrValidation, nil, fields)
 	}
 	return m, nil
 }

@@ -91,6 +91,7 @@ func (a *Activities) RegisterPure(r Registrar) {
 		{interpreter.EdgesActivity, a.Edges},
 		{interpreter.UntilActivity, a.Until},
 		{interpreter.OutputActivity, a.Output},
+		{interpreter.CallInputActivity, a.CallInput},
 	} {
 		r.RegisterActivityWithOptions(helper.fn, activity.RegisterOptions{Name: helper.name})
 	}

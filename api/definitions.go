@@ -110,6 +110,9 @@ func (s *Server) register(ctx context.Context, doc []byte) (def interpreter.Defi
 	if len(problems) > 0 {
 		return def, problems, false, nil
 	}
+	if problems, err = s.checkCalls(ctx, &def); len(problems) > 0 || err != nil {
+		return def, problems, false, err
+	}
 	canonical, err := interpreter.Canonical(def)
 	if err != nil {
 		return def, nil, false, fmt.Errorf("canonical definition: %w", err)
@@ -207,6 +210,9 @@ type loadedDefinition struct {
 	// history is what an execution writes to its history besides its
 	// input, for checkHistoryBudget.
 	history *interpreter.HistoryModel
+	// called is what its call nodes run, carried in the execution input
+	// (ExecutionInput.Called); nil when it has no call node.
+	called []interpreter.Definition
 }
 
 type definitionKey struct{ id, version string }
@@ -266,6 +272,12 @@ func (s *Server) loadDefinition(ctx context.Context, id, version string) (*loade
 		}
 	}
 	if ld.history, err = interpreter.NewHistoryModel(&ld.def, s.opts.Registry, ld.reads); err != nil {
+		return nil, internalError(err, "model the history of "+id+"@"+stored.Version)
+	}
+	if ld.called, err = s.calledDefinitions(ctx, &ld.def); err != nil {
+		return nil, err
+	}
+	if err := ld.history.CarryCalled(ld.called); err != nil {
 		return nil, internalError(err, "model the history of "+id+"@"+stored.Version)
 	}
 	s.defs.lru.Add(key, ld)

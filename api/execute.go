@@ -167,7 +167,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 		return err
 	}
 	run, err := s.opts.Client.ExecuteWorkflow(ctx, opts, interpreter.WorkflowName,
-		interpreter.ExecutionInput{Definition: ld.def, Input: req.Input, Reads: ld.reads})
+		interpreter.ExecutionInput{Definition: ld.def, Input: req.Input, Reads: ld.reads, Called: ld.called})
 	if err != nil {
 		return temporalError(err, "start execution")
 	}

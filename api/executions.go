@@ -75,6 +75,9 @@ type executionSummary struct {
 	StartedAt    time.Time  `json:"startedAt"`
 	ClosedAt     *time.Time `json:"closedAt,omitempty"`
 	UIURL        string     `json:"uiUrl,omitempty"`
+	// ParentExecutionID is the execution whose call node started this one
+	// (its id is "<parent>.<node id>", interpreter.CallChildID).
+	ParentExecutionID string `json:"parentExecutionId,omitempty"`
 }
 
 // executionDetail is GET /api/executions/{executionId}.
@@ -185,6 +188,8 @@ func (s *Server) listExecutions(c echo.Context) error {
 			Version:      keywordOf(info.GetSearchAttributes(), interpreter.SearchAttrDefinitionVersion),
 			Status:       statusOf(info.GetStatus()),
 			StartedAt:    info.GetStartTime().AsTime().UTC(),
+			// A call node's child.
+			ParentExecutionID: info.GetParentExecution().GetWorkflowId(),
 		}
 		if info.GetCloseTime() != nil {
 			t := info.GetCloseTime().AsTime().UTC()
@@ -302,6 +307,9 @@ func (s *Server) getExecution(c echo.Context) error {
 		StartedAt:   desc.WorkflowStartTime.UTC(),
 		UIURL:       s.uiURL(ex.ID, ex.RunID),
 	}}
+	if p := desc.ParentWorkflowExecution; p != nil {
+		out.ParentExecutionID = p.ID
+	}
 	out.DefinitionID, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionID)
 	out.Version, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionVersion)
 	if desc.WorkflowCloseTime != nil {

@@ -39,6 +39,7 @@ type fakeExecutions struct {
 	mu        sync.Mutex
 	described map[string]*client.WorkflowExecutionDescription
 	started   []client.StartWorkflowOptions
+	inputs    []any    // the workflow arguments of each start
 	signals   []string // "executionId/name"
 	canceled  []string
 	list      *workflowservice.ListWorkflowExecutionsResponse
@@ -66,10 +67,11 @@ func (f *fakeExecutions) add(id, defID, version, caller string) {
 	f.described[id] = d
 }
 
-func (f *fakeExecutions) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+func (f *fakeExecutions) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.started = append(f.started, o)
+	f.inputs = append(f.inputs, args...)
 	d := &client.WorkflowExecutionDescription{}
 	d.WorkflowExecution.ID, d.WorkflowExecution.RunID = o.ID, o.ID+"-run"
 	d.WorkflowType.Name = interpreter.WorkflowName

@@ -1,6 +1,9 @@
 package interpreter
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Names shared by the API, the worker and the interpreter. They are part of
 // the recorded histories and of what operators type into the CLI: treat them
@@ -27,6 +30,9 @@ const (
 	EdgesActivity  = "edges"  // decides which edges fire after an error or a wait
 	UntilActivity  = "until"  // evaluates a wait node's `until` timestamp
 	OutputActivity = "output" // evaluates the definition's output mapping
+	// CallInputActivity evaluates a call node's input mapping and checks it
+	// against the called definition's inputSchema (a CallInputRequest).
+	CallInputActivity = "call_input"
 )
 
 // Error types: the Type of the temporal.ApplicationError a node or the
@@ -50,6 +56,12 @@ type ExecutionInput struct {
 	// in executions started before it existed: every node then gets the
 	// whole scope.
 	Reads *Reads `json:"reads,omitempty"`
+	// Called holds pinned snapshots of every definition the call nodes of
+	// Definition run, and those they call in turn (each (id, version)
+	// once): the API fills it when it starts the execution, so the workflow
+	// never reads the store and a replay sees the graphs the execution
+	// started with. A child execution carries the same list.
+	Called []Definition `json:"called,omitempty"`
 }
 
 // ExecutionInfo is the `execution` variable of expressions.
@@ -102,6 +114,17 @@ type UntilRequest struct {
 type OutputRequest struct {
 	Mapping map[string]string `json:"mapping"`
 	Scope   Scope             `json:"scope"`
+}
+
+// CallInputRequest asks the call_input activity for a child execution's
+// input: Mapping evaluated over Scope, checked against InputSchema (the
+// called definition's, when it has one) as the API checks an execute
+// request's input.
+type CallInputRequest struct {
+	Mapping     map[string]string `json:"mapping"`
+	Scope       Scope             `json:"scope"`
+	Definition  string            `json:"definition"` // id@version, for messages
+	InputSchema json.RawMessage   `json:"inputSchema,omitempty"`
 }
 
 // FieldError is one failed validation rule.

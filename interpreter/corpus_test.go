@@ -14,7 +14,8 @@ import (
 
 // TestCorpusCoverage keeps the replay corpus complete: every node type the
 // workers register ran in at least one recorded history (as an activity, a
-// local activity or, for wait, a timer or signal), and the definitions the
+// local activity or, for wait, a timer or signal; for call, a completed
+// child execution), and the definitions the
 // histories ran use each wait mode, each edge outcome and parallel
 // branches, with signals and a cancel among the events. A new node type or
 // outcome fails here until a history of it is recorded (README, "Changing
@@ -57,6 +58,11 @@ func TestCorpusCoverage(t *testing.T) {
 				seen["signal"] = true
 			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
 				seen["cancel"] = true
+			case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
+				// A call node's child: only call nodes start children.
+				seen["node "+interpreter.CallNodeType] = true
+			case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
+				seen["call with a failing child"] = true
 			}
 		}
 		for _, n := range in.Definition.Nodes {
@@ -95,7 +101,7 @@ func TestCorpusCoverage(t *testing.T) {
 	want = append(want, "wait duration", "wait until", "wait signal", "wait signal with timeout",
 		"edge on "+interpreter.OutcomeError, "edge on "+interpreter.OutcomeTrue, "edge on "+interpreter.OutcomeFalse,
 		"edge on "+interpreter.OutcomeTimeout, "parallel branches", "signal", "cancel",
-		"scope by reads", "whole scope")
+		"scope by reads", "whole scope", "call with a failing child")
 	for _, w := range want {
 		if !seen[w] {
 			t.Errorf("no recorded history covers %s", w)

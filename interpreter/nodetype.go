@@ -15,7 +15,7 @@ const (
 	KindPure Kind = iota
 	// KindIO node types do I/O: regular activities on the I/O task queue.
 	KindIO
-	// KindWorkflow node types are carried out by the workflow itself (wait).
+	// KindWorkflow node types are carried out by the workflow itself (wait, call).
 	KindWorkflow
 )
 
@@ -44,6 +44,7 @@ const (
 	CodeInvalidRetry      = problem.CodeInvalidRetry
 	CodeInvalidSchema     = problem.CodeInvalidSchema
 	CodeTooLarge          = problem.CodeTooLarge
+	CodeUnknownDefinition = problem.CodeUnknownDefinition
 )
 
 // ExprChecker compiles a CEL expression without running it.
@@ -78,9 +79,9 @@ type Registry struct {
 }
 
 // NewRegistry returns a registry with the given types and the types the
-// interpreter implements itself (wait).
+// interpreter implements itself (wait, call).
 func NewRegistry(types ...NodeType) *Registry {
-	return &Registry{types: append([]NodeType{waitNodeType()}, types...)}
+	return &Registry{types: append([]NodeType{waitNodeType(), callNodeType()}, types...)}
 }
 
 // Lookup finds a node type by name.

@@ -286,6 +286,21 @@ func NewHistoryModel(def *Definition, reg *Registry, reads *Reads) (*HistoryMode
 	return m, nil
 }
 
+// CarryCalled counts the definitions the execution carries for its call
+// nodes (ExecutionInput.Called) in its start, which they make bigger. The
+// children's own histories are not counted: each is an execution of its own.
+func (m *HistoryModel) CarryCalled(called []Definition) error {
+	if len(called) == 0 {
+		return nil
+	}
+	raw, err := json.Marshal(called)
+	if err != nil {
+		return err
+	}
+	m.definitionBytes += len(raw)
+	return nil
+}
+
 // Estimate is what an execution with input will write to its history,
 // should every node run (node outputs are not known yet).
 func (m *HistoryModel) Estimate(input json.RawMessage) (HistoryEstimate, error) {

@@ -275,7 +275,11 @@ func checkExecution(at *problem.List, n Node, nt NodeType) {
 // path.
 func checkTimeouts(at *problem.List, n Node, nt NodeType) {
 	if nt.Kind == KindWorkflow && (n.Timeout != "" || n.Retry != nil) {
-		at.Add("", CodeInvalidConfig, "%s nodes are not activities: use the config's timeout instead of timeout/retry", n.Type)
+		if n.Type == CallNodeType {
+			at.Add("", CodeInvalidConfig, "call nodes are not activities: timeout and retry do not apply (a retried child would repeat its side effects)")
+		} else {
+			at.Add("", CodeInvalidConfig, "%s nodes are not activities: use the config's timeout instead of timeout/retry", n.Type)
+		}
 		return
 	}
 	at.Duration("timeout", n.Timeout)

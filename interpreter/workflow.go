@@ -59,6 +59,7 @@ type run struct {
 	registry *Registry
 	input    any
 	reads    *Reads // nil: every node gets the whole scope
+	called   []Definition
 	info     ExecutionInfo
 	nodes    []nodeRun
 	edges    []int
@@ -76,6 +77,7 @@ func newRun(ctx workflow.Context, registry *Registry, in ExecutionInput) *run {
 		g:        newGraph(&def),
 		registry: registry,
 		input:    in.Input,
+		called:   in.Called,
 		info: ExecutionInfo{
 			ID:           wfInfo.WorkflowExecution.ID,
 			DefinitionID: def.ID,
@@ -149,6 +151,8 @@ func (r *run) runNode(ctx workflow.Context, i int, req NodeRequest) completion {
 	case !known:
 		c.Err = temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("node %s: node type %q is not registered on this worker", n.ID, n.Type), ErrConfiguration, nil)
+	case nt.Kind == KindWorkflow && n.Type == CallNodeType:
+		c.Result, c.Err = r.call(ctx, req)
 	case nt.Kind == KindWorkflow:
 		c.Result, c.Err = wait(ctx, req, &r.nodes[i].NodeState)
 	default:

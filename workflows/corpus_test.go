@@ -31,7 +31,8 @@ const historiesDir = "../interpreter/testdata/histories"
 // TestCorpus runs the definitions that make the replay corpus cover what
 // the flows' histories do not: api_call, notification and file_processing
 // on parallel branches, waits until a time and on a signal with a timeout
-// edge, and a saga whose compensation refunds a charge. They run on the
+// edge, a saga whose compensation refunds a charge, and a call node's child
+// execution. They run on the
 // embedded Temporal server with the real node implementations (stripe-mock,
 // the SendGrid fake, a local HTTP service, a temporary storage root), each
 // run's path is checked and its fresh history replayed; UPDATE_HISTORIES=1
@@ -94,6 +95,18 @@ func TestCorpus(t *testing.T) {
 			t.Errorf("%d activities scheduled, want 2", scheduled)
 		}
 		e.record(t, "pruned-scope", id, secrets)
+	})
+
+	t.Run("Call", func(t *testing.T) {
+		if r := e.post(t, "/api/workflows", corpusCallee); r.Status != http.StatusCreated && r.Status != http.StatusOK {
+			t.Fatalf("register the callee: %d %s", r.Status, r.Raw)
+		}
+		id := e.corpusRun(t, corpusCaller, `{"input": {"n": 20, "refuse": false}}`, http.StatusOK, "")
+		e.checkPath(t, id, "call completed\n")
+		e.record(t, "call", id, secrets)
+		id = e.corpusRun(t, corpusCaller, `{"input": {"n": 1, "refuse": true}}`, http.StatusConflict, "callee_refused")
+		e.checkPath(t, id, "call failed\n")
+		e.record(t, "call-failing-child", id, secrets)
 	})
 
 	t.Run("CompensationRefund", func(t *testing.T) {

@@ -43,6 +43,9 @@ const (
 	CodeInvalidRetry      = "invalid_retry"
 	CodeInvalidSchema     = "invalid_schema"
 	CodeTooLarge          = "too_large"
+	// CodeUnknownDefinition: a call node names a definition (or version)
+	// that is not registered.
+	CodeUnknownDefinition = "unknown_definition"
 )
 
 // Join appends a relative path to a prefix: Join("nodes[1].config",

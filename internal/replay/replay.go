@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/workflow-backend/workflow-backend/internal/codec"
@@ -110,7 +111,16 @@ func (r *Replayer) Replay(h *historypb.History) error {
 const differentEnding = "replay workflow doesn't return the same result as the last event"
 
 func (r *Replayer) replay(h *historypb.History) error {
-	return r.sdk.ReplayWorkflowHistory(quietLogger{}, h)
+	// The execution's own id, where the history records it: a call node's
+	// child id is derived from it (interpreter.CallChildID), and without it
+	// the SDK replays under a made-up id.
+	var opts worker.ReplayWorkflowHistoryOptions
+	if events := h.GetEvents(); len(events) > 0 {
+		if started := events[0].GetWorkflowExecutionStartedEventAttributes(); started.GetWorkflowId() != "" {
+			opts.OriginalExecution = workflow.Execution{ID: started.GetWorkflowId(), RunID: started.GetOriginalExecutionRunId()}
+		}
+	}
+	return r.sdk.ReplayWorkflowHistoryWithOptions(quietLogger{}, h, opts)
 }
 
 // nonDeterminismCode marks the SDK's non-determinism errors ("[TMPRL1100]
