@@ -73,6 +73,10 @@ type executeResult struct {
 	Output      json.RawMessage `json:"output,omitempty"`
 	StatusURL   string          `json:"statusUrl,omitempty"`
 	UIURL       string          `json:"uiUrl,omitempty"`
+	// Response is what a respond node answered (its status is also the
+	// HTTP status); Output stays the final output, absent while the
+	// execution runs on.
+	Response *interpreter.Response `json:"response,omitempty"`
 }
 
 // execute is POST /api/workflows/{id}/execute: the body is {input,
@@ -132,6 +136,8 @@ func (s *Server) runRequest(c echo.Context) (wait time.Duration, key string, bod
 // by a non-empty Idempotency-Key) and waits up to wait for its result:
 // successStatus with the output, 202 with a status URL when the budget runs
 // out, or the execution's failure mapped to its HTTP status (failureError).
+// A definition with a respond node is started with Update-with-Start
+// (runResponding) so that the caller is answered as soon as it runs.
 func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, key string, wait time.Duration, successStatus int) error {
 	ctx := c.Request().Context()
 	defID := ld.def.ID
@@ -166,27 +172,50 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 	if err := s.checkHistoryBudget(ld, req.Input); err != nil {
 		return err
 	}
-	run, err := s.opts.Client.ExecuteWorkflow(ctx, opts, interpreter.WorkflowName,
-		interpreter.ExecutionInput{Definition: ld.def, Input: req.Input, Reads: ld.reads, Called: ld.called})
+	input := interpreter.ExecutionInput{Definition: ld.def, Input: req.Input, Reads: ld.reads, Called: ld.called}
+	if wait > 0 && interpreter.HasRespond(&ld.def) {
+		answered, err := s.runResponding(c, opts, input, key, hash, wait, successStatus)
+		if answered || err != nil {
+			return err
+		}
+		// The execution already exists and is closed (a keyed retry): it
+		// is answered as any other.
+	}
+	run, err := s.opts.Client.ExecuteWorkflow(ctx, opts, interpreter.WorkflowName, input)
 	if err != nil {
 		return temporalError(err, "start execution")
 	}
 	ref := s.ref(opts.ID, run.GetRunID())
-	status := statusRunning
-	if key != "" {
-		// The first request or a retry: the execution must have been
-		// started with the same body.
-		desc, err := s.opts.Client.DescribeWorkflow(ctx, ref.ExecutionID, ref.RunID)
-		if err != nil {
-			return temporalError(err, "describe idempotent execution")
-		}
-		if stored := s.memoString(desc.Memo, memoRequestHash); stored != hash {
-			return newError(http.StatusConflict, codeIdempotencyReused,
-				"this Idempotency-Key was already used with a different request body").about(ref)
-		}
-		status = statusOf(desc.Status)
+	status, err := s.attachStatus(ctx, ref, key, hash)
+	if err != nil {
+		return err
 	}
+	return s.await(c, ref, status, time.Now().Add(wait), wait, successStatus)
+}
 
+// attachStatus checks, for a keyed execute, that the execution was started
+// with the same body, and returns its status (running for a fresh one).
+func (s *Server) attachStatus(ctx context.Context, ref executionRef, key, hash string) (string, error) {
+	if key == "" {
+		return statusRunning, nil
+	}
+	// The first request or a retry: the execution must have been
+	// started with the same body.
+	desc, err := s.opts.Client.DescribeWorkflow(ctx, ref.ExecutionID, ref.RunID)
+	if err != nil {
+		return "", temporalError(err, "describe idempotent execution")
+	}
+	if stored := s.memoString(desc.Memo, memoRequestHash); stored != hash {
+		return "", newError(http.StatusConflict, codeIdempotencyReused,
+			"this Idempotency-Key was already used with a different request body").about(ref)
+	}
+	return statusOf(desc.Status), nil
+}
+
+// await waits until deadline (wait is the whole budget; 0: answer at once)
+// for the execution's result and answers with it (see run).
+func (s *Server) await(c echo.Context, ref executionRef, status string, deadline time.Time, wait time.Duration, successStatus int) error {
+	ctx := c.Request().Context()
 	pending := func() error {
 		statusURL := "/api/executions/" + ref.ExecutionID
 		c.Response().Header().Set(echo.HeaderLocation, statusURL)
@@ -198,10 +227,10 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 		return pending()
 	}
 
-	waitCtx, cancel := context.WithTimeout(ctx, wait)
+	waitCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var out json.RawMessage
-	err = s.opts.Client.GetWorkflow(waitCtx, ref.ExecutionID, ref.RunID).Get(waitCtx, &out)
+	err := s.opts.Client.GetWorkflow(waitCtx, ref.ExecutionID, ref.RunID).Get(waitCtx, &out)
 	switch {
 	case err == nil:
 		return ok(c, successStatus, executeResult{
@@ -217,8 +246,8 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 	// The budget ran out. The SDK's long poll may give up with its own
 	// deadline error a moment before waitCtx ends; either way the
 	// execution was started and goes on, so the answer is 202.
-	var deadline *serviceerror.DeadlineExceeded
-	if waitCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline) {
+	var deadlineErr *serviceerror.DeadlineExceeded
+	if waitCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadlineErr) {
 		status = statusRunning
 		return pending()
 	}

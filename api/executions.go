@@ -55,6 +55,9 @@ type Executions interface {
 	CancelWorkflow(ctx context.Context, workflowID, runID string) error
 	GetWorkflowHistory(ctx context.Context, workflowID, runID string, isLongPoll bool, filterType enumspb.HistoryEventFilterType) client.HistoryEventIterator
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+	// Update-with-Start: executions of definitions with a respond node.
+	NewWithStartWorkflowOperation(options client.StartWorkflowOptions, workflow any, args ...any) client.WithStartWorkflowOperation
+	UpdateWithStartWorkflow(ctx context.Context, options client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error)
 }
 
 var _ Executions = client.Client(nil)
@@ -83,8 +86,11 @@ type executionSummary struct {
 // executionDetail is GET /api/executions/{executionId}.
 type executionDetail struct {
 	executionSummary
-	Output     json.RawMessage         `json:"output,omitempty"`
-	Error      *executionFailure       `json:"error,omitempty"`
+	Output json.RawMessage   `json:"output,omitempty"`
+	Error  *executionFailure `json:"error,omitempty"`
+	// Response is what the execution's respond node answered the caller
+	// (absent when it has none, or none ran).
+	Response   *interpreter.Response   `json:"response,omitempty"`
 	Nodes      []interpreter.NodeState `json:"nodes"`
 	NodesError string                  `json:"nodesError,omitempty"`
 }
@@ -346,6 +352,13 @@ func (s *Server) getExecution(c echo.Context) error {
 		nodes = []interpreter.NodeState{}
 	}
 	out.Nodes = nodes
+	if slices.ContainsFunc(nodes, func(n interpreter.NodeState) bool { return n.Type == interpreter.RespondNodeType }) {
+		// Only executions with a respond node are asked: older ones have
+		// no such query.
+		if val, err := s.opts.Client.QueryWorkflow(qctx, ex.ID, ex.RunID, interpreter.ResponseQuery); err == nil {
+			_ = val.Get(&out.Response)
+		}
+	}
 	return ok(c, http.StatusOK, out)
 }
 

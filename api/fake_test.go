@@ -147,6 +147,14 @@ func (f *fakeExecutions) GetWorkflowHistory(context.Context, string, string, boo
 	return nil // only read for terminated executions, which the fake has none of
 }
 
+func (f *fakeExecutions) NewWithStartWorkflowOperation(client.StartWorkflowOptions, any, ...any) client.WithStartWorkflowOperation {
+	panic("fake: Update-with-Start is tested against the real server (api/e2e)")
+}
+
+func (f *fakeExecutions) UpdateWithStartWorkflow(context.Context, client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	return nil, errors.New("fake: Update-with-Start is tested against the real server (api/e2e)")
+}
+
 func (f *fakeExecutions) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
 	return &client.CheckHealthResponse{}, nil
 }

@@ -13,6 +13,13 @@ const (
 	WorkflowName = "interpreter"
 	// NodesQuery returns the per-node state ([]NodeState) of an execution.
 	NodesQuery = "nodes"
+	// ResponseUpdate waits until a respond node ran (or the execution
+	// ended) and returns a ResponseResult: the API sends it with
+	// Update-with-Start to answer the caller early.
+	ResponseUpdate = "response"
+	// ResponseQuery returns the response a respond node recorded (*Response,
+	// null when none ran), read by GET /api/executions/{id}.
+	ResponseQuery = "response"
 
 	// IOTaskQueueSuffix names the queue of the I/O node types (TASK_QUEUE + suffix),
 	// served only by the dedicated workers that hold the secrets.

@@ -41,6 +41,7 @@ func TestCorpusCoverage(t *testing.T) {
 			seen["whole scope"] = true
 		}
 		hasWait := slices.ContainsFunc(in.Definition.Nodes, func(n interpreter.Node) bool { return n.Type == "wait" })
+		hasRespond := interpreter.HasRespond(&in.Definition)
 		for _, e := range h.GetEvents() {
 			switch e.GetEventType() {
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
@@ -61,6 +62,10 @@ func TestCorpusCoverage(t *testing.T) {
 			case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
 				// A call node's child: only call nodes start children.
 				seen["node "+interpreter.CallNodeType] = true
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+				// A respond node answered the ResponseUpdate (its body is a
+				// call_input marker; the update is what only respond does).
+				seen["node "+interpreter.RespondNodeType] = seen["node "+interpreter.RespondNodeType] || hasRespond
 			case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
 				seen["call with a failing child"] = true
 			}

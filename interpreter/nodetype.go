@@ -79,9 +79,9 @@ type Registry struct {
 }
 
 // NewRegistry returns a registry with the given types and the types the
-// interpreter implements itself (wait, call).
+// interpreter implements itself (wait, call, respond).
 func NewRegistry(types ...NodeType) *Registry {
-	return &Registry{types: append([]NodeType{waitNodeType(), callNodeType()}, types...)}
+	return &Registry{types: append([]NodeType{waitNodeType(), callNodeType(), respondNodeType()}, types...)}
 }
 
 // Lookup finds a node type by name.

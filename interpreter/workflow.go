@@ -43,7 +43,12 @@ func (i *Interpreter) Run(ctx workflow.Context, in ExecutionInput) (any, error) 
 	if err := workflow.SetQueryHandler(ctx, NodesQuery, r.states); err != nil {
 		return nil, err
 	}
-	return r.execute(ctx)
+	if err := r.registerResponseHandlers(ctx); err != nil {
+		return nil, err
+	}
+	out, err := r.execute(ctx)
+	r.endResponse(ctx)
+	return out, err
 }
 
 // completion is what a node's coroutine reports to the scheduler.
@@ -66,6 +71,8 @@ type run struct {
 	running  int
 	done     workflow.Channel
 	comp     *compensation
+	response *Response // the first respond node's answer (respond.go)
+	ended    bool      // execute returned: a waiting ResponseUpdate answers Responded false
 	// reorderReady: see Interpreter.
 	reorderReady func(ready []int)
 }
@@ -153,6 +160,8 @@ func (r *run) runNode(ctx workflow.Context, i int, req NodeRequest) completion {
 			fmt.Sprintf("node %s: node type %q is not registered on this worker", n.ID, n.Type), ErrConfiguration, nil)
 	case nt.Kind == KindWorkflow && n.Type == CallNodeType:
 		c.Result, c.Err = r.call(ctx, req)
+	case nt.Kind == KindWorkflow && n.Type == RespondNodeType:
+		c.Result, c.Err = r.respond(ctx, req)
 	case nt.Kind == KindWorkflow:
 		c.Result, c.Err = wait(ctx, req, &r.nodes[i].NodeState)
 	default:
