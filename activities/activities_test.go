@@ -228,8 +228,8 @@ func TestRegistration(t *testing.T) {
 	if got, want := len(pure)+len(io), len(all)+len(helpers); got != want {
 		t.Errorf("registered %d activities, want %d (every node type and helper once)", got, want)
 	}
-	// The registry holds the list and the interpreter's own wait and call.
-	if got, want := len(reg.Names()), len(all)+2; got != want {
+	// The registry holds the list and the interpreter's own wait, call and respond.
+	if got, want := len(reg.Names()), len(all)+3; got != want {
 		t.Errorf("registry has %d node types, want %d", got, want)
 	}
 	if got := PureNodeTypes(); len(got) != len(pure)-len(helpers) {

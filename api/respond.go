@@ -40,8 +40,11 @@ func (s *Server) runResponding(c echo.Context, opts client.StartWorkflowOptions,
 	handle, uerr := s.opts.Client.UpdateWithStartWorkflow(waitCtx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: startOp,
 		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName:   interpreter.ResponseUpdate,
-			WaitForStage: client.WorkflowUpdateStageCompleted,
+			UpdateName: interpreter.ResponseUpdate,
+			// Accepted: the request returns (with the run id) once the
+			// first workflow task took the update; handle.Get then waits
+			// for the response within the budget.
+			WaitForStage: client.WorkflowUpdateStageAccepted,
 		},
 	})
 	var res interpreter.ResponseResult
@@ -56,13 +59,23 @@ func (s *Server) runResponding(c echo.Context, opts client.StartWorkflowOptions,
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	run, serr := startOp.Get(sctx)
 	scancel()
+	runID := ""
+	if serr == nil {
+		runID = run.GetRunID()
+	} else if uerr != nil && waitCtx.Err() != nil {
+		// The budget ran out before the request returned: the execution
+		// may have started all the same; its id says.
+		if desc, err := s.opts.Client.DescribeWorkflow(ctx, opts.ID, ""); err == nil {
+			runID, serr = desc.WorkflowExecution.RunID, nil
+		}
+	}
 	if serr != nil {
 		if uerr != nil {
 			return true, temporalError(uerr, "start execution")
 		}
 		return true, temporalError(serr, "start execution")
 	}
-	ref := s.ref(opts.ID, run.GetRunID())
+	ref := s.ref(opts.ID, runID)
 	status, err := s.attachStatus(ctx, ref, key, hash)
 	if err != nil {
 		return true, err

@@ -38,7 +38,8 @@ const (
 	UntilActivity  = "until"  // evaluates a wait node's `until` timestamp
 	OutputActivity = "output" // evaluates the definition's output mapping
 	// CallInputActivity evaluates a call node's input mapping and checks it
-	// against the called definition's inputSchema (a CallInputRequest).
+	// against the called definition's inputSchema (a CallInputRequest); a
+	// respond node's body is evaluated by it too (no schema).
 	CallInputActivity = "call_input"
 )
 

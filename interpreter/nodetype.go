@@ -15,7 +15,7 @@ const (
 	KindPure Kind = iota
 	// KindIO node types do I/O: regular activities on the I/O task queue.
 	KindIO
-	// KindWorkflow node types are carried out by the workflow itself (wait, call).
+	// KindWorkflow node types are carried out by the workflow itself (wait, call, respond).
 	KindWorkflow
 )
 

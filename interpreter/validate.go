@@ -275,9 +275,12 @@ func checkExecution(at *problem.List, n Node, nt NodeType) {
 // path.
 func checkTimeouts(at *problem.List, n Node, nt NodeType) {
 	if nt.Kind == KindWorkflow && (n.Timeout != "" || n.Retry != nil) {
-		if n.Type == CallNodeType {
+		switch n.Type {
+		case RespondNodeType:
+			at.Add("", CodeInvalidConfig, "respond nodes are not activities: timeout and retry do not apply")
+		case CallNodeType:
 			at.Add("", CodeInvalidConfig, "call nodes are not activities: timeout and retry do not apply (a retried child would repeat its side effects)")
-		} else {
+		default:
 			at.Add("", CodeInvalidConfig, "%s nodes are not activities: use the config's timeout instead of timeout/retry", n.Type)
 		}
 		return

@@ -119,3 +119,37 @@ func TestRespondIdempotentRetry(t *testing.T) {
 		t.Fatalf("reused key: status %d", r.Status)
 	}
 }
+
+// When no respond node runs (its branch is not taken), or the wait budget
+// runs out before one does, the answer is the usual one.
+func TestRespondNotReached(t *testing.T) {
+	id := uniqueID("t-respond-skipped")
+	register(t, apitest.Definition(id, "1.0.0", "make", []map[string]any{
+		apitest.Transform("make", map[string]string{"n": "input.n * 2"}),
+		apitest.Node("answer", "respond", map[string]any{"status": 201}),
+	}, []map[string]any{apitest.Edge("make", "answer", "condition", "input.n > 100")}), http.StatusCreated)
+	r := execute(t, id, "?wait=30s", map[string]any{"input": map[string]any{"n": 21}})
+	apitest.Expect(t, r, http.StatusOK, "")
+	var d respondData
+	r.DecodeData(t, &d)
+	if d.Status != "completed" || d.Response != nil {
+		t.Fatalf("answer %+v", d)
+	}
+	apitest.JSONEqual(t, d.Output, map[string]any{"make": map[string]any{"n": 42}})
+
+	slow := uniqueID("t-respond-late")
+	register(t, apitest.Definition(slow, "1.0.0", "slow", []map[string]any{
+		apitest.Node("slow", "wait", map[string]any{"duration": "3s"}),
+		apitest.Node("answer", "respond", map[string]any{"status": 201}),
+	}, []map[string]any{apitest.Edge("slow", "answer")}), http.StatusCreated)
+	r = execute(t, slow, "?wait=500ms", map[string]any{"input": nil})
+	apitest.Expect(t, r, http.StatusAccepted, "")
+	r.DecodeData(t, &d)
+	if d.Status != "running" || d.Response != nil || d.ExecutionID == "" {
+		t.Fatalf("answer %+v", d)
+	}
+	v := waitFor(t, d.ExecutionID, statusIs("completed"))
+	if n := nodeByID(t, v, "answer"); n.Status != interpreter.StatusCompleted {
+		t.Fatalf("answer node %+v", n)
+	}
+}
