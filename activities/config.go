@@ -3,9 +3,6 @@ package activities
 import (
 	"bytes"
 	"encoding/json"
-	"maps"
-	"slices"
-	"strings"
 	"sync"
 
 	"github.com/workflow-backend/workflow-backend/internal/problem"
@@ -29,17 +26,10 @@ type compiling struct {
 // expression checks that src is present and compiles.
 func (c *compiling) expression(path, src string) { c.Expression(path, src, c.exprs) }
 
-// expressions checks a map of field's {key: expression} in key order. An
-// empty key is a problem of field; keyWord names a key in that message
-// ("mapping has an empty key").
+// expressions checks a map of field's {key: expression} (see
+// problem.List.Expressions).
 func (c *compiling) expressions(field, keyWord string, m map[string]string) {
-	for _, key := range slices.Sorted(maps.Keys(m)) {
-		if strings.TrimSpace(key) == "" {
-			c.Add(field, interpreter.CodeInvalidConfig, "%s has an empty %s", field, keyWord)
-			continue
-		}
-		c.expression(field+"."+key, m[key])
-	}
+	c.Expressions(field, keyWord, m, c.exprs)
 }
 
 // maxCompiledConfigs bounds the compiled configs an Activities keeps.

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -31,33 +29,18 @@ func callNodeType() NodeType {
 	return NodeType{
 		Name:        CallNodeType,
 		Kind:        KindWorkflow,
-		CheckConfig: checkCallConfig,
+		CheckConfig: configCheck("call", checkCallConfig),
 	}
-}
-
-func decodeCallConfig(raw json.RawMessage) (CallConfig, *problem.DecodeError) {
-	var c CallConfig
-	err := problem.Decode(raw, &c, "the call config")
-	return c, err
 }
 
 // checkCallConfig checks the config's shape and compiles its expressions.
 // Whether the called definition exists, and that calls form no cycle, need
 // the store: the API checks them at registration (CheckCalls).
-func checkCallConfig(raw json.RawMessage, exprs ExprChecker) []Problem {
-	var l problem.List
-	c, err := decodeCallConfig(raw)
-	if err != nil {
-		l.Add(err.Path, CodeInvalidConfig, "%s", err.Message)
-		return l.All()
-	}
+func checkCallConfig(c CallConfig, l *problem.List, exprs ExprChecker) {
 	if c.Definition == "" {
 		l.Add("definition", CodeRequired, "a call node names the definition it runs")
 	}
-	for _, key := range slices.Sorted(maps.Keys(c.Input)) {
-		l.Expression("input."+key, c.Input[key], exprs)
-	}
-	return l.All()
+	l.Expressions("input", "key", c.Input, exprs)
 }
 
 // CallChildID is the workflow id of the child execution a call node starts:
@@ -89,7 +72,7 @@ func findCalled(called []Definition, id, version string) (Definition, bool) {
 func (r *run) call(ctx workflow.Context, req NodeRequest) (NodeResult, error) {
 	n := req.Node
 	result := NodeResult{Outcome: OutcomeSuccess}
-	cfg, bad := decodeCallConfig(n.Config) //workflowcheck:ignore (see wait)
+	cfg, bad := decodeConfig[CallConfig](n.Config, "call") //workflowcheck:ignore (see wait)
 	if bad != nil {
 		return result, temporal.NewNonRetryableApplicationError("call config: "+bad.Error(), ErrConfiguration, nil)
 	}
@@ -176,7 +159,7 @@ func Calls(def *Definition) []CallRef {
 		if n.Type != CallNodeType {
 			continue
 		}
-		c, err := decodeCallConfig(n.Config)
+		c, err := decodeConfig[CallConfig](n.Config, "call")
 		if err != nil {
 			continue
 		}
@@ -188,7 +171,7 @@ func Calls(def *Definition) []CallRef {
 // PinCall sets the version of call node i of def: registration pins a call
 // without a version to the then-latest version of the called definition.
 func PinCall(def *Definition, i int, version string) error {
-	c, bad := decodeCallConfig(def.Nodes[i].Config)
+	c, bad := decodeConfig[CallConfig](def.Nodes[i].Config, "call")
 	if bad != nil {
 		return bad
 	}

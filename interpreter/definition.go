@@ -83,7 +83,7 @@ func (d *Definition) Signals() []string {
 		if n.Type != waitNodeType().Name {
 			continue
 		}
-		cfg, err := decodeWaitConfig(n.Config)
+		cfg, err := decodeConfig[WaitConfig](n.Config, "wait")
 		if err != nil || cfg.Signal == "" || slices.Contains(names, cfg.Signal) {
 			continue
 		}

@@ -1,10 +1,6 @@
 package interpreter
 
 import (
-	"encoding/json"
-	"maps"
-	"slices"
-
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -27,33 +23,18 @@ func respondNodeType() NodeType {
 	return NodeType{
 		Name:        RespondNodeType,
 		Kind:        KindWorkflow,
-		CheckConfig: checkRespondConfig,
+		CheckConfig: configCheck("respond", checkRespondConfig),
 	}
-}
-
-func decodeRespondConfig(raw json.RawMessage) (RespondConfig, *problem.DecodeError) {
-	var c RespondConfig
-	err := problem.Decode(raw, &c, "the respond config")
-	return c, err
 }
 
 // checkRespondConfig checks the status (a 2xx: a respond node answers a
 // success; failures are the fail node's) and compiles the body's
 // expressions.
-func checkRespondConfig(raw json.RawMessage, exprs ExprChecker) []Problem {
-	var l problem.List
-	c, err := decodeRespondConfig(raw)
-	if err != nil {
-		l.Add(err.Path, CodeInvalidConfig, "%s", err.Message)
-		return l.All()
-	}
+func checkRespondConfig(c RespondConfig, l *problem.List, exprs ExprChecker) {
 	if c.Status < 200 || c.Status > 299 {
 		l.Add("status", CodeInvalidConfig, "a respond node answers a success: status must be an integer from 200 to 299")
 	}
-	for _, key := range slices.Sorted(maps.Keys(c.Body)) {
-		l.Expression("body."+key, c.Body[key], exprs)
-	}
-	return l.All()
+	l.Expressions("body", "key", c.Body, exprs)
 }
 
 // Response is what a respond node answered: the answer of the
@@ -105,7 +86,7 @@ func (r *run) endResponse(ctx workflow.Context) {
 func (r *run) respond(ctx workflow.Context, req NodeRequest) (NodeResult, error) {
 	n := req.Node
 	result := NodeResult{Outcome: OutcomeSuccess}
-	cfg, bad := decodeRespondConfig(n.Config) //workflowcheck:ignore (see wait)
+	cfg, bad := decodeConfig[RespondConfig](n.Config, "respond") //workflowcheck:ignore (see wait)
 	if bad != nil {
 		return result, temporal.NewNonRetryableApplicationError("respond config: "+bad.Error(), ErrConfiguration, nil)
 	}

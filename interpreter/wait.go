@@ -26,33 +26,21 @@ func waitNodeType() NodeType {
 		Kind:        KindWorkflow,
 		Outcomes:    []string{OutcomeTimeout},
 		OutcomesOf:  waitOutcomes,
-		CheckConfig: checkWaitConfig,
+		CheckConfig: configCheck("wait", checkWaitConfig),
 	}
-}
-
-func decodeWaitConfig(raw json.RawMessage) (WaitConfig, *problem.DecodeError) {
-	var c WaitConfig
-	err := problem.Decode(raw, &c, "the wait config")
-	return c, err
 }
 
 // waitOutcomes: only a signal wait with a timeout can time out; a timer
 // wait ends when its timer fires, which is success.
 func waitOutcomes(raw json.RawMessage) []string {
-	c, err := decodeWaitConfig(raw)
+	c, err := decodeConfig[WaitConfig](raw, "wait")
 	if err != nil || c.Signal == "" || c.Timeout == "" {
 		return nil
 	}
 	return []string{OutcomeTimeout}
 }
 
-func checkWaitConfig(raw json.RawMessage, exprs ExprChecker) []Problem {
-	var l problem.List
-	c, err := decodeWaitConfig(raw)
-	if err != nil {
-		l.Add(err.Path, CodeInvalidConfig, "%s", err.Message)
-		return l.All()
-	}
+func checkWaitConfig(c WaitConfig, l *problem.List, exprs ExprChecker) {
 	set := 0
 	for _, s := range []string{c.Duration, c.Until, c.Signal} {
 		if s != "" {
@@ -75,7 +63,6 @@ func checkWaitConfig(raw json.RawMessage, exprs ExprChecker) []Problem {
 		l.Add("timeout", CodeInvalidConfig, "timeout only applies to a signal wait")
 	}
 	l.Duration("timeout", c.Timeout)
-	return l.All()
 }
 
 // wait carries out a wait node in the workflow: a durable timer, or a
@@ -86,7 +73,7 @@ func wait(ctx workflow.Context, req NodeRequest, st *NodeState) (NodeResult, err
 	// Decoding JSON into a struct is deterministic. workflowcheck flags it
 	// only because the runtime's allocator, deep inside encoding/json, may
 	// start the garbage collector's goroutines.
-	cfg, bad := decodeWaitConfig(n.Config) //workflowcheck:ignore
+	cfg, bad := decodeConfig[WaitConfig](n.Config, "wait") //workflowcheck:ignore
 	if bad != nil {
 		return NodeResult{}, temporal.NewNonRetryableApplicationError("wait config: "+bad.Error(), ErrConfiguration, nil)
 	}

@@ -1,7 +1,9 @@
 package problem
 
 import (
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,6 +27,19 @@ func (l *List) Expression(path, src string, c Checker) {
 	}
 	if err := c.Check(src); err != nil {
 		l.Add(path, CodeInvalidExpression, "%s", err.Error())
+	}
+}
+
+// Expressions checks a {key: expression} map of field in key order (so
+// problems come in the same order every time). An empty key is a problem of
+// field; keyWord names a key in that message ("mapping has an empty key").
+func (l *List) Expressions(field, keyWord string, m map[string]string, c Checker) {
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		if strings.TrimSpace(key) == "" {
+			l.Add(field, CodeInvalidConfig, "%s has an empty %s", field, keyWord)
+			continue
+		}
+		l.Expression(field+"."+key, m[key], c)
 	}
 }
 
