@@ -31,8 +31,8 @@ func testSQLInjection(t *testing.T, e *flowEnv) {
 		if r.Status != http.StatusCreated {
 			t.Fatalf("register %s: %d %s", c.email, r.Status, r.Raw)
 		}
-		if r.Data.Output["name"] != c.name || r.Data.Output["email"] != c.email {
-			t.Errorf("output %v, want the literal email and name", r.Data.Output)
+		if got := r.Data.Response.Body; got["name"] != c.name || got["email"] != c.email {
+			t.Errorf("response %v, want the literal email and name", got)
 		}
 		if n := e.scalar(t, `SELECT COUNT(*) FROM users WHERE email = ? AND name = ?`, c.email, c.name); n != 1 {
 			t.Errorf("%d rows hold the literal email %q and name %q", n, c.email, c.name)

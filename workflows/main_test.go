@@ -185,6 +185,12 @@ type reply struct {
 		ExecutionID string         `json:"executionId"`
 		Status      string         `json:"status"`
 		Output      map[string]any `json:"output"`
+		// Response is the answer of a respond node (registration).
+		Response struct {
+			NodeID string         `json:"nodeId"`
+			Status int            `json:"status"`
+			Body   map[string]any `json:"body"`
+		} `json:"response"`
 	}
 	Error struct {
 		Code        string `json:"code"`
