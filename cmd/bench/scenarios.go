@@ -79,8 +79,13 @@ func newBench(ctx context.Context, core *app.Core, tc client.Client, st *store.S
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
 	b := &bench{core: core, client: tc, def: def, http: &http.Client{Timeout: time.Minute, Transport: transport}}
-	var err error
-	if b.workers, err = core.NewWorkers(tc, nil); err != nil {
+	// The worker serves the I/O queue too (the registration scenarios'
+	// database and email nodes), as dev mode's co-located worker does.
+	ioNodes, err := core.NewIO(st)
+	if err != nil {
+		return nil, err
+	}
+	if b.workers, err = core.NewWorkers(tc, ioNodes); err != nil {
 		return nil, err
 	}
 	if err := b.workers.Start(); err != nil {
@@ -102,6 +107,9 @@ func newBench(ctx context.Context, core *app.Core, tc client.Client, st *store.S
 	if err != nil {
 		return nil, err
 	}
+	if err := eager.RegisterShippedDefinitions(ctx); err != nil {
+		return nil, err
+	}
 	b.eagerAPI = httptest.NewServer(eager.Handler())
 	b.plainAPI = httptest.NewServer(plain.Handler())
 	resp, err := b.http.Post(b.eagerAPI.URL+"/api/workflows", "application/json", bytes.NewReader([]byte(sixNodes)))
@@ -111,6 +119,19 @@ func newBench(ctx context.Context, core *app.Core, tc client.Client, st *store.S
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("registering the bench definition: HTTP %d", resp.StatusCode)
+	}
+	waiting, err := waitingRegistrationDefinition()
+	if err != nil {
+		return nil, err
+	}
+	resp, err = b.http.Post(b.eagerAPI.URL+"/api/workflows", "application/json", bytes.NewReader(waiting))
+	if err != nil {
+		return nil, err
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("registering %s: HTTP %d %s", waitingRegistration, resp.StatusCode, answer)
 	}
 	return b, nil
 }
