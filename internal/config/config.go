@@ -71,6 +71,11 @@ type Config struct {
 	TemporalUIURL     string        `env:"TEMPORAL_UI_URL"`
 	TemporalUIPort    int           `env:"TEMPORAL_UI_PORT" envDefault:"8233"`
 	Retention         time.Duration `env:"TEMPORAL_RETENTION" envDefault:"168h"`
+	// TemporalDBURL, when set, keeps the embedded Temporal server's state
+	// (dev mode and dev -temporal-only) in Postgres instead of
+	// DATA_DIR/temporal.db: postgres://user:password@host:5432/temporal
+	// (and temporal_visibility next to it), created and migrated at start.
+	TemporalDBURL string `env:"TEMPORAL_DB_URL"`
 
 	// Worker tuning (0: the SDK's default).
 	MaxConcurrentActivities      int `env:"WORKER_MAX_CONCURRENT_ACTIVITIES"`

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,7 +18,8 @@ import (
 )
 
 // RunTemporal is `dev -temporal-only`: the embedded Temporal server and its
-// Web UI alone, with their state in DATA_DIR/temporal.db, serving until ctx
+// Web UI alone, with their state in DATA_DIR/temporal.db (or the Postgres
+// database of TEMPORAL_DB_URL), serving until ctx
 // ends. The production api and worker commands run against it as against a
 // Temporal cluster; restarting it on the same TEMPORAL_ADDRESS and DATA_DIR
 // keeps every execution (the fault tests kill and restart it).
@@ -39,10 +41,10 @@ func RunTemporal(ctx context.Context, environ map[string]string, stdout, stderr 
 workflow-backend dev mode: Temporal server only
   Temporal gRPC:    %s   (TEMPORAL_ADDRESS for bin/api and bin/worker)
   Temporal Web UI:  %s
-  Data:             %s
+  State:            %s
 Press Ctrl+C to stop.
 
-`, srv.FrontendAddress(), srv.UIAddress(), cfg.DataDir)
+`, srv.FrontendAddress(), srv.UIAddress(), temporalStore(cfg))
 	<-ctx.Done()
 	return nil
 }
@@ -61,6 +63,7 @@ func startTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, 
 		UIPort:           cfg.TemporalUIPort,
 		UICodecEndpoint:  codecEndpoint,
 		DatabaseFile:     filepath.Join(cfg.DataDir, "temporal.db"),
+		PostgresURL:      cfg.TemporalDBURL,
 		Namespace:        cfg.TemporalNamespace,
 		Retention:        cfg.Retention,
 		SearchAttributes: app.SearchAttributes,
@@ -70,6 +73,17 @@ func startTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, 
 		return nil, fmt.Errorf("starting the embedded Temporal server: %w", err)
 	}
 	return srv, nil
+}
+
+// temporalStore says where the embedded server keeps its state.
+func temporalStore(cfg config.Config) string {
+	if cfg.TemporalDBURL != "" {
+		if u, err := url.Parse(cfg.TemporalDBURL); err == nil {
+			return "Postgres " + u.Redacted()
+		}
+		return "Postgres (TEMPORAL_DB_URL)"
+	}
+	return filepath.Join(cfg.DataDir, "temporal.db")
 }
 
 // splitAddress parses TEMPORAL_ADDRESS into the IP and port the embedded

@@ -97,6 +97,13 @@ type Options struct {
 	// keeps its visibility inside. Optional; "" keeps everything in memory
 	// for the life of the process.
 	DatabaseFile string
+	// PostgresURL, when set, keeps the server's state in Postgres instead
+	// of SQLite: "postgres://user:password@host:5432/temporal" names the
+	// default store's database, and the visibility store uses the same name
+	// with "_visibility". Both are created if missing and their schemas set
+	// up or upgraded by the server's own schema tool at every start
+	// (postgres.go). DatabaseFile is then ignored. Optional.
+	PostgresURL string
 	// Namespace is created if missing. Optional; default "default".
 	Namespace string
 	// Retention is how long closed executions of Namespace are kept; set at
@@ -190,17 +197,21 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, fmt.Errorf("devserver: UI port %d: %w", o.UIPort, err)
 		}
 	}
-	dc, err := dynamicConfigClient(o.DynamicConfig)
+	dc, err := dynamicConfigClient(o.DynamicConfig, o.PostgresURL != "")
 	if err != nil {
 		return nil, err
 	}
-	sqlConf, visibilityConf, err := prepareDatabase(o)
-	if err != nil {
-		return nil, err
-	}
-
 	stopping := new(atomic.Bool)
 	logger := slog.New(leveledHandler{min: stopLeveler{base: o.LogLevel, stopping: stopping}, h: o.Logger.Handler()})
+	var sqlConf, visibilityConf *config.SQL
+	if o.PostgresURL != "" {
+		sqlConf, visibilityConf, err = postgresStores(o.PostgresURL, serverLogger{l: logger})
+	} else {
+		sqlConf, visibilityConf, err = prepareDatabase(o)
+	}
+	if err != nil {
+		return nil, err
+	}
 	conf := serverConfig(o, dialIP, ports, sqlConf, visibilityConf)
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
@@ -369,14 +380,24 @@ var embeddedDynamicConfig = map[string]any{
 	"history.timerProcessorMaxPollRPS": 1000,
 }
 
+// sqliteOnlyDynamicConfig are the keys of embeddedDynamicConfig that
+// answer SQLite's single connection per database.
+var sqliteOnlyDynamicConfig = []string{"history.visibilityProcessorSchedulerWorkerCount"}
+
 // dynamicConfigClient merges deploy's dynamic config, embeddedDynamicConfig and
 // overrides, in that order. Both deploy's file and the other values (as a
 // file of the same format) go through the server's own YAML loader, so that
 // unknown keys and mistyped values are caught here rather than silently
 // ignored.
-func dynamicConfigClient(overrides map[string]any) (dynamicconfig.StaticClient, error) {
+//
+// On Postgres the SQLite-only settings (sqliteOnlyDynamicConfig) are left
+// out: the visibility store has a pool of connections there.
+func dynamicConfigClient(overrides map[string]any, postgres bool) (dynamicconfig.StaticClient, error) {
 	values := make(map[string]any, len(embeddedDynamicConfig)+len(overrides))
 	for k, v := range embeddedDynamicConfig {
+		if postgres && slices.Contains(sqliteOnlyDynamicConfig, k) {
+			continue
+		}
 		values[strings.ToLower(k)] = v
 	}
 	// Sorted, so that two spellings of one key resolve the same way each run.
@@ -528,12 +549,17 @@ func serverConfig(o Options, dialIP string, ports servicePorts, sqlConf, visibil
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = dialIP
-	conf.Persistence.DefaultStore = "sqlite-default"
-	conf.Persistence.VisibilityStore = "sqlite-visibility"
+	backend := "sqlite"
 	conf.Persistence.NumHistoryShards = 1
+	if o.PostgresURL != "" {
+		backend = "postgres"
+		conf.Persistence.NumHistoryShards = postgresShards
+	}
+	conf.Persistence.DefaultStore = backend + "-default"
+	conf.Persistence.VisibilityStore = backend + "-visibility"
 	conf.Persistence.DataStores = map[string]config.DataStore{
-		"sqlite-default":    {SQL: sqlConf},
-		"sqlite-visibility": {SQL: visibilityConf},
+		conf.Persistence.DefaultStore:    {SQL: sqlConf},
+		conf.Persistence.VisibilityStore: {SQL: visibilityConf},
 	}
 	conf.ClusterMetadata = &cluster.Config{
 		EnableGlobalNamespace:    false,
@@ -600,6 +626,13 @@ func (s *Server) prepareNamespace(ctx context.Context, o Options) error {
 	}
 	defer c.Close()
 	ops, wf := c.OperatorService(), c.WorkflowService()
+	if o.PostgresURL != "" {
+		// SQLite databases get the namespace before the server starts
+		// (prepareDatabase); a Postgres one through the frontend.
+		if err := registerNamespace(ctx, wf, o); err != nil {
+			return err
+		}
+	}
 
 	var missing map[string]enumspb.IndexedValueType
 	err = retryUnavailable(ctx, func() error {
@@ -708,6 +741,36 @@ func namespaceReady(resp *workflowservice.DescribeNamespaceResponse, o Options) 
 // retryUnavailable runs f until it succeeds, fails with an error other than
 // Unavailable or NamespaceNotFound (both happen while a fresh server warms
 // up), or ctx ends.
+// registerNamespace registers o.Namespace with o.Retention unless it
+// exists.
+func registerNamespace(ctx context.Context, wf workflowservice.WorkflowServiceClient, o Options) error {
+	for {
+		_, err := wf.DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: o.Namespace})
+		var notFound *serviceerror.NamespaceNotFound
+		var unavailable *serviceerror.Unavailable
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &notFound):
+			_, err = wf.RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+				Namespace:                        o.Namespace,
+				WorkflowExecutionRetentionPeriod: durationpb.New(o.Retention),
+			})
+			var exists *serviceerror.NamespaceAlreadyExists
+			if err != nil && !errors.As(err, &exists) && !errors.As(err, &unavailable) {
+				return fmt.Errorf("devserver: register namespace %s: %w", o.Namespace, err)
+			}
+		case !errors.As(err, &unavailable):
+			return fmt.Errorf("devserver: describe namespace %s: %w", o.Namespace, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devserver: namespace %s: %w", o.Namespace, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 func retryUnavailable(ctx context.Context, f func() error) error {
 	for {
 		err := f()

@@ -370,7 +370,7 @@ func TestDynamicConfig(t *testing.T) {
 	c, err := dynamicConfigClient(map[string]any{
 		"History.TransferProcessorMaxPollRPS": 500, // keys are case-insensitive
 		"system.namespaceMinRetentionLocal":   "1m",
-	})
+	}, false)
 	if err != nil {
 		t.Fatalf("dynamicConfigClient: %v", err)
 	}
@@ -392,7 +392,7 @@ func TestDynamicConfig(t *testing.T) {
 		"unknown key": {"history.noSuchSetting": 1},
 		"wrong type":  {"history.transferProcessorMaxPollRPS": "fast"},
 	} {
-		if _, err := dynamicConfigClient(bad); err == nil {
+		if _, err := dynamicConfigClient(bad, false); err == nil {
 			t.Errorf("%s: dynamicConfigClient succeeded, want error", name)
 		}
 	}
