@@ -153,7 +153,7 @@ func allWorkersKilledInWait(t *testing.T, s *system) result {
 func temporalRestarted(t *testing.T, s *system) result {
 	const defID, product, n = "faults-s3", 9003, 30
 	r := result{scenario: "3. restart the Temporal server mid-execution",
-		checks: "kill -9 of the server process, restart on the same port and SQLite file; every execution completes; one charge, order, payment, reservation each"}
+		checks: "kill -9 of the server process, restart on the same port and Postgres databases; every execution completes; one charge, order, payment, reservation each"}
 	s.register(t, orderDefinition(t, defID, nil))
 	s.addProduct(t, product)
 	s.stripe.SetChargeDelay(time.Second)

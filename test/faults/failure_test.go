@@ -119,6 +119,41 @@ func databaseStopped(t *testing.T, s *system) result {
 	return r
 }
 
+// temporalDatabaseStopped: the Temporal server's Postgres stops while
+// orders run and starts again. The server cannot record anything while it
+// is down (workers' polls and completions fail and are retried by the
+// SDK); afterwards every execution completes, each order charged once.
+func temporalDatabaseStopped(t *testing.T, s *system) result {
+	const defID, product, n = "faults-s8", 9008, 30
+	const outage = 6 * time.Second
+	r := result{scenario: "8. Temporal's database stopped during executions",
+		checks: fmt.Sprintf("pg_ctl stop -m fast of the Temporal server's Postgres, %v down, start; every execution completes; one charge, order, payment, reservation each", outage)}
+	s.register(t, orderDefinition(t, defID, nil))
+	s.addProduct(t, product)
+	s.stripe.SetChargeDelay(time.Second)
+	defer s.stripe.SetChargeDelay(0)
+	mails := len(s.sendgrid.Messages())
+
+	ids := s.startMany(t, defID, n, func(int) any { return orderInput(product) })
+	s.waitCharges(t, ids, n/4)
+	if err := s.temporalPG.stop(); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt := time.Now()
+	time.Sleep(outage)
+	if err := s.temporalPG.start(); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Since(stoppedAt)
+	ends := s.waitClosed(t, ids, 3*time.Minute)
+
+	s.countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	s.checkTemporalCount(t, &r, defID, n)
+	s.checkOrders(t, &r, product, ids, mails)
+	r.note = fmt.Sprintf("Temporal's database down %v", down.Round(time.Second))
+	return r
+}
+
 // failingNodeCompensates: a node after the charge fails on every attempt
 // (a trigger refuses the order's item with a serialization failure, an
 // error the node retries); after its bounded attempts the

@@ -14,8 +14,8 @@ import (
 func TestFaults(t *testing.T) {
 	start := time.Now()
 	s := newSystem(t)
-	t.Logf("system up in %v: temporal, postgres on :%d, api, 2 workers; logs in %s",
-		time.Since(start).Round(time.Second), s.pg.port, s.dir)
+	t.Logf("system up in %v: temporal (its postgres on :%d), app postgres on :%d, api, 2 workers; logs in %s",
+		time.Since(start).Round(time.Second), s.temporalPG.port, s.pg.port, s.dir)
 
 	var results []result
 	scenarios := []struct {
@@ -29,6 +29,7 @@ func TestFaults(t *testing.T) {
 		{"5_stripe_fails_after_charge", stripeFailsAfterCharge},
 		{"6_database_stopped", databaseStopped},
 		{"7_failing_node_compensates", failingNodeCompensates},
+		{"8_temporal_database_stopped", temporalDatabaseStopped},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

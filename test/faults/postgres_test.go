@@ -74,8 +74,11 @@ func startPostgres(t *testing.T) *postgres {
 }
 
 // url is the DATABASE_URL of the cluster's postgres database.
-func (pg *postgres) url() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.port)
+func (pg *postgres) url() string { return pg.databaseURL("postgres") }
+
+// databaseURL is the URL of database name in the cluster.
+func (pg *postgres) databaseURL(name string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", pg.port, name)
 }
 
 // start starts the cluster and waits until it accepts connections. fsync

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,22 +35,27 @@ import (
 var taskQueue = config.Defaults().TaskQueue
 
 // system is the whole deployment under test, on loopback: the Temporal
-// server (dev -temporal-only, SQLite files in dir), a Postgres cluster of
-// its own (the app database), two workers and the API (API_WORKER=false,
+// server (dev -temporal-only) on a Postgres cluster of its own, a second
+// Postgres cluster for the app database, two workers and the API (API_WORKER=false,
 // so every workflow task runs on the workers), with Stripe and SendGrid
 // played by servers inside the test process.
 type system struct {
-	dir      string
-	pg       *postgres
-	db       *sqlx.DB // the test's own connection to the app database
-	stripe   *testenv.StripeServer
-	sendgrid *testenv.SendGrid
-	temporal *process
-	api      *process
-	workers  []*process
-	apiURL   string
-	tc       client.Client
-	http     *http.Client
+	dir string
+	pg  *postgres // the app database
+	// temporalPG holds the Temporal server's databases (temporal and
+	// temporal_visibility): a cluster apart, so that stopping the app
+	// database (scenario 6) does not stop Temporal, and the other way
+	// round (scenario 8).
+	temporalPG *postgres
+	db         *sqlx.DB // the test's own connection to the app database
+	stripe     *testenv.StripeServer
+	sendgrid   *testenv.SendGrid
+	temporal   *process
+	api        *process
+	workers    []*process
+	apiURL     string
+	tc         client.Client
+	http       *http.Client
 }
 
 // newSystem builds the binaries and starts everything; it is all stopped
@@ -60,6 +66,7 @@ func newSystem(t *testing.T) *system {
 	bin := buildBinaries(t, filepath.Join(s.dir, "bin"), "./cmd/dev", "./cmd/api", "./cmd/worker")
 
 	s.pg = startPostgres(t)
+	s.temporalPG = startPostgres(t)
 	ctx := context.Background()
 	st, err := store.Open(ctx, s.pg.url()) // runs the migrations before the processes start
 	if err != nil {
@@ -92,7 +99,10 @@ func newSystem(t *testing.T) *system {
 
 	s.temporal = &process{
 		name: "temporal", path: filepath.Join(bin, "dev"), args: []string{"-temporal-only"},
+		// The server keeps its state in Postgres, as a production
+		// cluster does (dev mode's default is SQLite).
 		env: with("DATA_DIR="+filepath.Join(s.dir, "temporal"),
+			"TEMPORAL_DB_URL="+s.temporalPG.databaseURL("temporal"),
 			fmt.Sprintf("TEMPORAL_UI_PORT=%d", freePort(t))),
 		logPath: filepath.Join(s.dir, "temporal.log"),
 	}
@@ -122,6 +132,7 @@ func newSystem(t *testing.T) *system {
 				t.Logf("---- %s log (last 150 lines) ----\n%s", p.name, tailLog(p.logPath, 150))
 			}
 			t.Logf("---- postgres log (last 50 lines) ----\n%s", tailLog(s.pg.logPath, 50))
+			t.Logf("---- Temporal's postgres log (last 50 lines) ----\n%s", tailLog(s.temporalPG.logPath, 50))
 		}
 	})
 
@@ -165,7 +176,22 @@ func buildBinaries(t *testing.T, dir string, cmds ...string) string {
 // namespace has the search attributes the API needs.
 func (s *system) startTemporal(t *testing.T) {
 	t.Helper()
+	// dev -temporal-only prints its banner once the namespace is ready in
+	// every service's cache: on a new Postgres database the search
+	// attributes are listed before the frontend's cache has them, and a
+	// start naming one would be refused. The log is appended to across
+	// restarts: wait for one banner more.
+	banners := countInLog(s.temporal.logPath, readyBanner)
 	s.temporal.start(t)
+	waitFor(t, 90*time.Second, "the Temporal server's banner", func() error {
+		if !s.temporal.running() {
+			t.Fatalf("the Temporal server exited:\n%s", tailLog(s.temporal.logPath, 50))
+		}
+		if countInLog(s.temporal.logPath, readyBanner) <= banners {
+			return errors.New("not ready yet")
+		}
+		return nil
+	})
 	waitFor(t, 90*time.Second, "the Temporal server", func() error {
 		if !s.temporal.running() {
 			t.Fatalf("the Temporal server exited:\n%s", tailLog(s.temporal.logPath, 50))
@@ -181,6 +207,18 @@ func (s *system) startTemporal(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// readyBanner is the line dev -temporal-only prints when it serves.
+const readyBanner = "workflow-backend dev mode: Temporal server only"
+
+// countInLog counts the lines of the log at path that contain text.
+func countInLog(path, text string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(data), text)
 }
 
 // waitAPI waits until the API answers /health with 200.
