@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/workflow-backend/workflow-backend/deploy"
 	"github.com/workflow-backend/workflow-backend/internal/app"
 	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/config"
@@ -78,7 +80,8 @@ func TestComposeTopology(t *testing.T) {
 	}
 }
 
-// The Temporal server mounts the same dynamic config dev mode embeds.
+// The Temporal server mounts the dynamic config dev mode embeds, the one
+// internal/devserver's tests check against the server's registry and run.
 func TestComposeMountsDynamicConfig(t *testing.T) {
 	tmp := readCompose(t).Services["temporal"]
 	path := tmp.Environment["DYNAMIC_CONFIG_FILE_PATH"]
@@ -91,8 +94,12 @@ func TestComposeMountsDynamicConfig(t *testing.T) {
 		host, container, _ := strings.Cut(strings.TrimSuffix(v, ":ro"), ":")
 		if container == "/etc/temporal/"+filepath.Dir(path) {
 			found = true
-			if _, err := os.Stat(filepath.Join("..", host, file)); err != nil {
-				t.Errorf("mounted dynamic config: %v", err)
+			mounted, err := os.ReadFile(filepath.Join("..", host, file))
+			if err != nil {
+				t.Fatalf("mounted dynamic config: %v", err)
+			}
+			if filepath.Clean(filepath.Join(host, file)) != "deploy/temporal/dynamicconfig.yaml" || !bytes.Equal(mounted, deploy.DynamicConfigYAML()) {
+				t.Errorf("compose mounts %s, not deploy/temporal/dynamicconfig.yaml (the file the tests run)", filepath.Join(host, file))
 			}
 		}
 	}
