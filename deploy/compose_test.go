@@ -56,7 +56,7 @@ func readCompose(t *testing.T) compose {
 
 func TestComposeTopology(t *testing.T) {
 	c := readCompose(t)
-	for _, name := range []string{"postgres", "temporal", "temporal-setup", "temporal-ui", "api", "worker"} {
+	for _, name := range []string{"postgres", "temporal-schema", "temporal", "temporal-setup", "temporal-ui", "api", "worker"} {
 		if _, ok := c.Services[name]; !ok {
 			t.Errorf("service %q missing", name)
 		}
@@ -193,6 +193,26 @@ func TestComposePayloadEncryption(t *testing.T) {
 	// The API allows the UI's origin (CODEC_CORS_ORIGINS defaults to it).
 	if cors := api["CODEC_CORS_ORIGINS"]; cors == "" && !strings.HasPrefix(api["TEMPORAL_UI_URL"], "http://localhost:8080") {
 		t.Errorf("the api allows neither CODEC_CORS_ORIGINS nor TEMPORAL_UI_URL's origin for the UI on :8080")
+	}
+}
+
+// The one-shot schema job sets up and upgrades both of Temporal's databases
+// with the server's tool before the server starts (temporalio/server, unlike
+// the deprecated auto-setup image, does neither).
+func TestComposeSetsUpTemporalSchema(t *testing.T) {
+	c := readCompose(t)
+	command := strings.Join(c.Services["temporal-schema"].Command, " ")
+	for _, want := range []string{"temporal-sql-tool --plugin postgres12", "for db in temporal temporal_visibility", "setup-schema -v 0.0", "update-schema -d /etc/temporal/schema/postgresql/v12/"} {
+		if !strings.Contains(command, want) {
+			t.Errorf("temporal-schema does not run %q: %s", want, command)
+		}
+	}
+	var dependsOn map[string]struct {
+		Condition string `yaml:"condition"`
+	}
+	server := c.Services["temporal"]
+	if err := server.DependsOn.Decode(&dependsOn); err != nil || dependsOn["temporal-schema"].Condition != "service_completed_successfully" {
+		t.Errorf("the temporal server does not wait for temporal-schema to complete: %v %v", dependsOn, err)
 	}
 }
 
