@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/workflow-backend/workflow-backend/deploy"
 	"github.com/workflow-backend/workflow-backend/internal/app"
 	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/config"
@@ -54,7 +56,7 @@ func readCompose(t *testing.T) compose {
 
 func TestComposeTopology(t *testing.T) {
 	c := readCompose(t)
-	for _, name := range []string{"postgres", "temporal", "temporal-setup", "temporal-ui", "api", "worker"} {
+	for _, name := range []string{"postgres", "temporal-schema", "temporal", "temporal-setup", "temporal-ui", "api", "worker"} {
 		if _, ok := c.Services[name]; !ok {
 			t.Errorf("service %q missing", name)
 		}
@@ -78,7 +80,8 @@ func TestComposeTopology(t *testing.T) {
 	}
 }
 
-// The Temporal server mounts the same dynamic config dev mode embeds.
+// The Temporal server mounts the dynamic config dev mode embeds, the one
+// internal/devserver's tests check against the server's registry and run.
 func TestComposeMountsDynamicConfig(t *testing.T) {
 	tmp := readCompose(t).Services["temporal"]
 	path := tmp.Environment["DYNAMIC_CONFIG_FILE_PATH"]
@@ -91,8 +94,12 @@ func TestComposeMountsDynamicConfig(t *testing.T) {
 		host, container, _ := strings.Cut(strings.TrimSuffix(v, ":ro"), ":")
 		if container == "/etc/temporal/"+filepath.Dir(path) {
 			found = true
-			if _, err := os.Stat(filepath.Join("..", host, file)); err != nil {
-				t.Errorf("mounted dynamic config: %v", err)
+			mounted, err := os.ReadFile(filepath.Join("..", host, file))
+			if err != nil {
+				t.Fatalf("mounted dynamic config: %v", err)
+			}
+			if filepath.Clean(filepath.Join(host, file)) != "deploy/temporal/dynamicconfig.yaml" || !bytes.Equal(mounted, deploy.DynamicConfigYAML()) {
+				t.Errorf("compose mounts %s, not deploy/temporal/dynamicconfig.yaml (the file the tests run)", filepath.Join(host, file))
 			}
 		}
 	}
@@ -186,6 +193,26 @@ func TestComposePayloadEncryption(t *testing.T) {
 	// The API allows the UI's origin (CODEC_CORS_ORIGINS defaults to it).
 	if cors := api["CODEC_CORS_ORIGINS"]; cors == "" && !strings.HasPrefix(api["TEMPORAL_UI_URL"], "http://localhost:8080") {
 		t.Errorf("the api allows neither CODEC_CORS_ORIGINS nor TEMPORAL_UI_URL's origin for the UI on :8080")
+	}
+}
+
+// The one-shot schema job sets up and upgrades both of Temporal's databases
+// with the server's tool before the server starts (temporalio/server, unlike
+// the deprecated auto-setup image, does neither).
+func TestComposeSetsUpTemporalSchema(t *testing.T) {
+	c := readCompose(t)
+	command := strings.Join(c.Services["temporal-schema"].Command, " ")
+	for _, want := range []string{"temporal-sql-tool --plugin postgres12", "for db in temporal temporal_visibility", "setup-schema -v 0.0", "update-schema -d /etc/temporal/schema/postgresql/v12/"} {
+		if !strings.Contains(command, want) {
+			t.Errorf("temporal-schema does not run %q: %s", want, command)
+		}
+	}
+	var dependsOn map[string]struct {
+		Condition string `yaml:"condition"`
+	}
+	server := c.Services["temporal"]
+	if err := server.DependsOn.Decode(&dependsOn); err != nil || dependsOn["temporal-schema"].Condition != "service_completed_successfully" {
+		t.Errorf("the temporal server does not wait for temporal-schema to complete: %v %v", dependsOn, err)
 	}
 }
 

@@ -28,13 +28,19 @@ type Options struct {
 	MaxConcurrentLocalActivities int
 	MaxConcurrentWorkflowTasks   int
 	// StopTimeout is how long a stopping worker lets running activities
-	// finish (default 30s).
+	// finish (default DefaultStopTimeout).
 	StopTimeout time.Duration
 	// Memory, when set, holds back new task slots while the process is
 	// short of memory (memguard.Guard.SlotSupplier); the limits above stay
 	// the maximums. Optional: nil hands out slots up to the limits always.
 	Memory *memguard.Guard
 }
+
+// DefaultStopTimeout is how long a stopping worker lets running
+// activities finish unless Options.StopTimeout says otherwise: the drain
+// that a deployment's termination grace period must outlast
+// (deploy/k8s_test.go).
+const DefaultStopTimeout = 30 * time.Second
 
 // sdkDefaultSlots is the SDK's default for each MaxConcurrent… limit.
 const sdkDefaultSlots = 1000
@@ -78,7 +84,7 @@ func New(c client.Client, o Options, interp *interpreter.Interpreter, acts *acti
 		return nil, errors.New("worker: TaskQueue is required")
 	}
 	if o.StopTimeout == 0 {
-		o.StopTimeout = 30 * time.Second
+		o.StopTimeout = DefaultStopTimeout
 	}
 	sdkOpts := sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:      o.MaxConcurrentActivities,
