@@ -81,6 +81,8 @@ type executionSummary struct {
 	// ParentExecutionID is the execution whose call node started this one
 	// (its id is "<parent>.<node id>", interpreter.CallChildID).
 	ParentExecutionID string `json:"parentExecutionId,omitempty"`
+	// ScheduleID is the schedule that started it (schedules.go).
+	ScheduleID string `json:"scheduleId,omitempty"`
 }
 
 // executionDetail is GET /api/executions/{executionId}.
@@ -127,6 +129,13 @@ func (s *Server) listExecutions(c echo.Context) error {
 			conds = append(conds, fmt.Sprintf("%s = '%s'", interpreter.SearchAttrDefinitionID, v))
 		} else {
 			bad = append(bad, badDefinitionIDParam)
+		}
+	}
+	if v := q.Get("scheduleId"); v != "" {
+		if problem.ScheduleID.Valid(v) {
+			conds = append(conds, fmt.Sprintf("%s = '%s'", searchAttrNameScheduledBy, v))
+		} else {
+			bad = append(bad, fieldError{Field: "scheduleId", Message: "must be " + problem.ScheduleID.What + ": " + problem.ScheduleID.Hint})
 		}
 	}
 	if v := q.Get("status"); v != "" {
@@ -196,6 +205,7 @@ func (s *Server) listExecutions(c echo.Context) error {
 			StartedAt:    info.GetStartTime().AsTime().UTC(),
 			// A call node's child.
 			ParentExecutionID: info.GetParentExecution().GetWorkflowId(),
+			ScheduleID:        keywordOf(info.GetSearchAttributes(), searchAttrNameScheduledBy),
 		}
 		if info.GetCloseTime() != nil {
 			t := info.GetCloseTime().AsTime().UTC()
@@ -318,6 +328,7 @@ func (s *Server) getExecution(c echo.Context) error {
 	}
 	out.DefinitionID, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionID)
 	out.Version, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionVersion)
+	out.ScheduleID, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrScheduledBy)
 	if desc.WorkflowCloseTime != nil {
 		t := desc.WorkflowCloseTime.UTC()
 		out.ClosedAt = &t
