@@ -110,7 +110,8 @@ type executionFailure struct {
 
 // listExecutions is GET /api/executions: executions of the interpreter from
 // Temporal visibility (in its order: running first, then the most recently
-// closed), filtered by definitionId, status and start time, paginated with
+// closed), filtered by definitionId, status, scheduleId (the schedule that
+// started them) and start time, paginated with
 // an opaque pageToken (base64url of Temporal's NextPageToken). Every filter
 // is validated and re-rendered before it reaches the query, and every bad
 // parameter is reported at once (400 invalid_query, details [{field,

@@ -17,7 +17,7 @@
 // code/message/details, so details keep one shape per code.
 //
 // Handlers reach Temporal and the database through small interfaces
-// (Executions, Store), so that their tests run over fakes; api/e2e tests
+// (Executions, Schedules, Store), so that their tests run over fakes; api/e2e tests
 // the whole over a real Temporal server. GET /health is the exception to the envelope:
 // probes read {"status", "checks"} as it is.
 package api
