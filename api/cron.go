@@ -52,7 +52,7 @@ func checkCron(expr string) []string {
 				return nil
 			}
 		}
-		return []string{fmt.Sprintf("%q is not one of %s", expr, strings.Join(cronMacros, ", "))}
+		return []string{fmt.Sprintf("%q is not one of %s (for an interval, give every instead of cron)", expr, strings.Join(cronMacros, ", "))}
 	}
 	fields := strings.Fields(expr)
 	if len(fields) != len(cronFields) {
@@ -81,10 +81,16 @@ func (f cronField) checkItem(item string) string {
 	if rng == "*" {
 		return ""
 	}
+	notAValue := func(v string) string {
+		if v == item {
+			return fmt.Sprintf("%q is not %s", v, f.allowed())
+		}
+		return fmt.Sprintf("%q: %q is not %s", item, v, f.allowed())
+	}
 	lo, hi, isRange := strings.Cut(rng, "-")
 	start, ok := f.value(lo)
 	if !ok {
-		return fmt.Sprintf("%q: %q is not %s", item, lo, f.allowed())
+		return notAValue(lo)
 	}
 	if !isRange {
 		return ""
@@ -92,7 +98,7 @@ func (f cronField) checkItem(item string) string {
 	end, ok := f.value(hi)
 	switch {
 	case !ok:
-		return fmt.Sprintf("%q: %q is not %s", item, hi, f.allowed())
+		return notAValue(hi)
 	case end < start:
 		return fmt.Sprintf("%q: the range ends before it starts", item)
 	}

@@ -343,7 +343,7 @@ func (s *Server) listSchedules(c echo.Context) error {
 }
 
 func (s *Server) scheduleListItem(e *client.ScheduleListEntry) scheduleView {
-	v := scheduleView{
+	return scheduleView{
 		ScheduleID:       e.ID,
 		DefinitionID:     keywordOf(e.SearchAttributes, interpreter.SearchAttrDefinitionID),
 		Version:          keywordOf(e.SearchAttributes, interpreter.SearchAttrDefinitionVersion),
@@ -355,7 +355,6 @@ func (s *Server) scheduleListItem(e *client.ScheduleListEntry) scheduleView {
 		RecentExecutions: s.scheduledExecutions(e.RecentActions),
 		UIURL:            s.scheduleUIURL(e.ID),
 	}
-	return v
 }
 
 // getSchedule is GET /api/schedules/{scheduleId}: spec, state, input,

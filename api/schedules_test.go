@@ -319,6 +319,12 @@ func TestCheckCron(t *testing.T) {
 			t.Errorf("checkCron(%q) = %q", valid, problems)
 		}
 	}
+	if got := checkCron("61 * * * mon-xyz"); !slices.Equal(got, []string{
+		`minute: "61" is not a number from 0 to 59`,
+		`day of week: "mon-xyz": "xyz" is not a number from 0 to 7 or a name sun-sat`,
+	}) {
+		t.Errorf("messages %q", got)
+	}
 	for expr, want := range map[string]int{
 		"":                      1,
 		"* * * *":               1,

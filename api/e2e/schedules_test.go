@@ -212,6 +212,12 @@ func TestPausedCronScheduleRunsWhenTriggered(t *testing.T) {
 		r.Header.Get("Location") != "/api/schedules/"+v.ScheduleID {
 		t.Fatalf("created %s (Location %q)", r.Raw, r.Header.Get("Location"))
 	}
+	// Temporal read the cron as written: weekdays at 03:00 UTC.
+	for _, next := range v.NextRunTimes {
+		if next.Hour() != 3 || next.Minute() != 0 || next.Weekday() == time.Saturday || next.Weekday() == time.Sunday {
+			t.Fatalf("next run times %v", v.NextRunTimes)
+		}
+	}
 	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/schedules/"+v.ScheduleID+"/trigger", nil, bearer(aliceKey)...), http.StatusAccepted, "")
 	v = poll(t, "triggered run", func() scheduleView {
 		r := callAt(t, base, http.MethodGet, "/api/schedules/"+v.ScheduleID, nil, bearer(aliceKey)...)
@@ -266,4 +272,26 @@ func TestScheduleBadInput(t *testing.T) {
 		http.StatusNotFound, "definition_not_found")
 	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/executions?scheduleId=bad'id", nil, alice...),
 		http.StatusBadRequest, "invalid_query")
+}
+
+// What the API's cron check accepts, Temporal accepts (the check is a
+// subset of Temporal's CronString grammar).
+func TestAcceptedCronIsAcceptedByTemporal(t *testing.T) {
+	base := keyedAPI(t, nil)
+	defID := scheduledDefinition(t, base)
+	for _, cron := range []string{
+		"* * * * *", "*/15 9-17 * * mon-fri", "0 0 1,15 * *", "5/10 0 1 jan,JUL sun", "0 12 * * 7", "0 0 1-31/2 1-12 0-7",
+		"00 03 * * *", "0 0 * * 3-7", "@daily", "@hourly", "@weekly", "@monthly", "@yearly", "@annually", "@midnight",
+	} {
+		r := callAt(t, base, http.MethodPost, "/api/workflows/"+defID+"/schedules", map[string]any{
+			"cron": cron, "paused": true, "input": map[string]any{"name": "x"},
+		}, bearer(aliceKey)...)
+		apitest.Expect(t, r, http.StatusCreated, "")
+		var v scheduleView
+		r.DecodeData(t, &v)
+		if len(v.NextRunTimes) == 0 {
+			t.Errorf("%q: no next run times: %s", cron, r.Raw)
+		}
+		apitest.Expect(t, callAt(t, base, http.MethodDelete, "/api/schedules/"+v.ScheduleID, nil, bearer(aliceKey)...), http.StatusOK, "")
+	}
 }
