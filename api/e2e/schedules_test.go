@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
+
 	"github.com/workflow-backend/workflow-backend/api/apitest"
+	"github.com/workflow-backend/workflow-backend/internal/codec"
 	"github.com/workflow-backend/workflow-backend/internal/problem"
 )
 
@@ -211,6 +214,19 @@ func TestPausedCronScheduleRunsWhenTriggered(t *testing.T) {
 	if !strings.HasPrefix(v.ScheduleID, defID+"-") || !v.Paused || v.Cron != "0 3 * * mon-fri" || v.Overlap != "allow_all" ||
 		r.Header.Get("Location") != "/api/schedules/"+v.ScheduleID {
 		t.Fatalf("created %s (Location %q)", r.Raw, r.Header.Get("Location"))
+	}
+	// The action's argument (the definition and the input) is encrypted
+	// by the client's payload codec, as an execute's input is: the server
+	// holds ciphertext.
+	desc, err := env.client.WorkflowService().DescribeSchedule(t.Context(), &workflowservice.DescribeScheduleRequest{
+		Namespace: testNamespace, ScheduleId: v.ScheduleID,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := desc.GetSchedule().GetAction().GetStartWorkflow().GetInput().GetPayloads()
+	if len(args) != 1 || string(args[0].GetMetadata()["encoding"]) != codec.EncodingEncrypted || strings.Contains(string(args[0].GetData()), "grace") {
+		t.Fatalf("the schedule's action arguments are stored as %v", args)
 	}
 	// Temporal read the cron as written: weekdays at 03:00 UTC.
 	for _, next := range v.NextRunTimes {
