@@ -16,10 +16,11 @@ import (
 // Access model (README "Access"):
 //
 //   - Client keys (API_KEYS) may read definitions, execute them and the
-//     shipped definitions' routes, read the products, and read, signal and
-//     cancel the executions they started.
-//   - Admin keys (ADMIN_API_KEYS) may also register definitions and read,
-//     signal and cancel every execution.
+//     shipped definitions' routes, read the products, read, signal and
+//     cancel the executions they started, and manage the schedules they
+//     created (schedules.go).
+//   - Admin keys (ADMIN_API_KEYS) may also register definitions, read,
+//     signal and cancel every execution and manage every schedule.
 //   - Public routes (PUBLIC_ROUTES) are open at client level to callers
 //     without a key, who are all the anonymous caller; admin-only routes
 //     are never public.

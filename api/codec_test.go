@@ -55,7 +55,7 @@ func testCodec(t *testing.T) *codec.Codec {
 func codecServer(t *testing.T, o Options) *Server {
 	t.Helper()
 	base, _ := testOptions(t)
-	o.Client, o.Store, o.Registry, o.Logger = base.Client, base.Store, base.Registry, base.Logger
+	o.Client, o.Schedules, o.Store, o.Registry, o.Logger = base.Client, base.Schedules, base.Store, base.Registry, base.Logger
 	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)

@@ -110,13 +110,31 @@ func (s *Server) executeDefinition(c echo.Context, successStatus int, read func(
 	if err != nil {
 		return err
 	}
-	if ld.schema != nil {
-		if fields := validateInput(ld.schema, req.Input); len(fields) > 0 {
-			return newError(http.StatusBadRequest, codeInvalidInput, "the input does not match the definition's inputSchema").withDetails(fields)
-		}
+	if fields := ld.checkInput(req.Input); len(fields) > 0 {
+		return newError(http.StatusBadRequest, codeInvalidInput, "the input does not match the definition's inputSchema").withDetails(fields)
 	}
 	return s.run(c, ld, req, key, wait, successStatus)
 }
+
+// checkInput checks an input against the definition's inputSchema (none:
+// every input goes).
+func (ld *loadedDefinition) checkInput(input json.RawMessage) []fieldError {
+	if ld.schema == nil {
+		return nil
+	}
+	return validateInput(ld.schema, input)
+}
+
+// executionInput is what an execution of ld with input starts with: the
+// pinned definition, what each node reads and the definitions its call
+// nodes run. Executions started now (run) and by a schedule (schedules.go)
+// start with the same.
+func (ld *loadedDefinition) executionInput(input json.RawMessage) interpreter.ExecutionInput {
+	return interpreter.ExecutionInput{Definition: ld.def, Input: input, Reads: ld.reads, Called: ld.called}
+}
+
+// summary is the Web UI's one-line summary of its executions.
+func (ld *loadedDefinition) summary() string { return ld.def.ID + "@" + ld.def.Version }
 
 // runRequest reads what every route that starts an execution takes: the
 // wait budget, the Idempotency-Key and the body.
@@ -145,7 +163,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 		ID:                    defID + "-" + uuid.NewString(),
 		TaskQueue:             s.opts.TaskQueue,
 		TypedSearchAttributes: executionSearchAttributes(ld.def.ID, ld.def.Version, s.caller(c)),
-		StaticSummary:         ld.def.ID + "@" + ld.def.Version,
+		StaticSummary:         ld.summary(),
 		EnableEagerStart:      s.opts.EagerStart,
 	}
 	var (
@@ -172,7 +190,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 	if err := s.checkHistoryBudget(ld, req.Input); err != nil {
 		return err
 	}
-	input := interpreter.ExecutionInput{Definition: ld.def, Input: req.Input, Reads: ld.reads, Called: ld.called}
+	input := ld.executionInput(req.Input)
 	if wait > 0 && interpreter.HasRespond(&ld.def) {
 		answered, err := s.runResponding(c, opts, input, key, hash, wait, successStatus)
 		if answered || err != nil {

@@ -81,6 +81,8 @@ type executionSummary struct {
 	// ParentExecutionID is the execution whose call node started this one
 	// (its id is "<parent>.<node id>", interpreter.CallChildID).
 	ParentExecutionID string `json:"parentExecutionId,omitempty"`
+	// ScheduleID is the schedule that started it (schedules.go).
+	ScheduleID string `json:"scheduleId,omitempty"`
 }
 
 // executionDetail is GET /api/executions/{executionId}.
@@ -108,7 +110,8 @@ type executionFailure struct {
 
 // listExecutions is GET /api/executions: executions of the interpreter from
 // Temporal visibility (in its order: running first, then the most recently
-// closed), filtered by definitionId, status and start time, paginated with
+// closed), filtered by definitionId, status, scheduleId (the schedule that
+// started them) and start time, paginated with
 // an opaque pageToken (base64url of Temporal's NextPageToken). Every filter
 // is validated and re-rendered before it reaches the query, and every bad
 // parameter is reported at once (400 invalid_query, details [{field,
@@ -127,6 +130,13 @@ func (s *Server) listExecutions(c echo.Context) error {
 			conds = append(conds, fmt.Sprintf("%s = '%s'", interpreter.SearchAttrDefinitionID, v))
 		} else {
 			bad = append(bad, badDefinitionIDParam)
+		}
+	}
+	if v := q.Get("scheduleId"); v != "" {
+		if problem.ScheduleID.Valid(v) {
+			conds = append(conds, fmt.Sprintf("%s = '%s'", searchAttrNameScheduledBy, v))
+		} else {
+			bad = append(bad, fieldError{Field: "scheduleId", Message: "must be " + problem.ScheduleID.What + ": " + problem.ScheduleID.Hint})
 		}
 	}
 	if v := q.Get("status"); v != "" {
@@ -196,6 +206,7 @@ func (s *Server) listExecutions(c echo.Context) error {
 			StartedAt:    info.GetStartTime().AsTime().UTC(),
 			// A call node's child.
 			ParentExecutionID: info.GetParentExecution().GetWorkflowId(),
+			ScheduleID:        keywordOf(info.GetSearchAttributes(), searchAttrNameScheduledBy),
 		}
 		if info.GetCloseTime() != nil {
 			t := info.GetCloseTime().AsTime().UTC()
@@ -318,6 +329,7 @@ func (s *Server) getExecution(c echo.Context) error {
 	}
 	out.DefinitionID, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionID)
 	out.Version, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionVersion)
+	out.ScheduleID, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrScheduledBy)
 	if desc.WorkflowCloseTime != nil {
 		t := desc.WorkflowCloseTime.UTC()
 		out.ClosedAt = &t

@@ -201,7 +201,7 @@ func testOptions(t *testing.T) (Options, *fakeExecutions) {
 	t.Cleanup(func() { _ = st.Close() })
 	fake := newFakeExecutions()
 	return Options{
-		Client: fake, Store: st, Registry: testRegistry, Exprs: testExprs(), ExprCache: testExprs(),
+		Client: fake, Schedules: newFakeSchedules(), Store: st, Registry: testRegistry, Exprs: testExprs(), ExprCache: testExprs(),
 		UIBaseURL: testUIBase, BodyLimit: testBodyLimit,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, fake

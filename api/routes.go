@@ -63,6 +63,16 @@ func (s *Server) routes() {
 	route(http.MethodPost, "/api/executions/:executionId/signals/:name", s.signal, accessClient)
 	route(http.MethodPost, "/api/executions/:executionId/cancel", s.cancel, accessClient)
 
+	// Schedules (schedules.go): clients see and manage only the schedules
+	// they created, as with executions.
+	route(http.MethodPost, "/api/workflows/:id/schedules", s.createSchedule, accessClient)
+	route(http.MethodGet, "/api/workflows/:id/schedules", s.listSchedules, accessClient)
+	route(http.MethodGet, "/api/schedules/:scheduleId", s.getSchedule, accessClient)
+	route(http.MethodPost, "/api/schedules/:scheduleId/pause", s.pauseSchedule, accessClient)
+	route(http.MethodPost, "/api/schedules/:scheduleId/unpause", s.unpauseSchedule, accessClient)
+	route(http.MethodPost, "/api/schedules/:scheduleId/trigger", s.triggerSchedule, accessClient)
+	route(http.MethodDelete, "/api/schedules/:scheduleId", s.deleteSchedule, accessClient)
+
 	// The routes of the shipped definitions (package workflows) and the
 	// products the order definition sells.
 	for _, r := range workflows.Routes() {

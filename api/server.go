@@ -17,7 +17,7 @@
 // code/message/details, so details keep one shape per code.
 //
 // Handlers reach Temporal and the database through small interfaces
-// (Executions, Store), so that their tests run over fakes; api/e2e tests
+// (Executions, Schedules, Store), so that their tests run over fakes; api/e2e tests
 // the whole over a real Temporal server. GET /health is the exception to the envelope:
 // probes read {"status", "checks"} as it is.
 package api
@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/workflow-backend/workflow-backend/internal/config"
@@ -63,6 +64,10 @@ type Options struct {
 	// Client is what the API starts, queries, signals, cancels and lists
 	// executions with: a Temporal client. Required.
 	Client Executions
+	// Schedules creates and manages the Temporal Schedules of the schedule
+	// routes (schedules.go). Default: Client's ScheduleClient() when Client
+	// is a client.Client; required otherwise.
+	Schedules Schedules
 	// Store holds the registered definitions and the products. Required.
 	Store Store
 	// Registry is the set of node types definitions are validated against;
@@ -170,6 +175,14 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("api: Store is required")
 	case o.Registry == nil:
 		return o, errors.New("api: Registry is required")
+	}
+	if o.Schedules == nil {
+		if c, ok := o.Client.(interface{ ScheduleClient() client.ScheduleClient }); ok {
+			o.Schedules = c.ScheduleClient()
+		}
+	}
+	if o.Schedules == nil {
+		return o, errors.New("api: Schedules is required when Client is not a client.Client")
 	}
 	d := config.Defaults()
 	o.TaskQueue = cmp.Or(o.TaskQueue, d.TaskQueue)

@@ -120,6 +120,10 @@ var (
 	// CallerName names an API key's caller or a key id.
 	CallerName = IDRule{What: "a name", pattern: regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`),
 		Hint: "1 to 64 of letters, digits, '_', '.' and '-', starting with a letter or digit"}
+	// ScheduleID names a schedule: part of URLs and of the execution ids
+	// it starts ("<definition>-sched-<schedule id>-<time>").
+	ScheduleID = IDRule{What: "a schedule id", pattern: regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`),
+		Hint: "1 to 128 of letters, digits, '_', '.' and '-', starting with a letter or digit"}
 )
 
 // Valid reports whether s is an identifier of this kind.

@@ -46,6 +46,14 @@ const (
 	// CodeUnknownDefinition: a call node names a definition (or version)
 	// that is not registered.
 	CodeUnknownDefinition = "unknown_definition"
+	// CodeInvalidCron: a schedule's cron expression does not parse.
+	CodeInvalidCron = "invalid_cron"
+	// CodeInvalidValue: a value outside the ones a field allows (an enum,
+	// two fields of which one must be given).
+	CodeInvalidValue = "invalid_value"
+	// CodeInvalidInput: an input does not match its definition's
+	// inputSchema (the path is input.<field>).
+	CodeInvalidInput = "invalid_input"
 )
 
 // Join appends a relative path to a prefix: Join("nodes[1].config",
