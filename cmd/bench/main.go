@@ -34,14 +34,25 @@ import (
 func main() { cli.Main("bench", run) }
 
 // run measures every scenario and writes the table to out.
-func run(ctx context.Context, args []string, _ map[string]string, out, stderr io.Writer) error {
-	var n, registrations int
+func run(ctx context.Context, args []string, environ map[string]string, out, stderr io.Writer) error {
+	var n, registrations, waiting int
 	var emailDelay time.Duration
+	var serveTemporalDir string
 	flags := cli.Flags("bench", stderr)
+	flags.IntVar(&waiting, "waiting", 0, "measure instead what N executions waiting for a signal cost the worker (waiting.go)")
+	flags.StringVar(&serveTemporalDir, "serve-temporal", "", "internal: run the Temporal server with its state in this directory (the waiting scenario's child process)")
 	flags.IntVar(&n, "n", 300, "executions per scenario at concurrency 1 (x4 at concurrency 16)")
 	flags.IntVar(&registrations, "registrations", 40, "registrations per registration scenario and concurrency")
 	flags.DurationVar(&emailDelay, "email-delay", 150*time.Millisecond, "how long the local SendGrid takes to answer")
 	_ = flags.Parse(args)
+	if serveTemporalDir != "" {
+		return serveTemporal(ctx, serveTemporalDir, out)
+	}
+	if waiting > 0 {
+		fmt.Fprintln(out, "| waiting | sticky cache | worker RSS before | heap waiting | RSS waiting | RSS after all resumed | heap per waiting execution | RSS per waiting execution | completed after the signal | time to start all | time to resume all |")
+		fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|")
+		return runWaiting(ctx, waiting, environ, out)
+	}
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	dir, err := os.MkdirTemp("", "workflow-backend-bench")
 	if err != nil {
@@ -64,7 +75,7 @@ func run(ctx context.Context, args []string, _ map[string]string, out, stderr io
 	defer srv.Stop()
 	sendgrid := slowSendGrid(emailDelay)
 	defer sendgrid.Close()
-	environ := map[string]string{
+	benchEnv := map[string]string{
 		"TEMPORAL_ADDRESS":  srv.FrontendAddress(),
 		"DATA_DIR":          dir,
 		"LOG_LEVEL":         "error",
@@ -72,7 +83,7 @@ func run(ctx context.Context, args []string, _ map[string]string, out, stderr io
 		"SENDGRID_API_BASE": sendgrid.URL,
 		"PAYMENTS_PROVIDER": "fake",
 	}
-	cfg, err := config.Load(environ)
+	cfg, err := config.Load(benchEnv)
 	if err != nil {
 		return err
 	}
@@ -80,7 +91,7 @@ func run(ctx context.Context, args []string, _ map[string]string, out, stderr io
 	if err != nil {
 		return err
 	}
-	tc, err := process.DialTemporal(ctx, cfg, environ, quiet, core.Codec)
+	tc, err := process.DialTemporal(ctx, cfg, benchEnv, quiet, core.Codec)
 	if err != nil {
 		return err
 	}
