@@ -75,6 +75,10 @@ func (s *Server) routes() {
 	// /codec/encode and /codec/decode, with CORS and their own auth, so
 	// they are not behind the API-key check of route().
 	s.codecRoutes()
+
+	// The API described: GET /api/openapi.json, /api/schema/definition.json
+	// and /docs (describe.go), public.
+	s.describeRoutes()
 }
 
 // defaultPublicRoutes are PUBLIC_ROUTES' default entries that may name no

@@ -222,6 +222,9 @@ type Server struct {
 	// version RegisterShippedDefinitions registered; their routes answer
 	// 503 until then.
 	shippedVersions map[string]string
+	// defSchema is GET /api/schema/definition.json for Registry's node
+	// types.
+	defSchema []byte
 }
 
 // New checks o, fills its defaults and builds the routes.
@@ -242,7 +245,12 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	defSchema, err := interpreter.DefinitionSchema(o.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("api: definition schema: %w", err)
+	}
 	s := &Server{
+		defSchema:       defSchema,
 		opts:            o,
 		echo:            echo.New(),
 		dc:              dc,
