@@ -1,7 +1,10 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -21,13 +24,53 @@ func (s *Server) describeRoutes() {
 	s.echo.GET("/docs/redoc.standalone.js", s.docsScript)
 }
 
-// openAPI is GET /api/openapi.json (api/apidoc/openapi.yaml, as JSON).
+// openAPI is GET /api/openapi.json (describedOpenAPI).
 func (s *Server) openAPI(c echo.Context) error {
-	doc, err := apidoc.OpenAPI()
+	return c.JSONBlob(http.StatusOK, s.openAPIDoc)
+}
+
+// describedOpenAPI is api/apidoc/openapi.yaml as JSON, with each guarded
+// operation's security requirement as this server's keys and PUBLIC_ROUTES
+// make it: optional (an empty requirement among the schemes) on a public
+// route, or on every route when no key is configured; the document's
+// required default otherwise. The file marks the default PUBLIC_ROUTES.
+func (s *Server) describedOpenAPI() ([]byte, error) {
+	raw, err := apidoc.OpenAPI()
 	if err != nil {
-		return internalError(err, "OpenAPI document")
+		return nil, err
 	}
-	return c.JSONBlob(http.StatusOK, doc)
+	var doc map[string]json.RawMessage
+	var paths map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("api: OpenAPI document: %w", err)
+	}
+	if err := json.Unmarshal(doc["paths"], &paths); err != nil {
+		return nil, fmt.Errorf("api: OpenAPI document paths: %w", err)
+	}
+	optional := []map[string][]string{{}, {"bearerAuth": {}}, {"apiKey": {}}}
+	for path, item := range paths {
+		for method, rawOp := range item {
+			need, guarded := s.guarded[strings.ToUpper(method)+" "+normalizeRoute(path)]
+			if !guarded {
+				continue // parameters, or a route with its own access (codec, description)
+			}
+			var op map[string]json.RawMessage
+			if err := json.Unmarshal(rawOp, &op); err != nil {
+				return nil, fmt.Errorf("api: OpenAPI document %s %s: %w", method, path, err)
+			}
+			delete(op, "security") // the document's default: a key
+			if !s.keys.enabled() || (need == accessClient && s.keys.public[normalizeRoute(path)]) {
+				op["security"], _ = json.Marshal(optional)
+			}
+			if item[method], err = json.Marshal(op); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if doc["paths"], err = json.Marshal(paths); err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(doc, "", "  ")
 }
 
 // definitionSchema is GET /api/schema/definition.json: the JSON Schema of a

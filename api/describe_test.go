@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
@@ -237,5 +238,64 @@ func TestDescriptionRoutes(t *testing.T) {
 	}
 	if script.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Error("the script is served without nosniff")
+	}
+}
+
+// TestOpenAPISecurityFollowsPublicRoutes: the document served says which
+// operations this server opens without a key (its PUBLIC_ROUTES, or every
+// one when it has no key), not the defaults the file marks.
+func TestOpenAPISecurityFollowsPublicRoutes(t *testing.T) {
+	security := func(t *testing.T, base string) map[string]string {
+		t.Helper()
+		r := callAt(t, base, http.MethodGet, "/api/openapi.json", nil)
+		var doc struct {
+			Paths map[string]map[string]json.RawMessage `json:"paths"`
+		}
+		if err := json.Unmarshal(r.Raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for path, item := range doc.Paths {
+			for method, raw := range item {
+				var op struct {
+					Security json.RawMessage `json:"security"`
+				}
+				var compact bytes.Buffer
+				if json.Unmarshal(raw, &op) == nil && (len(op.Security) == 0 || json.Compact(&compact, op.Security) == nil) {
+					out[strings.ToUpper(method)+" "+path] = compact.String()
+				}
+			}
+		}
+		return out
+	}
+	const optional, required, none = `[{},{"bearerAuth":[]},{"apiKey":[]}]`, ``, `[]`
+
+	keyed := security(t, keyedAPI(t, []string{"/api/products/{id}", "/api/workflows"}, nil))
+	for op, want := range map[string]string{
+		"GET /api/products/{id}":          optional,
+		"GET /api/workflows":              optional,
+		"POST /api/workflows":             required, // admin: never public
+		"GET /api/products":               required,
+		"GET /health":                     required,
+		"POST /api/orders/process":        required,
+		"GET /api/openapi.json":           none,
+		"GET /docs":                       none,
+		"POST /codec/decode":              `[{"bearerAuth":[]}]`,
+		"GET /api/executions":             required,
+		"GET /api/workflows/{id}":         required,
+		"POST /api/users/register":        required,
+		"GET /api/schema/definition.json": none,
+	} {
+		if got := keyed[op]; got != want {
+			t.Errorf("with keys: %s security %s, want %q", op, got, want)
+		}
+	}
+
+	o, _ := testOptions(t)
+	open := security(t, serve(t, o))
+	for _, op := range []string{"POST /api/workflows", "GET /api/workflows/statistics", "GET /api/executions"} {
+		if got := open[op]; got != optional {
+			t.Errorf("without keys: %s security %s, want %s", op, got, optional)
+		}
 	}
 }

@@ -41,6 +41,7 @@ func (s *Server) routes() {
 	// none when PUBLIC_ROUTES lists it) or an admin key.
 	route := func(method, path string, h echo.HandlerFunc, need access, more ...echo.MiddlewareFunc) {
 		e.Add(method, path, h, append([]echo.MiddlewareFunc{s.guard(path, need)}, more...)...)
+		s.guarded[method+" "+path] = need
 	}
 	route(http.MethodGet, "/health", s.health, accessClient)
 	if s.opts.Metrics != nil {

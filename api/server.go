@@ -225,6 +225,12 @@ type Server struct {
 	// defSchema is GET /api/schema/definition.json for Registry's node
 	// types.
 	defSchema []byte
+	// guarded holds what each route behind the key guard requires
+	// ("GET /api/products/:id"), and openAPIDoc is GET /api/openapi.json
+	// with the security requirements they and PUBLIC_ROUTES make
+	// (describe.go).
+	guarded    map[string]access
+	openAPIDoc []byte
 }
 
 // New checks o, fills its defaults and builds the routes.
@@ -261,12 +267,16 @@ func New(o Options) (*Server, error) {
 		limiter:         newRateLimiter(o.RateLimitMax, o.RateLimitWindow),
 		codec:           newCodecAccess(o),
 		shippedVersions: map[string]string{},
+		guarded:         map[string]access{},
 	}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleError
 	s.echo.IPExtractor = ipExtractor(o.TrustedProxies)
 	s.routes()
+	if s.openAPIDoc, err = s.describedOpenAPI(); err != nil {
+		return nil, err
+	}
 	s.warnAboutAccess(o.PublicRoutes)
 	return s, nil
 }
