@@ -121,7 +121,7 @@ func TestOpenAPIListsEveryErrorCode(t *testing.T) {
 }
 
 // responseCodes are the codes an error response's schema restricts
-// error.code to (the sibling keywords of its $ref to Error).
+// error.code to (the allOf branch beside its $ref to Error).
 func responseCodes(r *openapi3.Response) []string {
 	mt := r.Content.Get("application/json")
 	if mt == nil || mt.Schema == nil {
