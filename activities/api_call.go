@@ -181,7 +181,7 @@ const apiCallConfigSchema = `{
 		"url": {"type": "string", "minLength": 1, "description": "CEL string"},
 		"headers": {"type": "object", "additionalProperties": {"type": "string", "description": "CEL"}},
 		"body": {"type": "string", "description": "CEL: sent as JSON"},
-		"successStatus": {"type": "array", "items": {"type": "integer", "minimum": 100, "maximum": 599}},
+		"successStatus": {"type": "array", "items": {"type": "integer", "minimum": 200, "maximum": 599}},
 		"timeout": {"type": "string", "description": "Go duration, e.g. 10s"}
 	}
 }`

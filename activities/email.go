@@ -216,11 +216,20 @@ const emailConfigSchema = `{
 		"subject": {"type": "string", "description": "CEL string"},
 		"text": {"type": "string", "description": "CEL string"},
 		"html": {"type": "string", "description": "CEL string"},
-		"templateId": {"type": "string", "pattern": "^d-", "description": "A SendGrid dynamic template id"},
+		"templateId": {"type": "string", "pattern": "^(d-.*)?$", "description": "A SendGrid dynamic template id"},
 		"data": {"type": "object", "additionalProperties": {"type": "string", "description": "CEL"}},
 		"from": {"type": "string"}
 	},
-	"if": {"required": ["templateId"]},
-	"then": {"not": {"anyOf": [{"required": ["subject"]}, {"required": ["text"]}, {"required": ["html"]}]}},
-	"else": {"required": ["subject"], "anyOf": [{"required": ["text"]}, {"required": ["html"]}], "not": {"required": ["data"]}}
+	"$comment": "Registration reads an empty string (or map) as not set: so do the conditions below.",
+	"if": {"required": ["templateId"], "properties": {"templateId": {"minLength": 1}}},
+	"then": {"not": {"anyOf": [
+		{"required": ["subject"], "properties": {"subject": {"minLength": 1}}},
+		{"required": ["text"], "properties": {"text": {"minLength": 1}}},
+		{"required": ["html"], "properties": {"html": {"minLength": 1}}}
+	]}},
+	"else": {
+		"required": ["subject"],
+		"anyOf": [{"required": ["text"]}, {"required": ["html"]}],
+		"not": {"required": ["data"], "properties": {"data": {"minProperties": 1}}}
+	}
 }`

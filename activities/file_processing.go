@@ -570,13 +570,21 @@ const fileProcessingConfigSchema = `{
 		"operation": {"enum": ["parse_csv", "parse_json", "checksum", "write"]},
 		"path": {"type": "string", "minLength": 1, "description": "CEL string, relative to the storage root"},
 		"header": {"type": "boolean"},
-		"delimiter": {"type": "string", "minLength": 1, "maxLength": 1},
+		"delimiter": {"type": "string", "maxLength": 1},
 		"preview": {"type": "integer", "minimum": 0, "maximum": 100},
 		"content": {"type": "string", "description": "CEL"},
-		"format": {"enum": ["text", "json"]}
+		"format": {"enum": ["", "text", "json"]}
 	},
+	"$comment": "An option of another operation is refused; registration reads an empty string as not set.",
 	"allOf": [
-		{"if": {"properties": {"operation": {"const": "write"}}}, "then": {"required": ["content"]}, "else": {"not": {"anyOf": [{"required": ["content"]}, {"required": ["format"]}]}}},
-		{"if": {"properties": {"operation": {"const": "parse_csv"}}}, "else": {"not": {"anyOf": [{"required": ["header"]}, {"required": ["delimiter"]}, {"required": ["preview"]}]}}}
+		{"if": {"properties": {"operation": {"const": "write"}}}, "then": {"required": ["content"]}, "else": {"not": {"anyOf": [
+			{"required": ["content"], "properties": {"content": {"minLength": 1}}},
+			{"required": ["format"], "properties": {"format": {"minLength": 1}}}
+		]}}},
+		{"if": {"properties": {"operation": {"const": "parse_csv"}}}, "else": {"not": {"anyOf": [
+			{"required": ["header"]},
+			{"required": ["delimiter"], "properties": {"delimiter": {"minLength": 1}}},
+			{"required": ["preview"]}
+		]}}}
 	]
 }`

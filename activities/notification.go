@@ -101,10 +101,14 @@ const notificationConfigSchema = `{
 	"additionalProperties": false,
 	"required": ["message"],
 	"properties": {
-		"connection": {"type": "string", "minLength": 1, "description": "A webhook the workers know"},
-		"url": {"type": "string", "minLength": 1, "description": "CEL string"},
+		"connection": {"type": "string", "description": "A webhook the workers know"},
+		"url": {"type": "string", "description": "CEL string"},
 		"message": {"type": "string", "minLength": 1, "description": "CEL string"},
 		"timeout": {"type": "string", "description": "Go duration"}
 	},
-	"oneOf": [{"required": ["connection"]}, {"required": ["url"]}]
+	"$comment": "Registration reads an empty string as not set: so do the alternatives below.",
+	"oneOf": [
+		{"required": ["connection"], "properties": {"connection": {"minLength": 1}}},
+		{"required": ["url"], "properties": {"url": {"minLength": 1}}}
+	]
 }`

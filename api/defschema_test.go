@@ -134,11 +134,30 @@ func TestDefinitionSchemaAgreesWithRegistration(t *testing.T) {
 			configOf(d)["data"] = map[string]any{"name": "input.name"}
 		}},
 		{"notification: a connection and a url", def(node("notification", map[string]any{"connection": "ops", "message": "'done'"})), func(d map[string]any) { configOf(d)["url"] = "'https://example.com'" }},
+		{"notification: an empty connection and no url", def(node("notification", map[string]any{"connection": "ops", "message": "'done'"})), func(d map[string]any) { configOf(d)["connection"] = "" }},
+		{"email: a subject with a template", def(node("email", map[string]any{"to": "input.email", "templateId": "d-1"})), func(d map[string]any) { configOf(d)["subject"] = "'Hi'" }},
 		{"external_service: no operation", def(node("external_service", map[string]any{"service": "crm", "operation": "upsert"})), func(d map[string]any) { delete(configOf(d), "operation") }},
 		{"file_processing: a csv option on write", def(node("file_processing", map[string]any{"operation": "write", "path": "'out.txt'", "content": "'x'"})), func(d map[string]any) {
 			configOf(d)["header"] = true
 		}},
 	}
+	// Empty strings (and maps) registration reads as not set: both accept.
+	accepted := []map[string]any{
+		def(node("wait", map[string]any{"duration": "1h", "signal": "", "until": "", "timeout": ""})),
+		def(node("notification", map[string]any{"connection": "ops", "url": "", "message": "'done'"})),
+		def(node("email", map[string]any{"to": "input.email", "templateId": "", "subject": "'Hi'", "text": "'Hello'", "data": map[string]any{}})),
+		def(node("email", map[string]any{"to": "input.email", "templateId": "d-1", "subject": "", "text": "", "html": ""})),
+		def(node("file_processing", map[string]any{"operation": "parse_json", "path": "'in.json'", "content": "", "format": "", "delimiter": ""})),
+	}
+	for i, d := range accepted {
+		d["version"] = fmt.Sprintf("accepted-%d", i)
+		raw, _ := json.Marshal(d)
+		if err := validateDoc(schema, raw); err != nil {
+			t.Errorf("the schema refuses %s: %v", raw, err)
+		}
+		apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/workflows", raw), http.StatusCreated, "")
+	}
+
 	// The called definition of the call case.
 	register(t, base, apitest.Definition("schema-check-child", "1", "a", []map[string]any{apitest.Transform("a", map[string]string{"x": "1"})}, nil), http.StatusCreated)
 	for i, tt := range tests {
