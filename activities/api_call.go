@@ -55,7 +55,7 @@ var apiCallMethods = []string{
 // apiCallNode is the api_call node type.
 func apiCallNode(h *HTTPNodes) spec[APICallConfig, apiCall] {
 	return spec[APICallConfig, apiCall]{Name: TypeAPICall, Kind: interpreter.KindIO,
-		Compile: compileAPICall, Run: h.apiCall}
+		ConfigSchema: apiCallConfigSchema, Compile: compileAPICall, Run: h.apiCall}
 }
 
 func (h *HTTPNodes) apiCall(ctx context.Context, node interpreter.Node, cfg apiCall, vars map[string]any) (any, string, error) {
@@ -168,3 +168,20 @@ func compileAPICall(cfg APICallConfig, c *compiling) apiCall {
 	}
 	return apiCall{APICallConfig: cfg, timeout: c.Duration("timeout", cfg.Timeout)}
 }
+
+// apiCallConfigSchema is the JSON Schema of the config (GET
+// /api/schema/definition.json); registration checks the rest (expressions,
+// names the workers know).
+const apiCallConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["method", "url"],
+	"properties": {
+		"method": {"enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]},
+		"url": {"type": "string", "minLength": 1, "description": "CEL string"},
+		"headers": {"type": "object", "additionalProperties": {"type": "string", "description": "CEL"}},
+		"body": {"type": "string", "description": "CEL: sent as JSON"},
+		"successStatus": {"type": "array", "items": {"type": "integer", "minimum": 200, "maximum": 599}},
+		"timeout": {"type": "string", "description": "Go duration, e.g. 10s"}
+	}
+}`

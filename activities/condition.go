@@ -22,9 +22,10 @@ type ConditionConfig struct {
 // OutcomeFalse and its output {"result": bool}.
 func conditionNode(a *Activities) spec[ConditionConfig, ConditionConfig] {
 	return spec[ConditionConfig, ConditionConfig]{
-		Name:     TypeCondition,
-		Kind:     interpreter.KindPure,
-		Outcomes: []string{interpreter.OutcomeTrue, interpreter.OutcomeFalse},
+		Name:         TypeCondition,
+		Kind:         interpreter.KindPure,
+		ConfigSchema: conditionConfigSchema,
+		Outcomes:     []string{interpreter.OutcomeTrue, interpreter.OutcomeFalse},
 		Compile: func(cfg ConditionConfig, c *compiling) ConditionConfig {
 			c.expression("expression", cfg.Expression)
 			return cfg
@@ -44,3 +45,15 @@ func (a *Activities) condition(ctx context.Context, node interpreter.Node, cfg C
 	}
 	return map[string]any{"result": result}, outcome, nil
 }
+
+// conditionConfigSchema is the JSON Schema of the config (GET
+// /api/schema/definition.json); registration checks the rest (expressions,
+// names the workers know).
+const conditionConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["expression"],
+	"properties": {
+		"expression": {"type": "string", "minLength": 1, "description": "CEL bool: the outcome is \"true\" or \"false\""}
+	}
+}`

@@ -150,7 +150,7 @@ type DatabaseNodes struct {
 // columns decoded, timestamps as RFC 3339 strings in UTC, binary as base64.
 func databaseQueryNode(d *DatabaseNodes) spec[DatabaseQueryConfig, compiledQuery] {
 	return spec[DatabaseQueryConfig, compiledQuery]{Name: TypeDatabaseQuery, Kind: interpreter.KindIO,
-		Compile: compileDatabaseQuery, Run: d.databaseQuery}
+		ConfigSchema: databaseQueryConfigSchema, Compile: compileDatabaseQuery, Run: d.databaseQuery}
 }
 
 func (d *DatabaseNodes) databaseQuery(ctx context.Context, node interpreter.Node, q compiledQuery, vars map[string]any) (any, string, error) {
@@ -848,3 +848,22 @@ func isNameStart(c byte) bool { return c == '_' || ('a' <= c && c <= 'z') || ('A
 func isIdentByte(c byte) bool { return isNameStart(c) || isDigit(c) || c >= 0x80 }
 
 func isSQLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
+
+// databaseQueryConfigSchema is the JSON Schema of the config (GET
+// /api/schema/definition.json); registration checks the rest (expressions,
+// names the workers know).
+const databaseQueryConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["connection", "query", "mode"],
+	"properties": {
+		"connection": {"type": "string", "minLength": 1, "description": "A database the workers know, e.g. app"},
+		"query": {"type": "string", "minLength": 1, "description": "One SQL statement with :name parameters"},
+		"params": {"type": "object", "additionalProperties": {"type": "string", "description": "CEL"}},
+		"mode": {"enum": ["one", "many", "exec"]},
+		"forEach": {"type": "string", "description": "CEL list: one statement per element (item), in one transaction"},
+		"expectRows": {"type": "integer", "minimum": 0, "description": "exec only"},
+		"maxRows": {"type": "integer", "minimum": 1, "maximum": 10000, "description": "many only"},
+		"timeout": {"type": "string", "description": "Go duration"}
+	}
+}`

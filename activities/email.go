@@ -77,7 +77,7 @@ type EmailNodes struct {
 // retried attempt returns the recorded send instead of sending again.
 func emailNode(n *EmailNodes) spec[EmailConfig, EmailConfig] {
 	return spec[EmailConfig, EmailConfig]{Name: TypeEmail, Kind: interpreter.KindIO,
-		Compile: compileEmail, Run: n.email}
+		ConfigSchema: emailConfigSchema, Compile: compileEmail, Run: n.email}
 }
 
 func (n *EmailNodes) email(ctx context.Context, node interpreter.Node, cfg EmailConfig, vars map[string]any) (any, string, error) {
@@ -203,3 +203,33 @@ func compileEmail(cfg EmailConfig, c *compiling) EmailConfig {
 	}
 	return cfg
 }
+
+// emailConfigSchema is the JSON Schema of the config (GET
+// /api/schema/definition.json); registration checks the rest (expressions,
+// names the workers know).
+const emailConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["to"],
+	"properties": {
+		"to": {"type": "string", "minLength": 1, "description": "CEL string"},
+		"subject": {"type": "string", "description": "CEL string"},
+		"text": {"type": "string", "description": "CEL string"},
+		"html": {"type": "string", "description": "CEL string"},
+		"templateId": {"type": "string", "pattern": "^(d-.*)?$", "description": "A SendGrid dynamic template id"},
+		"data": {"type": "object", "additionalProperties": {"type": "string", "description": "CEL"}},
+		"from": {"type": "string"}
+	},
+	"$comment": "Registration reads an empty string (or map) as not set: so do the conditions below.",
+	"if": {"required": ["templateId"], "properties": {"templateId": {"minLength": 1}}},
+	"then": {"not": {"anyOf": [
+		{"required": ["subject"], "properties": {"subject": {"minLength": 1}}},
+		{"required": ["text"], "properties": {"text": {"minLength": 1}}},
+		{"required": ["html"], "properties": {"html": {"minLength": 1}}}
+	]}},
+	"else": {
+		"required": ["subject"],
+		"anyOf": [{"required": ["text"]}, {"required": ["html"]}],
+		"not": {"required": ["data"], "properties": {"data": {"minProperties": 1}}}
+	}
+}`

@@ -56,7 +56,7 @@ type ServiceNodes struct {
 // in this execution. Its output is the connector's.
 func externalServiceNode(s *ServiceNodes) spec[ExternalServiceConfig, ExternalServiceConfig] {
 	return spec[ExternalServiceConfig, ExternalServiceConfig]{Name: TypeExternalService, Kind: interpreter.KindIO,
-		Compile: compileExternalService, Run: s.externalService}
+		ConfigSchema: externalServiceConfigSchema, Compile: compileExternalService, Run: s.externalService}
 }
 
 func (s *ServiceNodes) externalService(ctx context.Context, node interpreter.Node, cfg ExternalServiceConfig, vars map[string]any) (any, string, error) {
@@ -138,3 +138,17 @@ func compileExternalService(cfg ExternalServiceConfig, c *compiling) ExternalSer
 	c.expressions("params", "name", cfg.Params)
 	return cfg
 }
+
+// externalServiceConfigSchema is the JSON Schema of the config (GET
+// /api/schema/definition.json); registration checks the rest (expressions,
+// names the workers know).
+const externalServiceConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["service", "operation"],
+	"properties": {
+		"service": {"type": "string", "pattern": "\\S"},
+		"operation": {"type": "string", "pattern": "\\S"},
+		"params": {"type": "object", "additionalProperties": {"type": "string", "description": "CEL"}}
+	}
+}`

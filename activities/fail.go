@@ -29,7 +29,7 @@ type FailConfig struct {
 // ErrBusiness whose detail is an interpreter.BusinessFailure.
 func failNode() spec[FailConfig, FailConfig] {
 	return spec[FailConfig, FailConfig]{Name: TypeFail, Kind: interpreter.KindPure,
-		Compile: compileFail, Run: fail}
+		ConfigSchema: failConfigSchema, Compile: compileFail, Run: fail}
 }
 
 func fail(_ context.Context, _ interpreter.Node, cfg FailConfig, _ map[string]any) (any, string, error) {
@@ -52,3 +52,17 @@ func compileFail(cfg FailConfig, c *compiling) FailConfig {
 	}
 	return cfg
 }
+
+// failConfigSchema is the JSON Schema of the config (GET
+// /api/schema/definition.json); registration checks the rest (expressions,
+// names the workers know).
+const failConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["status", "code"],
+	"properties": {
+		"status": {"type": "integer", "minimum": 400, "maximum": 599},
+		"code": {"type": "string", "pattern": "\\S", "description": "Machine-readable, e.g. email_exists"},
+		"message": {"type": "string"}
+	}
+}`

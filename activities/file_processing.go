@@ -140,7 +140,7 @@ func (f *FileNodes) openRoot() (*os.Root, error) {
 // write simply replaces it.
 func fileProcessingNode(f *FileNodes) spec[FileProcessingConfig, FileProcessingConfig] {
 	return spec[FileProcessingConfig, FileProcessingConfig]{Name: TypeFileProcessing, Kind: interpreter.KindIO,
-		Compile: compileFileProcessing, Run: f.fileProcessing}
+		ConfigSchema: fileProcessingConfigSchema, Compile: compileFileProcessing, Run: f.fileProcessing}
 }
 
 func (f *FileNodes) fileProcessing(ctx context.Context, node interpreter.Node, cfg FileProcessingConfig, vars map[string]any) (any, string, error) {
@@ -558,3 +558,33 @@ func writeFile(root *os.Root, path string, data []byte) (map[string]any, error) 
 	sum := sha256.Sum256(data)
 	return map[string]any{"bytes": len(data), "sha256": hex.EncodeToString(sum[:])}, nil
 }
+
+// fileProcessingConfigSchema is the JSON Schema of the config (GET
+// /api/schema/definition.json); registration checks the rest (expressions,
+// names the workers know).
+const fileProcessingConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["operation", "path"],
+	"properties": {
+		"operation": {"enum": ["parse_csv", "parse_json", "checksum", "write"]},
+		"path": {"type": "string", "minLength": 1, "description": "CEL string, relative to the storage root"},
+		"header": {"type": "boolean"},
+		"delimiter": {"type": "string", "maxLength": 1},
+		"preview": {"type": "integer", "minimum": 0, "maximum": 100},
+		"content": {"type": "string", "description": "CEL"},
+		"format": {"enum": ["", "text", "json"]}
+	},
+	"$comment": "An option of another operation is refused; registration reads an empty string as not set.",
+	"allOf": [
+		{"if": {"properties": {"operation": {"const": "write"}}}, "then": {"required": ["content"]}, "else": {"not": {"anyOf": [
+			{"required": ["content"], "properties": {"content": {"minLength": 1}}},
+			{"required": ["format"], "properties": {"format": {"minLength": 1}}}
+		]}}},
+		{"if": {"properties": {"operation": {"const": "parse_csv"}}}, "else": {"not": {"anyOf": [
+			{"required": ["header"]},
+			{"required": ["delimiter"], "properties": {"delimiter": {"minLength": 1}}},
+			{"required": ["preview"]}
+		]}}}
+	]
+}`

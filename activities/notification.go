@@ -38,7 +38,7 @@ type NotificationConfig struct {
 // holds no secrets): an unknown one fails at run time.
 func notificationNode(h *HTTPNodes) spec[NotificationConfig, notification] {
 	return spec[NotificationConfig, notification]{Name: TypeNotification, Kind: interpreter.KindIO,
-		Compile: compileNotification, Run: h.notification}
+		ConfigSchema: notificationConfigSchema, Compile: compileNotification, Run: h.notification}
 }
 
 func (h *HTTPNodes) notification(ctx context.Context, node interpreter.Node, cfg notification, vars map[string]any) (any, string, error) {
@@ -92,3 +92,23 @@ func compileNotification(cfg NotificationConfig, c *compiling) notification {
 	c.expression("message", cfg.Message)
 	return notification{NotificationConfig: cfg, timeout: c.Duration("timeout", cfg.Timeout)}
 }
+
+// notificationConfigSchema is the JSON Schema of the config (GET
+// /api/schema/definition.json); registration checks the rest (expressions,
+// names the workers know).
+const notificationConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["message"],
+	"properties": {
+		"connection": {"type": "string", "description": "A webhook the workers know"},
+		"url": {"type": "string", "description": "CEL string"},
+		"message": {"type": "string", "minLength": 1, "description": "CEL string"},
+		"timeout": {"type": "string", "description": "Go duration"}
+	},
+	"$comment": "Registration reads an empty string as not set: so do the alternatives below.",
+	"oneOf": [
+		{"required": ["connection"], "properties": {"connection": {"minLength": 1}}},
+		{"required": ["url"], "properties": {"url": {"minLength": 1}}}
+	]
+}`

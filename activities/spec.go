@@ -20,6 +20,11 @@ type spec[Config, Compiled any] struct {
 	Kind interpreter.Kind
 	// Outcomes its outgoing edges may name besides success and error.
 	Outcomes []string
+	// ConfigSchema is the JSON Schema (draft 2020-12) of Config, written
+	// next to it in the type's file: GET /api/schema/definition.json
+	// gathers them (interpreter.DefinitionSchema). It says what a schema
+	// can; Compile checks everything (expressions, names the workers know).
+	ConfigSchema string
 	// Compile checks a decoded config, adding its problems to c, and
 	// prepares what Run needs. It runs when a definition is registered and
 	// once per definition version on the workers (see configCache).
@@ -58,9 +63,10 @@ func (s spec[Config, Compiled]) compile(raw json.RawMessage, c *compiling) Compi
 
 func (s spec[Config, Compiled]) entry(registration IOOptions) interpreter.NodeType {
 	nt := interpreter.NodeType{
-		Name:     s.Name,
-		Kind:     s.Kind,
-		Outcomes: s.Outcomes,
+		Name:         s.Name,
+		Kind:         s.Kind,
+		Outcomes:     s.Outcomes,
+		ConfigSchema: json.RawMessage(s.ConfigSchema),
 		CheckConfig: func(raw json.RawMessage, exprs interpreter.ExprChecker) []interpreter.Problem {
 			var ps problem.List
 			s.compile(raw, &compiling{List: &ps, exprs: exprs, registration: &registration})

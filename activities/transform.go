@@ -24,7 +24,7 @@ type TransformConfig struct {
 // object.
 func transformNode(a *Activities) spec[TransformConfig, TransformConfig] {
 	return spec[TransformConfig, TransformConfig]{Name: TypeTransform, Kind: interpreter.KindPure,
-		Compile: compileTransform, Run: a.transform}
+		ConfigSchema: transformConfigSchema, Compile: compileTransform, Run: a.transform}
 }
 
 func (a *Activities) transform(ctx context.Context, node interpreter.Node, cfg TransformConfig, vars map[string]any) (any, string, error) {
@@ -58,3 +58,15 @@ func compileTransform(cfg TransformConfig, c *compiling) TransformConfig {
 	c.expressions("mapping", "key", cfg.Mapping)
 	return cfg
 }
+
+// transformConfigSchema is the JSON Schema of the config (GET
+// /api/schema/definition.json); registration checks the rest (expressions,
+// names the workers know).
+const transformConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["mapping"],
+	"properties": {
+		"mapping": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string", "description": "CEL"}}
+	}
+}`

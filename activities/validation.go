@@ -56,9 +56,10 @@ type ValidationRule struct {
 // order.
 func validationNode(a *Activities) spec[ValidationConfig, validation] {
 	return spec[ValidationConfig, validation]{
-		Name:    TypeValidation,
-		Kind:    interpreter.KindPure,
-		Compile: compileValidation,
+		Name:         TypeValidation,
+		Kind:         interpreter.KindPure,
+		ConfigSchema: validationConfigSchema,
+		Compile:      compileValidation,
 		// Without a target the node checks, and outputs, the whole input.
 		ImplicitReads: func(cfg ValidationConfig) []string {
 			if cfg.Target == "" {
@@ -194,3 +195,26 @@ func parseFieldPath(field string) ([]string, bool) {
 	}
 	return path, true
 }
+
+// validationConfigSchema is the JSON Schema of the config (GET
+// /api/schema/definition.json); registration checks the rest (expressions,
+// names the workers know).
+const validationConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["rules"],
+	"properties": {
+		"rules": {"type": "array", "minItems": 1, "items": {
+			"type": "object",
+			"additionalProperties": false,
+			"required": ["field", "operator"],
+			"properties": {
+				"field": {"type": "string", "minLength": 1, "description": "A path in the target: email, address.city, items[0].qty"},
+				"operator": {"enum": ["required", "email", "minLength", "maxLength", "pattern", "min", "max", "oneOf", "type", "expr"]},
+				"value": {"description": "The operator's argument: a number, a pattern, a list (oneOf), a type name, a CEL bool over value (expr)"},
+				"message": {"type": "string"}
+			}
+		}},
+		"target": {"type": "string", "description": "CEL: the value to check; default the input"}
+	}
+}`

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 	"github.com/workflow-backend/workflow-backend/internal/codec"
 )
 
@@ -64,8 +65,9 @@ func codecServer(t *testing.T, o Options) *Server {
 }
 
 // codecCall sends one request to s's handler in process; remote is the
-// TCP peer the handler sees.
-func codecCall(s *Server, method, path, remote string, body []byte, headers ...string) *httptest.ResponseRecorder {
+// TCP peer the handler sees. The answer is checked against the OpenAPI
+// document.
+func codecCall(t *testing.T, s *Server, method, path, remote string, body []byte, headers ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
 	req.RemoteAddr = remote
 	if body != nil {
@@ -76,6 +78,7 @@ func codecCall(s *Server, method, path, remote string, body []byte, headers ...s
 	}
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)
+	apitest.CheckResponse(t, req, rec.Code, rec.Header(), rec.Body.Bytes())
 	return rec
 }
 
@@ -115,12 +118,12 @@ func TestCodecEndpointsRoundTrip(t *testing.T) {
 	}
 	auth := []string{"Authorization", "Bearer " + codecToken}
 
-	encoded := readPayloads(t, codecCall(s, http.MethodPost, "/codec/encode", remotePeer, payloadsJSON(t, plain), auth...))
+	encoded := readPayloads(t, codecCall(t, s, http.MethodPost, "/codec/encode", remotePeer, payloadsJSON(t, plain), auth...))
 	if len(encoded) != 1 || string(encoded[0].Metadata["encoding"]) != codec.EncodingEncrypted ||
 		bytes.Contains(encoded[0].Data, []byte("Plant3d-Secret")) {
 		t.Fatalf("encode returned %v", encoded)
 	}
-	decoded := readPayloads(t, codecCall(s, http.MethodPost, "/codec/decode", remotePeer, payloadsJSON(t, encoded...), auth...))
+	decoded := readPayloads(t, codecCall(t, s, http.MethodPost, "/codec/decode", remotePeer, payloadsJSON(t, encoded...), auth...))
 	if len(decoded) != 1 || !proto.Equal(decoded[0], plain) {
 		t.Fatalf("decode returned %v, want %v", decoded, plain)
 	}
@@ -130,7 +133,7 @@ func TestCodecEndpointsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	decoded = readPayloads(t, codecCall(s, http.MethodPost, "/codec/decode", remotePeer, payloadsJSON(t, fromClient), auth...))
+	decoded = readPayloads(t, codecCall(t, s, http.MethodPost, "/codec/decode", remotePeer, payloadsJSON(t, fromClient), auth...))
 	var got string
 	if err := converter.GetDefaultDataConverter().FromPayload(decoded[0], &got); err != nil || got != "hello" {
 		t.Fatalf("decoded %q, %v", got, err)
@@ -138,7 +141,7 @@ func TestCodecEndpointsRoundTrip(t *testing.T) {
 
 	// A tampered payload is a 400, not a 500 and not garbage.
 	fromClient.Data[len(fromClient.Data)-1] ^= 1
-	if rec := codecCall(s, http.MethodPost, "/codec/decode", remotePeer, payloadsJSON(t, fromClient), auth...); rec.Code != http.StatusBadRequest {
+	if rec := codecCall(t, s, http.MethodPost, "/codec/decode", remotePeer, payloadsJSON(t, fromClient), auth...); rec.Code != http.StatusBadRequest {
 		t.Fatalf("tampered payload: %d %s", rec.Code, rec.Body)
 	}
 }
@@ -147,7 +150,7 @@ func TestCodecEndpointsRoundTrip(t *testing.T) {
 func TestCodecEndpointsWithoutCodec(t *testing.T) {
 	s := codecServer(t, Options{AdminAPIKeys: adminKey})
 	plain, _ := converter.GetDefaultDataConverter().ToPayload("plain")
-	got := readPayloads(t, codecCall(s, http.MethodPost, "/codec/decode", remotePeer, payloadsJSON(t, plain), "Authorization", "Bearer "+codecToken))
+	got := readPayloads(t, codecCall(t, s, http.MethodPost, "/codec/decode", remotePeer, payloadsJSON(t, plain), "Authorization", "Bearer "+codecToken))
 	if len(got) != 1 || !proto.Equal(got[0], plain) {
 		t.Fatalf("got %v", got)
 	}
@@ -196,7 +199,7 @@ func TestCodecAuth(t *testing.T) {
 			if tt.auth != "" {
 				headers = []string{"Authorization", tt.auth}
 			}
-			rec := codecCall(tt.server, http.MethodPost, "/codec/decode", tt.remote, body, headers...)
+			rec := codecCall(t, tt.server, http.MethodPost, "/codec/decode", tt.remote, body, headers...)
 			if rec.Code != tt.want {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tt.want, rec.Body)
 			}
@@ -222,12 +225,12 @@ func TestCodecAuth(t *testing.T) {
 	}
 
 	// A forwarded-for header cannot make a remote caller local.
-	rec := codecCall(dev, http.MethodPost, "/codec/decode", remotePeer, body, "X-Forwarded-For", "127.0.0.1", "X-Real-Ip", "127.0.0.1")
+	rec := codecCall(t, dev, http.MethodPost, "/codec/decode", remotePeer, body, "X-Forwarded-For", "127.0.0.1", "X-Real-Ip", "127.0.0.1")
 	if rec.Code != http.StatusUnauthorized {
 		t.Fatalf("spoofed X-Forwarded-For: %d", rec.Code)
 	}
 	// Both endpoints are guarded, and the rest of the API is not affected.
-	if rec := codecCall(strict, http.MethodPost, "/codec/encode", remotePeer, body); rec.Code != http.StatusUnauthorized {
+	if rec := codecCall(t, strict, http.MethodPost, "/codec/encode", remotePeer, body); rec.Code != http.StatusUnauthorized {
 		t.Fatalf("encode without credentials: %d", rec.Code)
 	}
 }
@@ -237,7 +240,7 @@ func TestCodecCORS(t *testing.T) {
 		CodecCORSOrigins: []string{uiOrigin, "http://localhost:8233"}})
 
 	// The browser's preflight carries no credentials and must succeed.
-	pre := codecCall(s, http.MethodOptions, "/codec/decode", remotePeer, nil,
+	pre := codecCall(t, s, http.MethodOptions, "/codec/decode", remotePeer, nil,
 		"Origin", uiOrigin,
 		"Access-Control-Request-Method", "POST",
 		"Access-Control-Request-Headers", "authorization,content-type,x-namespace")
@@ -260,13 +263,13 @@ func TestCodecCORS(t *testing.T) {
 
 	// The actual request from the UI's origin gets the CORS headers too.
 	body := payloadsJSON(t, &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte(`1`)})
-	rec := codecCall(s, http.MethodPost, "/codec/decode", remotePeer, body, "Origin", "http://localhost:8233", "Authorization", "Bearer "+codecToken)
+	rec := codecCall(t, s, http.MethodPost, "/codec/decode", remotePeer, body, "Origin", "http://localhost:8233", "Authorization", "Bearer "+codecToken)
 	if rec.Code != http.StatusOK || rec.Header().Get("Access-Control-Allow-Origin") != "http://localhost:8233" {
 		t.Fatalf("actual request: %d, headers %v", rec.Code, rec.Header())
 	}
 
 	// Another origin is not allowed.
-	evil := codecCall(s, http.MethodOptions, "/codec/decode", remotePeer, nil,
+	evil := codecCall(t, s, http.MethodOptions, "/codec/decode", remotePeer, nil,
 		"Origin", "http://evil.example", "Access-Control-Request-Method", "POST")
 	if got := evil.Header().Get("Access-Control-Allow-Origin"); got != "" {
 		t.Fatalf("disallowed origin got Access-Control-Allow-Origin %q", got)
@@ -274,7 +277,7 @@ func TestCodecCORS(t *testing.T) {
 
 	// Without configured origins no origin is allowed (not "*").
 	none := codecServer(t, Options{PayloadCodec: testCodec(t), AdminAPIKeys: adminKey})
-	pre = codecCall(none, http.MethodOptions, "/codec/decode", remotePeer, nil,
+	pre = codecCall(t, none, http.MethodOptions, "/codec/decode", remotePeer, nil,
 		"Origin", uiOrigin, "Access-Control-Request-Method", "POST")
 	if got := pre.Header().Get("Access-Control-Allow-Origin"); got != "" {
 		t.Fatalf("no origins configured, got Access-Control-Allow-Origin %q", got)

@@ -172,7 +172,9 @@ func TestDecodeErrors(t *testing.T) {
 func TestShippedRouteIsTheExecutePipeline(t *testing.T) {
 	o, fake := testOptions(t)
 	s := newServer(t, o)
-	route := workflows.Route{Method: http.MethodPost, Path: "/test/signup", DefinitionID: "signup", Status: http.StatusCreated,
+	// The path of a shipped route, whose handler it replaces, so that its
+	// answers are checked against the shipped routes' description.
+	route := workflows.Route{Method: http.MethodPost, Path: "/api/users/register", DefinitionID: "signup", Status: http.StatusCreated,
 		Check: func(input map[string]any, _ workflows.CheckOptions) []interpreter.FieldError {
 			if input["name"] == "root" {
 				return []interpreter.FieldError{{Field: "name", Message: "root is reserved"}}

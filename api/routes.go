@@ -41,6 +41,7 @@ func (s *Server) routes() {
 	// none when PUBLIC_ROUTES lists it) or an admin key.
 	route := func(method, path string, h echo.HandlerFunc, need access, more ...echo.MiddlewareFunc) {
 		e.Add(method, path, h, append([]echo.MiddlewareFunc{s.guard(path, need)}, more...)...)
+		s.guarded[method+" "+path] = need
 	}
 	route(http.MethodGet, "/health", s.health, accessClient)
 	if s.opts.Metrics != nil {
@@ -85,6 +86,10 @@ func (s *Server) routes() {
 	// /codec/encode and /codec/decode, with CORS and their own auth, so
 	// they are not behind the API-key check of route().
 	s.codecRoutes()
+
+	// The API described: GET /api/openapi.json, /api/schema/definition.json
+	// and /docs (describe.go), public.
+	s.describeRoutes()
 }
 
 // defaultPublicRoutes are PUBLIC_ROUTES' default entries that may name no

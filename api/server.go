@@ -235,6 +235,15 @@ type Server struct {
 	// version RegisterShippedDefinitions registered; their routes answer
 	// 503 until then.
 	shippedVersions map[string]string
+	// defSchema is GET /api/schema/definition.json for Registry's node
+	// types.
+	defSchema []byte
+	// guarded holds what each route behind the key guard requires
+	// ("GET /api/products/:id"), and openAPIDoc is GET /api/openapi.json
+	// with the security requirements they and PUBLIC_ROUTES make
+	// (describe.go).
+	guarded    map[string]access
+	openAPIDoc []byte
 }
 
 // New checks o, fills its defaults and builds the routes.
@@ -255,7 +264,12 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	defSchema, err := interpreter.DefinitionSchema(o.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("api: definition schema: %w", err)
+	}
 	s := &Server{
+		defSchema:       defSchema,
 		opts:            o,
 		echo:            echo.New(),
 		dc:              dc,
@@ -266,12 +280,16 @@ func New(o Options) (*Server, error) {
 		limiter:         newRateLimiter(o.RateLimitMax, o.RateLimitWindow),
 		codec:           newCodecAccess(o),
 		shippedVersions: map[string]string{},
+		guarded:         map[string]access{},
 	}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleError
 	s.echo.IPExtractor = ipExtractor(o.TrustedProxies)
 	s.routes()
+	if s.openAPIDoc, err = s.describedOpenAPI(); err != nil {
+		return nil, err
+	}
 	s.warnAboutAccess(o.PublicRoutes)
 	return s, nil
 }

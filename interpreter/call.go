@@ -27,9 +27,10 @@ const CallNodeType = "call"
 
 func callNodeType() NodeType {
 	return NodeType{
-		Name:        CallNodeType,
-		Kind:        KindWorkflow,
-		CheckConfig: configCheck("call", checkCallConfig),
+		Name:         CallNodeType,
+		Kind:         KindWorkflow,
+		ConfigSchema: json.RawMessage(callConfigSchema),
+		CheckConfig:  configCheck("call", checkCallConfig),
 	}
 }
 
@@ -183,3 +184,15 @@ func PinCall(def *Definition, i int, version string) error {
 	def.Nodes[i].Config = raw
 	return nil
 }
+
+// callConfigSchema is the JSON Schema of CallConfig (DefinitionSchema).
+const callConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["definition"],
+	"properties": {
+		"definition": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$", "description": "The id of a registered definition"},
+		"version": {"type": "string", "description": "Default: the latest version when this definition is registered"},
+		"input": {"type": "object", "additionalProperties": {"type": "string", "description": "CEL"}}
+	}
+}`

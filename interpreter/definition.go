@@ -10,6 +10,11 @@ import (
 // edges) plus inputSchema, output, per-node retry/timeout/execution and
 // per-edge on/condition. A registered (id, version) never changes.
 type Definition struct {
+	// Schema is the document's "$schema": an editor's reference to the
+	// definition's JSON Schema (GET /api/schema/definition.json). It is no
+	// part of the definition: Parse clears it, so it is never stored,
+	// hashed or run.
+	Schema      string            `json:"$schema,omitempty"`
 	ID          string            `json:"id"`
 	Name        string            `json:"name,omitempty"`
 	Description string            `json:"description,omitempty"`

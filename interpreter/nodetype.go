@@ -66,6 +66,12 @@ type NodeType struct {
 	// CheckConfig validates a node's config and compiles its expressions.
 	// Paths in the problems are relative to the config ("rules[0].operator").
 	CheckConfig func(config json.RawMessage, exprs ExprChecker) []Problem
+	// ConfigSchema is the JSON Schema (draft 2020-12) of a node's config:
+	// the node type's part of GET /api/schema/definition.json
+	// (DefinitionSchema). It describes what editors can check; CheckConfig
+	// stays the authority (expressions, names only the workers know).
+	// Every node type has one (TestEveryNodeTypeHasAConfigSchema).
+	ConfigSchema json.RawMessage
 	// ImplicitReads lists, as expressions, what a node of this type reads
 	// besides the expressions its CheckConfig compiles (a validation node
 	// without a target checks fields of `input`). Optional: nil means

@@ -1,6 +1,8 @@
 package interpreter
 
 import (
+	"encoding/json"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -21,9 +23,10 @@ const RespondNodeType = "respond"
 
 func respondNodeType() NodeType {
 	return NodeType{
-		Name:        RespondNodeType,
-		Kind:        KindWorkflow,
-		CheckConfig: configCheck("respond", checkRespondConfig),
+		Name:         RespondNodeType,
+		Kind:         KindWorkflow,
+		ConfigSchema: json.RawMessage(respondConfigSchema),
+		CheckConfig:  configCheck("respond", checkRespondConfig),
 	}
 }
 
@@ -120,3 +123,15 @@ func HasRespond(def *Definition) bool {
 	}
 	return false
 }
+
+// respondConfigSchema is the JSON Schema of RespondConfig
+// (DefinitionSchema).
+const respondConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["status"],
+	"properties": {
+		"status": {"type": "integer", "minimum": 200, "maximum": 299},
+		"body": {"type": "object", "additionalProperties": {"type": "string", "description": "CEL"}}
+	}
+}`

@@ -54,6 +54,7 @@ func Parse(data []byte, reg *Registry, exprs ExprChecker) (Definition, []Problem
 		return def, v.problems.All()
 	}
 	v.problems.Append(unknown...)
+	def.Schema = ""
 	// A graph over the size limits is refused before anything else looks at
 	// it: the other checks would only spend time listing its problems.
 	if !v.checkSize() {

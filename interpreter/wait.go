@@ -22,11 +22,12 @@ type WaitConfig struct {
 
 func waitNodeType() NodeType {
 	return NodeType{
-		Name:        "wait",
-		Kind:        KindWorkflow,
-		Outcomes:    []string{OutcomeTimeout},
-		OutcomesOf:  waitOutcomes,
-		CheckConfig: configCheck("wait", checkWaitConfig),
+		Name:         "wait",
+		Kind:         KindWorkflow,
+		Outcomes:     []string{OutcomeTimeout},
+		OutcomesOf:   waitOutcomes,
+		ConfigSchema: json.RawMessage(waitConfigSchema),
+		CheckConfig:  configCheck("wait", checkWaitConfig),
 	}
 }
 
@@ -147,3 +148,23 @@ func receiveSignal(ctx workflow.Context, cfg WaitConfig, timerOpts workflow.Time
 	}
 	return payload, timedOut, nil
 }
+
+// waitConfigSchema is the JSON Schema of WaitConfig (DefinitionSchema).
+const waitConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"properties": {
+		"duration": {"type": "string", "description": "Go duration: a durable timer, e.g. 24h"},
+		"until": {"type": "string", "description": "RFC 3339 instant or CEL timestamp: a timer to that instant"},
+		"signal": {"type": "string", "pattern": "^([A-Za-z_][A-Za-z0-9_]*)?$", "description": "The signal to wait for; the node's output is its payload"},
+		"timeout": {"type": "string", "description": "Go duration (signal only): then the on: timeout edges fire"}
+	},
+	"$comment": "Registration reads an empty string as not set: so do the alternatives below.",
+	"oneOf": [
+		{"required": ["duration"], "properties": {"duration": {"minLength": 1}}},
+		{"required": ["until"], "properties": {"until": {"minLength": 1}}},
+		{"required": ["signal"], "properties": {"signal": {"minLength": 1}}}
+	],
+	"if": {"required": ["timeout"], "properties": {"timeout": {"minLength": 1}}},
+	"then": {"required": ["signal"], "properties": {"signal": {"minLength": 1}}}
+}`

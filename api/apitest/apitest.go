@@ -1,13 +1,15 @@
 // Package apitest holds what the API's two layers of tests share: the pure
 // handler tests of package api (over fakes, no Temporal) and the
 // end-to-end tests of api/e2e (over an embedded Temporal server). It sends
-// requests, decodes the envelope and builds definition documents.
+// requests, checks every answer against the API's OpenAPI document
+// (openapi.go), decodes the envelope and builds definition documents.
 package apitest
 
 import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"testing"
@@ -87,13 +89,24 @@ func Call(t *testing.T, hc *http.Client, baseURL, method, path string, body any,
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every answer a test receives is checked against the OpenAPI
+	// document, so that the document cannot drift from the code.
+	CheckResponse(t, req, resp.StatusCode, resp.Header, raw)
 	r := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
-	if len(raw) > 0 {
+	// The envelope is JSON; the docs page, its script and /metrics are not.
+	if len(raw) > 0 && !isText(resp.Header.Get("Content-Type")) {
 		if err := json.Unmarshal(raw, &r.Body); err != nil {
 			t.Fatalf("%s %s: %d, body is not JSON: %s", method, path, resp.StatusCode, raw)
 		}
 	}
 	return r
+}
+
+// isText says whether a content type is text/… (HTML, JavaScript, the
+// Prometheus exposition format), which has no envelope.
+func isText(contentType string) bool {
+	mediaType, _, _ := mime.ParseMediaType(contentType)
+	return strings.HasPrefix(mediaType, "text/")
 }
 
 // Expect fails the test unless the response has the status (and, for

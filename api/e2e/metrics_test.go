@@ -25,6 +25,7 @@ func scrape(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	apitest.CheckResponse(t, req, resp.StatusCode, resp.Header, raw)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}

@@ -129,6 +129,10 @@ var (
 // Valid reports whether s is an identifier of this kind.
 func (r IDRule) Valid(s string) bool { return r.pattern.MatchString(s) }
 
+// Pattern is the rule's regular expression (for JSON Schemas: it is in the
+// syntax both Go and ECMAScript read).
+func (r IDRule) Pattern() string { return r.pattern.String() }
+
 // ID checks an identifier of kind r and reports whether it is valid.
 func (l *List) ID(path, s string, r IDRule) bool {
 	if r.Valid(s) {
