@@ -81,7 +81,10 @@ type Config struct {
 	MaxConcurrentActivities      int `env:"WORKER_MAX_CONCURRENT_ACTIVITIES"`
 	MaxConcurrentLocalActivities int `env:"WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES"`
 	MaxConcurrentWorkflowTasks   int `env:"WORKER_MAX_CONCURRENT_WORKFLOW_TASKS"`
-	StickyCacheSize              int `env:"WORKER_STICKY_CACHE_SIZE" envDefault:"10000"`
+	// StickyCacheSize is how many executions a worker keeps in memory
+	// between their workflow tasks. Unset (0), Load sizes it from
+	// MAX_MEMORY (stickyCacheFromMemory).
+	StickyCacheSize int `env:"WORKER_STICKY_CACHE_SIZE"`
 	// MetricsAddr is where the worker command serves GET /metrics
 	// (host:port, e.g. :9090); empty serves none. The api and dev commands
 	// serve /metrics on the API's port instead.
@@ -167,6 +170,9 @@ func Load(environ map[string]string) (Config, error) {
 	if c.StorageRoot == "" {
 		c.StorageRoot = filepath.Join(c.DataDir, "files")
 	}
+	if c.StickyCacheSize == 0 {
+		c.StickyCacheSize = stickyCacheFromMemory(c.MaxMemory)
+	}
 	if c.PaymentsProvider == "" {
 		// Production takes real payments unless told otherwise: a worker
 		// without a key refuses to start rather than approve every order
@@ -174,6 +180,25 @@ func Load(environ map[string]string) (Config, error) {
 		c.PaymentsProvider = PaymentsStripe
 	}
 	return c, c.check()
+}
+
+// Sizing of the sticky cache from MAX_MEMORY: a quarter of the budget, at
+// stickyEntryBytes per cached execution, between the bounds. A cached
+// execution of a small graph waiting for a signal holds ~12 KiB of heap
+// (docs/benchmarks.md, "Memory per waiting execution"); a graph with more
+// nodes and larger outputs holds more, hence the margin. Executions beyond
+// the cache cost the worker nothing while they wait: their next task
+// replays their history instead (a few ms for a short history).
+const (
+	stickyEntryBytes = 64 << 10
+	stickyCacheMin   = 100
+	stickyCacheMax   = 10000 // the SDK's default
+)
+
+// stickyCacheFromMemory is the default sticky cache size for a memory
+// budget: 4096 for the default 1 GiB.
+func stickyCacheFromMemory(maxMemory ByteSize) int {
+	return min(max(int(uint64(maxMemory)/4/stickyEntryBytes), stickyCacheMin), stickyCacheMax)
 }
 
 func (c Config) check() error {
@@ -198,6 +223,9 @@ func (c Config) check() error {
 	}
 	if c.CacheMaxSize <= 0 || c.CacheTTL <= 0 || c.NodeOutputMax <= 0 {
 		errs = append(errs, errors.New("CACHE_MAX_SIZE, CACHE_TTL and NODE_OUTPUT_MAX_BYTES must be positive"))
+	}
+	if c.StickyCacheSize < 0 {
+		errs = append(errs, errors.New("WORKER_STICKY_CACHE_SIZE must be positive (unset: sized from MAX_MEMORY)"))
 	}
 	if c.MaxMemory < 16<<20 {
 		errs = append(errs, errors.New("MAX_MEMORY must be at least 16MiB (a number of bytes, or with a unit: 512MiB, 2GiB)"))

@@ -142,3 +142,25 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("defaults %+v", d)
 	}
 }
+
+// The sticky cache is sized from MAX_MEMORY unless set.
+func TestStickyCacheSize(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{map[string]string{}, 4096},
+		{map[string]string{"MAX_MEMORY": "256MiB"}, 1024},
+		{map[string]string{"MAX_MEMORY": "16MiB"}, 100},
+		{map[string]string{"MAX_MEMORY": "64GiB"}, 10000},
+		{map[string]string{"MAX_MEMORY": "64GiB", "WORKER_STICKY_CACHE_SIZE": "500"}, 500},
+	} {
+		cfg, err := Load(c.env)
+		if err != nil || cfg.StickyCacheSize != c.want {
+			t.Errorf("%v: sticky cache %d, %v; want %d", c.env, cfg.StickyCacheSize, err, c.want)
+		}
+	}
+	if _, err := Load(map[string]string{"WORKER_STICKY_CACHE_SIZE": "-1"}); err == nil {
+		t.Error("a negative WORKER_STICKY_CACHE_SIZE was accepted")
+	}
+}
