@@ -17,7 +17,7 @@ NO_RACE_PKGS = $(SERVER_PKGS) ./internal/sqlpolicy/...
 PLAIN_PKGS = $(NO_RACE_PKGS) ./internal/expr/...
 RACE_PKGS = $(filter-out $(shell $(GO) list $(NO_RACE_PKGS)),$(shell $(GO) list ./...))
 
-.PHONY: dev test test-race test-server test-faults check build bench fmt replay replay-corpus
+.PHONY: dev test test-race test-server test-faults check build bench bench-scale bench-waiting fmt replay replay-corpus
 
 dev:
 	$(GO) run ./cmd/dev
@@ -63,6 +63,18 @@ build:
 
 bench:
 	$(GO) run ./cmd/bench
+
+# The production topology as processes: Temporal on Postgres, the API and
+# 0, 1, 2, 4 worker processes (docs/benchmarks.md, "Scale"). It creates and
+# drops its databases on TEST_DATABASE_URL's Postgres (default the local one).
+bench-scale:
+	$(GO) run ./cmd/bench -scale -n 400
+
+# What executions waiting for a signal cost a worker, at the default sticky
+# cache (sized from MAX_MEMORY) and at the SDK's 10,000 (docs/benchmarks.md).
+bench-waiting:
+	$(GO) run ./cmd/bench -waiting 10000
+	WORKER_STICKY_CACHE_SIZE=10000 $(GO) run ./cmd/bench -waiting 10000
 
 # Replay histories against this build's interpreter before deploying it:
 #   make replay QUERY="DefinitionId = 'order-processing'"   (TEMPORAL_* say where)

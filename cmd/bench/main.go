@@ -37,16 +37,25 @@ func main() { cli.Main("bench", run) }
 func run(ctx context.Context, args []string, environ map[string]string, out, stderr io.Writer) error {
 	var n, registrations, waiting int
 	var emailDelay time.Duration
-	var serveTemporalDir string
+	var serveRoleName string
+	var scale bool
 	flags := cli.Flags("bench", stderr)
 	flags.IntVar(&waiting, "waiting", 0, "measure instead what N executions waiting for a signal cost the worker (waiting.go)")
-	flags.StringVar(&serveTemporalDir, "serve-temporal", "", "internal: run the Temporal server with its state in this directory (the waiting scenario's child process)")
+	flags.BoolVar(&scale, "scale", false, "measure instead the production topology as processes: Temporal on Postgres, the API, 0 to 4 workers (scale.go; it creates and drops its databases on the Postgres of TEST_DATABASE_URL, default the local one)")
+	flags.StringVar(&serveRoleName, "serve", "", "internal: run as a child process of -waiting or -scale (temporal, api, worker, handwritten)")
 	flags.IntVar(&n, "n", 300, "executions per scenario at concurrency 1 (x4 at concurrency 16)")
 	flags.IntVar(&registrations, "registrations", 40, "registrations per registration scenario and concurrency")
 	flags.DurationVar(&emailDelay, "email-delay", 150*time.Millisecond, "how long the local SendGrid takes to answer")
 	_ = flags.Parse(args)
-	if serveTemporalDir != "" {
-		return serveTemporal(ctx, serveTemporalDir, out)
+	if serveRoleName != "" {
+		return serveRole(ctx, serveRoleName, environ, out, stderr)
+	}
+	if scale {
+		pg := environ["TEST_DATABASE_URL"]
+		if pg == "" {
+			pg = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+		}
+		return runScale(ctx, n, pg, out)
 	}
 	if waiting > 0 {
 		fmt.Fprintln(out, "| waiting | sticky cache | worker RSS before | heap waiting | RSS waiting | RSS after all resumed | heap per waiting execution | RSS per waiting execution | completed after the signal | time to start all | time to resume all |")

@@ -11,6 +11,7 @@ import (
 
 type result struct {
 	p50, p95   time.Duration
+	p99        time.Duration
 	perSecond  float64
 	allocPerOp uint64
 }
@@ -88,6 +89,7 @@ feed:
 	return result{
 		p50:        latencies[count/2],
 		p95:        latencies[count*95/100],
+		p99:        latencies[count*99/100],
 		perSecond:  float64(count) / elapsed.Seconds(),
 		allocPerOp: (after.TotalAlloc - before.TotalAlloc) / uint64(count),
 	}, nil

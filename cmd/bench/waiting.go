@@ -32,7 +32,7 @@ import (
 // a signal cost a worker: this process is the worker (the production
 // worker's code and settings, its sticky cache sized by
 // WORKER_STICKY_CACHE_SIZE or from MAX_MEMORY), and the Temporal server
-// runs in a child process (this binary again, with -serve-temporal), so
+// runs in a child process (this binary again, with -serve temporal), so
 // that the worker's memory is measured alone. It starts N executions of a
 // graph that runs a transform, waits for a signal and runs another
 // transform; once every one waits, it reads the worker's heap and RSS,
@@ -50,19 +50,27 @@ const waitingGraph = `{
 }`
 
 // serveTemporal runs the embedded server with its state in dir until
-// stdin closes, after printing its frontend address on stdout.
-func serveTemporal(ctx context.Context, dir string, out io.Writer) error {
+// ctx ends (the parent interrupts it or closes its stdin), after printing
+// its frontend address on stdout.
+// With postgresURL set, the state is in that Postgres database instead.
+func serveTemporal(ctx context.Context, dir, postgresURL string, out io.Writer) error {
 	srv, err := devserver.Start(ctx, devserver.Options{
 		SearchAttributes: app.SearchAttributes,
 		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 		DatabaseFile:     filepath.Join(dir, "temporal.db"),
+		PostgresURL:      postgresURL,
 	})
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
 	fmt.Fprintln(out, srv.FrontendAddress())
-	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes it or exits
+	stdinClosed := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(stdinClosed) }()
+	select {
+	case <-ctx.Done():
+	case <-stdinClosed:
+	}
 	return nil
 }
 
@@ -73,7 +81,8 @@ func startTemporalChild(dir string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(self, "-serve-temporal", dir)
+	cmd := exec.Command(self, "-serve", "temporal")
+	cmd.Env = append(os.Environ(), "BENCH_TEMPORAL_DIR="+dir)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -44,15 +44,29 @@ const skipStripeMockEnv = "SKIP_STRIPE_MOCK"
 // requires_payment_method). StripeServer covers the rest.
 func StripeMock(t testing.TB) string {
 	t.Helper()
+	base, stop, err := StartStripeMock()
+	if errors.Is(err, errStripeMockMissing) && os.Getenv(skipStripeMockEnv) == "1" {
+		t.Skipf("stripe-mock unavailable (%s=1): %v", skipStripeMockEnv, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return base
+}
+
+// errStripeMockMissing: stripe-mock can neither be found nor installed.
+var errStripeMockMissing = errors.New("stripe-mock unavailable")
+
+// StartStripeMock starts stripe-mock (found or installed as StripeMock
+// says) and returns its base URL and a function that stops it: StripeMock
+// for programs that are not tests (cmd/bench).
+func StartStripeMock() (base string, stop func(), err error) {
 	bin, err := stripeMockBinary()
 	if err != nil {
-		if os.Getenv(skipStripeMockEnv) == "1" {
-			t.Skipf("stripe-mock unavailable (%s=1): %v", skipStripeMockEnv, err)
-		}
-		t.Fatalf("stripe-mock unavailable: %v (install it with `go install %s`, or set %s=1 to skip these tests)",
-			err, StripeMockModule, skipStripeMockEnv)
+		return "", nil, fmt.Errorf("%w: %v (install it with `go install %s`, or set %s=1 to skip these tests)",
+			errStripeMockMissing, err, StripeMockModule, skipStripeMockEnv)
 	}
-
 	// Both listeners on 127.0.0.1 port 0: the kernel picks free ports, so
 	// parallel test processes never race for one, and nothing is exposed
 	// beyond loopback. (-http-addr alone would also open HTTPS on the fixed
@@ -60,26 +74,27 @@ func StripeMock(t testing.TB) string {
 	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start stripe-mock: %v", err)
+		return "", nil, fmt.Errorf("start stripe-mock: %w", err)
 	}
-	t.Cleanup(func() {
+	stop = func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-	})
-
+	}
 	addr, err := stripeMockAddress(out, 30*time.Second)
 	if err != nil {
-		t.Fatalf("stripe-mock: %v", err)
+		stop()
+		return "", nil, fmt.Errorf("stripe-mock: %w", err)
 	}
-	base := "http://" + addr
+	base = "http://" + addr
 	if err := waitForStripeMock(base, 10*time.Second); err != nil {
-		t.Fatalf("stripe-mock at %s: %v", base, err)
+		stop()
+		return "", nil, fmt.Errorf("stripe-mock at %s: %w", base, err)
 	}
-	return base
+	return base, stop, nil
 }
 
 var listeningHTTP = regexp.MustCompile(`Listening for HTTP at address: (\S+)`)
