@@ -77,6 +77,11 @@ type executeResult struct {
 	// HTTP status); Output stays the final output, absent while the
 	// execution runs on.
 	Response *interpreter.Response `json:"response,omitempty"`
+	// Cached says the answer comes from the result cache (the
+	// definition's "cache"): no execution started, ExecutionID names the
+	// one that produced Output, at CachedAt.
+	Cached   bool       `json:"cached,omitempty"`
+	CachedAt *time.Time `json:"cachedAt,omitempty"`
 }
 
 // execute is POST /api/workflows/{id}/execute: the body is {input,
@@ -113,7 +118,21 @@ func (s *Server) executeDefinition(c echo.Context, successStatus int, read func(
 	if fields := ld.checkInput(req.Input); len(fields) > 0 {
 		return newError(http.StatusBadRequest, codeInvalidInput, "the input does not match the definition's inputSchema").withDetails(fields)
 	}
-	return s.run(c, ld, req, key, wait, successStatus)
+	// The result cache answers waiting callers without an Idempotency-Key
+	// (a key names one execution of its own; an asynchronous caller wants
+	// one to follow).
+	var remember func(executionRef, json.RawMessage)
+	if key == "" && wait > 0 {
+		cacheKey, err := s.cacheKey(c.Request().Context(), ld, req.Input)
+		if err != nil {
+			return err
+		}
+		if answered, err := s.answerCached(c, cacheKey, successStatus); answered || err != nil {
+			return err
+		}
+		remember = func(ref executionRef, out json.RawMessage) { s.rememberResult(cacheKey, ld, ref, nullIfEmpty(out)) }
+	}
+	return s.run(c, ld, req, key, wait, successStatus, remember)
 }
 
 // checkInput checks an input against the definition's inputSchema (none:
@@ -156,7 +175,10 @@ func (s *Server) runRequest(c echo.Context) (wait time.Duration, key string, bod
 // out, or the execution's failure mapped to its HTTP status (failureError).
 // A definition with a respond node is started with Update-with-Start
 // (runResponding) so that the caller is answered as soon as it runs.
-func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, key string, wait time.Duration, successStatus int) error {
+// remember, when set, receives the output of an execution that completed
+// within the budget (the result cache).
+func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, key string, wait time.Duration, successStatus int,
+	remember func(executionRef, json.RawMessage)) error {
 	ctx := c.Request().Context()
 	defID := ld.def.ID
 	opts := client.StartWorkflowOptions{
@@ -208,7 +230,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 	if err != nil {
 		return err
 	}
-	return s.await(c, ref, status, time.Now().Add(wait), wait, successStatus)
+	return s.await(c, ref, status, time.Now().Add(wait), wait, successStatus, remember)
 }
 
 // attachStatus checks, for a keyed execute, that the execution was started
@@ -232,7 +254,8 @@ func (s *Server) attachStatus(ctx context.Context, ref executionRef, key, hash s
 
 // await waits until deadline (wait is the whole budget; 0: answer at once)
 // for the execution's result and answers with it (see run).
-func (s *Server) await(c echo.Context, ref executionRef, status string, deadline time.Time, wait time.Duration, successStatus int) error {
+func (s *Server) await(c echo.Context, ref executionRef, status string, deadline time.Time, wait time.Duration, successStatus int,
+	remember func(executionRef, json.RawMessage)) error {
 	ctx := c.Request().Context()
 	pending := func() error {
 		statusURL := "/api/executions/" + ref.ExecutionID
@@ -251,6 +274,9 @@ func (s *Server) await(c echo.Context, ref executionRef, status string, deadline
 	err := s.opts.Client.GetWorkflow(waitCtx, ref.ExecutionID, ref.RunID).Get(waitCtx, &out)
 	switch {
 	case err == nil:
+		if remember != nil {
+			remember(ref, out)
+		}
 		return ok(c, successStatus, executeResult{
 			ExecutionID: ref.ExecutionID, RunID: ref.RunID, Status: statusCompleted, Output: nullIfEmpty(out), UIURL: ref.UIURL,
 		})

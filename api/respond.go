@@ -90,5 +90,5 @@ func (s *Server) runResponding(c echo.Context, opts client.StartWorkflowOptions,
 	}
 	// The execution ended before any respond node ran (or the update could
 	// not be answered within the budget): the usual answer.
-	return true, s.await(c, ref, status, deadline, wait, successStatus)
+	return true, s.await(c, ref, status, deadline, wait, successStatus, nil)
 }

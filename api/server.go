@@ -39,6 +39,7 @@ import (
 
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/metrics"
+	"github.com/workflow-backend/workflow-backend/internal/resultcache"
 	"github.com/workflow-backend/workflow-backend/internal/store"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
@@ -81,6 +82,13 @@ type Options struct {
 	// /api/workflows/statistics reports on (the *expr.Env of this process);
 	// nil reports cacheStats as null.
 	ExprCache ExprCache
+	// Evaluator evaluates the cache keys of definitions that opt into the
+	// result cache (an *expr.Env); nil runs them uncached.
+	Evaluator Evaluator
+	// ResultCacheEntries and ResultCacheBytes bound the result cache
+	// (RESULT_CACHE_MAX_ENTRIES, RESULT_CACHE_MAX_BYTES).
+	ResultCacheEntries int
+	ResultCacheBytes   int64
 	// Metrics receives the HTTP request metrics and is served on GET
 	// /metrics with the Temporal client's metrics; nil serves no /metrics.
 	Metrics *metrics.Metrics
@@ -199,6 +207,8 @@ func (o Options) withDefaults() (Options, error) {
 	orDefault(&o.RateLimitMax, d.RateLimitMax)
 	orDefault(&o.RateLimitWindow, d.RateLimitWindow)
 	orDefault(&o.CacheSize, definitionCacheSize)
+	orDefault(&o.ResultCacheEntries, d.ResultCacheEntries)
+	orDefault(&o.ResultCacheBytes, int64(d.ResultCacheBytes))
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -228,6 +238,7 @@ type Server struct {
 	// requests must then name a loopback host (crosssite.go).
 	loopbackOnly atomic.Bool
 	defs         *definitionCache
+	results      *resultcache.Cache // outputs of cached definitions (cache.go)
 	keys         *keyring
 	limiter      *rateLimiter
 	codec        codecAccess
@@ -276,6 +287,7 @@ func New(o Options) (*Server, error) {
 		allowedOrigins:  trimOrigins(o.AllowedOrigins),
 		allowedHosts:    originHosts(o.AllowedOrigins),
 		defs:            defs,
+		results:         resultcache.New(o.ResultCacheEntries, o.ResultCacheBytes),
 		keys:            keys,
 		limiter:         newRateLimiter(o.RateLimitMax, o.RateLimitWindow),
 		codec:           newCodecAccess(o),

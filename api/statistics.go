@@ -32,8 +32,8 @@ type ExprCache interface {
 // source named in the README: execution counts and durations from Temporal
 // visibility (this namespace, the interpreter's workflow type, every
 // caller; ?definitionId= narrows them to one definition), memory from this
-// process's Go runtime, cacheStats from this process's compiled-expression
-// cache.
+// process's Go runtime, cacheStats from this process's result cache and
+// expressionCache from its compiled-expression cache.
 type statistics struct {
 	ActiveWorkflows     int64 `json:"activeWorkflows"`
 	CompletedWorkflows  int64 `json:"completedWorkflows"`
@@ -49,11 +49,15 @@ type statistics struct {
 	MemoryUsage                memoryUsage `json:"memoryUsage"`
 	// MemoryGuard is the memory guard's state (MAX_MEMORY,
 	// MEMORY_THRESHOLD); null when the API runs without one.
-	MemoryGuard  *memguard.Stats `json:"memoryGuard"`
-	CacheStats   *cacheSummary   `json:"cacheStats"`
-	Namespace    string          `json:"namespace"`
-	WorkflowType string          `json:"workflowType"`
-	DefinitionID string          `json:"definitionId,omitempty"`
+	MemoryGuard *memguard.Stats `json:"memoryGuard"`
+	// CacheStats is this API process's result cache (cache.go).
+	CacheStats resultCacheSummary `json:"cacheStats"`
+	// ExpressionCache is this process's compiled-expression cache; null
+	// without one.
+	ExpressionCache *cacheSummary `json:"expressionCache"`
+	Namespace       string        `json:"namespace"`
+	WorkflowType    string        `json:"workflowType"`
+	DefinitionID    string        `json:"definitionId,omitempty"`
 }
 
 // memoryUsage is this process's memory as the Go runtime accounts it
@@ -80,6 +84,19 @@ type cacheSummary struct {
 	Hits        uint64  `json:"hits"`
 	Misses      uint64  `json:"misses"`
 	MaxSize     int     `json:"maxSize"`
+}
+
+// resultCacheSummary is the result cache's figures: hits and misses of
+// the executes that could be answered from it, the results held and the
+// bytes of their keys and outputs (MemoryUsage), and its bounds.
+type resultCacheSummary struct {
+	HitRate     float64 `json:"hitRate"`
+	Size        int     `json:"size"`
+	MemoryUsage int64   `json:"memoryUsage"`
+	Hits        uint64  `json:"hits"`
+	Misses      uint64  `json:"misses"`
+	MaxSize     int     `json:"maxSize"`
+	MaxMemory   int64   `json:"maxMemory"`
 }
 
 func (s *Server) statistics(c echo.Context) error {
@@ -114,9 +131,14 @@ func (s *Server) statistics(c echo.Context) error {
 		st := s.opts.Memory.Stats()
 		out.MemoryGuard = &st
 	}
+	rs := s.results.Stats()
+	out.CacheStats = resultCacheSummary{
+		HitRate: rs.HitRate(), Hits: rs.Hits, Misses: rs.Misses, Size: rs.Entries, MemoryUsage: rs.Bytes,
+		MaxSize: rs.MaxEntries, MaxMemory: rs.MaxBytes,
+	}
 	if s.opts.ExprCache != nil {
 		st := s.opts.ExprCache.CacheStats()
-		out.CacheStats = &cacheSummary{
+		out.ExpressionCache = &cacheSummary{
 			HitRate: st.HitRate(), Size: st.Size, Hits: st.Hits, Misses: st.Misses,
 			MaxSize: s.opts.ExprCache.Limits().CacheSize,
 		}

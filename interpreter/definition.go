@@ -24,6 +24,8 @@ type Definition struct {
 	Output      map[string]string `json:"output,omitempty"` // result key -> CEL expression
 	Nodes       []Node            `json:"nodes"`
 	Edges       []Edge            `json:"edges"`
+	// Cache opts into the API's result cache (cache.go). Optional.
+	Cache *CachePolicy `json:"cache,omitempty"`
 }
 
 // Node is one step of the graph. Config is decoded by the node type.

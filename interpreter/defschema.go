@@ -56,6 +56,15 @@ func DefinitionSchema(reg *Registry) ([]byte, error) {
 			"output":      map[string]any{"$ref": "#/$defs/expressions", "description": "The execution's output: key -> CEL over input and nodes"},
 			"nodes":       map[string]any{"type": "array", "minItems": 1, "maxItems": maxNodes, "items": map[string]any{"$ref": "#/$defs/node"}},
 			"edges":       map[string]any{"type": "array", "maxItems": maxEdges, "items": map[string]any{"$ref": "#/$defs/edge"}},
+			"cache": map[string]any{
+				"type": "object", "additionalProperties": false, "required": []string{"key", "ttl"},
+				"description": "Reuse the output of an earlier execute with the same key for ttl (README \"Result cache\")",
+				"properties": map[string]any{
+					"key":      map[string]any{"type": "string", "minLength": 1, "description": "CEL over input"},
+					"ttl":      map[string]any{"type": "string", "minLength": 1, "description": "Go duration, 1s to 24h"},
+					"readOnly": map[string]any{"type": "boolean", "description": "The I/O nodes only read"},
+				},
+			},
 		},
 		"$defs": defs,
 	}

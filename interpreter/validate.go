@@ -187,6 +187,7 @@ func (v *validator) validate() {
 		}
 	}
 	v.checkOutput()
+	v.checkCache()
 	if b, ok := v.exprs.(*exprBudget); ok && b.exceeded() {
 		v.problems.Add("", CodeTooLarge, "the definition's expressions are %d bytes in all; the limit is %d (compute big values in fewer, shorter expressions)", b.total, maxExpressionBytes)
 	}

@@ -93,11 +93,15 @@ type Config struct {
 	// Expressions and node outputs. EXPR_COST_LIMIT bounds the steps of one
 	// evaluation (and of one call); EXPR_MAX_VALUE_BYTES every value an
 	// evaluation makes, as JSON.
-	ExprCostLimit     uint64        `env:"EXPR_COST_LIMIT" envDefault:"1000000"`
-	ExprMaxValueBytes ByteSize      `env:"EXPR_MAX_VALUE_BYTES" envDefault:"2MiB"`
-	CacheMaxSize      int           `env:"CACHE_MAX_SIZE" envDefault:"1000"`
-	CacheTTL          time.Duration `env:"CACHE_TTL" envDefault:"1h"`
-	NodeOutputMax     int           `env:"NODE_OUTPUT_MAX_BYTES" envDefault:"262144"`
+	ExprCostLimit     uint64   `env:"EXPR_COST_LIMIT" envDefault:"1000000"`
+	ExprMaxValueBytes ByteSize `env:"EXPR_MAX_VALUE_BYTES" envDefault:"2MiB"`
+	CacheMaxSize      int      `env:"CACHE_MAX_SIZE" envDefault:"1000"`
+	// The API's result cache of definitions that opt in ("cache"): at most
+	// this many results and bytes of output, per API process.
+	ResultCacheEntries int           `env:"RESULT_CACHE_MAX_ENTRIES" envDefault:"10000"`
+	ResultCacheBytes   ByteSize      `env:"RESULT_CACHE_MAX_BYTES" envDefault:"64MiB"`
+	CacheTTL           time.Duration `env:"CACHE_TTL" envDefault:"1h"`
+	NodeOutputMax      int           `env:"NODE_OUTPUT_MAX_BYTES" envDefault:"262144"`
 	// HistoryBudget is the most history, in bytes, an execution may be
 	// estimated to need at its start (its input, and the requests of the
 	// nodes that run as regular activities); more is refused with 413. The
@@ -221,8 +225,8 @@ func (c Config) check() error {
 	if c.Retention < 24*time.Hour {
 		errs = append(errs, errors.New("TEMPORAL_RETENTION must be at least 24h (the server's minimum)"))
 	}
-	if c.CacheMaxSize <= 0 || c.CacheTTL <= 0 || c.NodeOutputMax <= 0 {
-		errs = append(errs, errors.New("CACHE_MAX_SIZE, CACHE_TTL and NODE_OUTPUT_MAX_BYTES must be positive"))
+	if c.CacheMaxSize <= 0 || c.CacheTTL <= 0 || c.NodeOutputMax <= 0 || c.ResultCacheEntries <= 0 || c.ResultCacheBytes <= 0 {
+		errs = append(errs, errors.New("CACHE_MAX_SIZE, CACHE_TTL, NODE_OUTPUT_MAX_BYTES, RESULT_CACHE_MAX_ENTRIES and RESULT_CACHE_MAX_BYTES must be positive"))
 	}
 	if c.StickyCacheSize < 0 {
 		errs = append(errs, errors.New("WORKER_STICKY_CACHE_SIZE must be positive (unset: sized from MAX_MEMORY)"))
