@@ -70,6 +70,13 @@ type ExecutionInput struct {
 	// never reads the store and a replay sees the graphs the execution
 	// started with. A child execution carries the same list.
 	Called []Definition `json:"called,omitempty"`
+	// RunBudget is when a run continues as new besides Temporal's
+	// suggestion; nil: the defaults (see RunBudget). A child execution
+	// carries its parent's.
+	RunBudget *RunBudget `json:"runBudget,omitempty"`
+	// Resume is the state of the former run, in a run that continues an
+	// execution (continueasnew.go); nil in its first run.
+	Resume *Snapshot `json:"resume,omitempty"`
 }
 
 // ExecutionInfo is the `execution` variable of expressions.
