@@ -118,8 +118,8 @@ func newRun(ctx workflow.Context, registry *Registry, in ExecutionInput) *run {
 		nodes: make([]nodeRun, len(def.Nodes)),
 		edges: make([]int, len(def.Edges)),
 		// Each node sends at most one completion, so sends never block.
-		done: workflow.NewBufferedChannel(ctx, len(def.Nodes)),
-		comp: newCompensation(ctx, len(def.Nodes)),
+		done:   workflow.NewBufferedChannel(ctx, len(def.Nodes)),
+		comp:   newCompensation(ctx, len(def.Nodes)),
 		in:     in,
 		budget: in.RunBudget,
 	}
