@@ -172,7 +172,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 	if err := s.checkHistoryBudget(ld, req.Input); err != nil {
 		return err
 	}
-	input := interpreter.ExecutionInput{Definition: ld.def, Input: req.Input, Reads: ld.reads, Called: ld.called}
+	input := interpreter.ExecutionInput{Definition: ld.def, Input: req.Input, Reads: ld.reads, Called: ld.called, RunBudget: s.opts.RunBudget}
 	if wait > 0 && interpreter.HasRespond(&ld.def) {
 		answered, err := s.runResponding(c, opts, input, key, hash, wait, successStatus)
 		if answered || err != nil {
@@ -181,6 +181,9 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 		// The execution already exists and is closed (a keyed retry): it
 		// is answered as any other.
 	}
+	// The run's Get follows the execution across continue-as-new (the
+	// SDK reads each run's close event and moves on to the next run), so
+	// await answers with the last run's result.
 	run, err := s.opts.Client.ExecuteWorkflow(ctx, opts, interpreter.WorkflowName, input)
 	if err != nil {
 		return temporalError(err, "start execution")
@@ -241,7 +244,9 @@ func (s *Server) await(c echo.Context, ref executionRef, status string, deadline
 		return c.NoContent(statusClientClosedRequest)
 	}
 	if ae := failureError(err, ref); ae != nil {
-		return s.explainTermination(ctx, ae, ref.ExecutionID, ref.RunID)
+		// Get followed the execution to its last run (it may have
+		// continued as new): that run's close event says why.
+		return s.explainTermination(ctx, ae, ref.ExecutionID, "")
 	}
 	// The budget ran out. The SDK's long poll may give up with its own
 	// deadline error a moment before waitCtx ends; either way the

@@ -20,6 +20,9 @@ const (
 	// ResponseQuery returns the response a respond node recorded (*Response,
 	// null when none ran), read by GET /api/executions/{id}.
 	ResponseQuery = "response"
+	// ExecutionQuery returns the ExecutionInfo of an execution: its start
+	// is the first run's, also in a run that continued as new.
+	ExecutionQuery = "execution"
 
 	// IOTaskQueueSuffix names the queue of the I/O node types (TASK_QUEUE + suffix),
 	// served only by the dedicated workers that hold the secrets.

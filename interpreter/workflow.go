@@ -50,6 +50,9 @@ func (i *Interpreter) Run(ctx workflow.Context, in ExecutionInput) (any, error) 
 	if err := workflow.SetQueryHandler(ctx, NodesQuery, r.states); err != nil {
 		return nil, err
 	}
+	if err := workflow.SetQueryHandler(ctx, ExecutionQuery, func() (ExecutionInfo, error) { return r.info, nil }); err != nil {
+		return nil, err
+	}
 	if err := r.registerResponseHandlers(ctx); err != nil {
 		return nil, err
 	}
@@ -117,7 +120,9 @@ func newRun(ctx workflow.Context, registry *Registry, in ExecutionInput) *run {
 		},
 		nodes: make([]nodeRun, len(def.Nodes)),
 		edges: make([]int, len(def.Edges)),
-		// Each node sends at most one completion, so sends never block.
+		// A node has at most one completion in flight (a parked node is
+		// started again only after its completion was received), so sends
+		// never block.
 		done:   workflow.NewBufferedChannel(ctx, len(def.Nodes)),
 		comp:   newCompensation(ctx, len(def.Nodes)),
 		in:     in,
