@@ -31,8 +31,8 @@ func budgetAPI(t *testing.T, runBudget *interpreter.RunBudget) string {
 }
 
 // runsOf follows an execution's runs from its first one through their
-// close events and returns their ids, first to last (the last one may still
-// be running).
+// close events and returns their ids, first to last. Call it once the
+// execution has closed: the close event of a running run is not there.
 func runsOf(t *testing.T, id, firstRunID string) []string {
 	t.Helper()
 	runs := []string{firstRunID}
@@ -168,9 +168,9 @@ func TestContinueAsNewThroughREST(t *testing.T) {
 	recordHistory(t, "continue-as-new-resumed", execID, runs[1])
 }
 
-// A signal to an execution between runs is not refused: signal and cancel
-// go to the current run, whichever it is.
-func TestCancelReachesTheCurrentRun(t *testing.T) {
+// A cancel reaches the execution's current run, and compensation there
+// reads an output carried from the first run.
+func TestCancelInAContinuedRun(t *testing.T) {
 	base := budgetAPI(t, &interpreter.RunBudget{Events: 1})
 	id := uniqueID("t-can-cancel")
 	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/workflows", apitest.Definition(id, "1.0.0", "prep", []map[string]any{
@@ -184,10 +184,43 @@ func TestCancelReachesTheCurrentRun(t *testing.T) {
 	r.DecodeData(t, &res)
 	// hold parks at once (every boundary is over budget): the run that
 	// waits is the second one.
-	poll(t, "a second run", func() []string { return runsOf(t, res.ExecutionID, res.RunID) }, func(runs []string) bool { return len(runs) >= 2 })
+	waitFor(t, res.ExecutionID, func(v executionView) bool { return v.RunID != res.RunID && v.Status == "running" })
 	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/executions/"+res.ExecutionID+"/cancel", nil), http.StatusAccepted, "")
 	v := waitFor(t, res.ExecutionID, statusIs("canceled"))
 	if n := nodeByID(t, v, "undo"); n.Status != interpreter.StatusCompleted {
 		t.Fatalf("undo %+v: compensation did not run in the continued run", n)
+	}
+}
+
+// A synchronous execute whose respond node runs in a later run is
+// answered by it: the ResponseUpdate the first run answered "continued"
+// is asked again of the current run.
+func TestRespondInALaterRun(t *testing.T) {
+	base := budgetAPI(t, &interpreter.RunBudget{Events: 1})
+	id := uniqueID("t-can-respond")
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/workflows", apitest.Definition(id, "1.0.0", "make", []map[string]any{
+		apitest.Transform("make", map[string]string{"n": "input.n * 2"}),
+		apitest.Node("w", "wait", map[string]any{"duration": "1s"}),
+		apitest.Node("answer", "respond", map[string]any{"status": 201, "body": map[string]string{"n": "nodes.make.n"}}),
+		apitest.Node("slow", "wait", map[string]any{"duration": "4s"}),
+	}, []map[string]any{apitest.Edge("make", "w"), apitest.Edge("w", "answer"), apitest.Edge("answer", "slow")})), http.StatusCreated, "")
+	began := time.Now()
+	r := callAt(t, base, http.MethodPost, "/api/workflows/"+id+"/execute?wait=30s", map[string]any{"input": map[string]any{"n": 21}})
+	took := time.Since(began)
+	apitest.Expect(t, r, http.StatusCreated, "")
+	var d respondData
+	r.DecodeData(t, &d)
+	if d.Response == nil || d.Response.NodeID != "answer" || d.Response.Body["n"] != float64(42) || d.Status != "running" {
+		t.Fatalf("answer %s", r.Raw)
+	}
+	if took >= 4*time.Second {
+		t.Errorf("the answer took %v: it waited for the wait after respond", took)
+	}
+	v := waitFor(t, d.ExecutionID, statusIs("completed"))
+	if runs := runsOf(t, d.ExecutionID, d.RunID); len(runs) < 2 {
+		t.Errorf("runs %v: the respond node did not run in a later run", runs)
+	}
+	if n := nodeByID(t, v, "slow"); n.Status != interpreter.StatusCompleted {
+		t.Errorf("slow %+v", n)
 	}
 }
