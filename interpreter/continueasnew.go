@@ -154,7 +154,8 @@ func (p *parking) Resume(progress any) (bool, error) {
 	if p.from == nil {
 		return false, nil
 	}
-	if err := json.Unmarshal(p.from, progress); err != nil {
+	err := json.Unmarshal(p.from, progress) //workflowcheck:ignore (see wait)
+	if err != nil {
 		return false, temporal.NewNonRetryableApplicationError("the progress of a parked node: "+err.Error(), ErrConfiguration, nil)
 	}
 	return true, nil
@@ -271,7 +272,9 @@ func (r *run) resumeParked(ctx workflow.Context) {
 // refuse it and replay this task with the signal) and the execution
 // continues with the same input and a snapshot of its state.
 func (r *run) continueAsNew(ctx workflow.Context) error {
-	for _, name := range r.g.def.Signals() {
+	// Signals decodes the wait nodes' configs: deterministic (see wait).
+	signals := r.g.def.Signals() //workflowcheck:ignore
+	for _, name := range signals {
 		ch := workflow.GetSignalChannel(ctx, name)
 		for {
 			var payload any

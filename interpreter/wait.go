@@ -87,7 +87,7 @@ func (r *run) wait(ctx workflow.Context, req NodeRequest, st *NodeState, park *p
 		return NodeResult{}, temporal.NewNonRetryableApplicationError("wait config: "+bad.Error(), ErrConfiguration, nil)
 	}
 	var from waitProgress
-	resumed, err := park.Resume(&from) //workflowcheck:ignore (see above)
+	resumed, err := park.Resume(&from)
 	if err != nil {
 		return NodeResult{}, err
 	}
