@@ -16,8 +16,9 @@ import (
 // when Temporal suggests it or the run's history reaches its RunBudget, the
 // run drains and continues as new:
 //
-//  1. It starts no new node: nodes found ready stay pending, the edges that
-//     made them ready stay fired, and the next run starts them.
+//  1. It starts no new node, from the boundary that decided it on: nodes
+//     found ready stay pending, the edges that made them ready stay fired,
+//     and the next run starts them.
 //  2. Nodes that run in the workflow and may last long are parked: a wait
 //     node stops waiting and records its deadline (see parking). Activities,
 //     call nodes (their child executions) and respond nodes are waited for:
@@ -185,12 +186,13 @@ func parked(err error) (json.RawMessage, bool) {
 	return nil, false
 }
 
-// considerDrain is called at each node boundary where nodes still run:
-// when the run is over its budget, and the execution's history knows
-// continuing as new (GetVersion; asked only then, so histories that never
-// reach the budget are unchanged), it starts draining.
+// considerDrain is called at each node boundary, before the nodes found
+// ready start: when the run is over its budget, work is left for a next
+// run, and the execution's history knows continuing as new (GetVersion;
+// asked only then, so histories that never reach the budget are
+// unchanged), it starts draining.
 func (r *run) considerDrain(ctx workflow.Context) {
-	if r.draining || r.running == 0 || r.comp.canceled() || !r.overBudget(ctx) {
+	if r.draining || r.comp.canceled() || !r.overBudget(ctx) || (r.running == 0 && !r.workLeft()) {
 		return
 	}
 	if workflow.GetVersion(ctx, continueAsNewChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {

@@ -102,30 +102,38 @@ func TestWaitParkedAcrossContinueAsNew(t *testing.T) {
 		}
 		env.SetCurrentHistoryLength(20)
 	})
-	// Run 1 drains as soon as a's branches start (both waits park), run 2
-	// when tick ends (long parks), run 3 ends the execution.
-	if len(runs) != 3 {
-		t.Fatalf("%d runs, want 3", len(runs))
+	// Every boundary drains: run 1 after a (its branches are found ready
+	// and left to run 2), run 2 after big (long and tick park), run 3 when
+	// tick ends (long parks again), run 4 when long ends (done is left to
+	// run 5), run 5 ends the execution.
+	if len(runs) != 5 {
+		t.Fatalf("%d runs, want 5", len(runs))
 	}
 	second := runs[1]
 	if second.RunBudget == nil || second.RunBudget.Events != 10 || second.Resume.StartedAt.IsZero() {
 		t.Errorf("the next run's input lost the budget or the start: %+v", second)
 	}
-	long := snapshotOf(t, second, "long")
-	if long.Progress == nil || long.Status != interpreter.StatusRunning || long.StartedAt == nil {
-		t.Errorf("long in the first snapshot: %+v", long)
-	}
-	if a := snapshotOf(t, second, "a"); a.Output == nil || a.Status != interpreter.StatusCompleted {
-		t.Errorf("a's output (read by done) was not carried: %+v", a)
-	}
-	if big := snapshotOf(t, second, "big"); big.Output != nil || big.Status != interpreter.StatusCompleted {
-		t.Errorf("big's output (read by nothing) was carried: %+v", big)
-	}
-	if tick := snapshotOf(t, runs[2], "tick"); tick.Status != interpreter.StatusCompleted {
-		t.Errorf("tick in the second snapshot: %+v", tick)
-	}
 	if len(second.Called) != len(in.Called) || second.Reads == nil {
 		t.Errorf("the next run's input lost what the first carried")
+	}
+	if long := snapshotOf(t, second, "long"); long.Status != interpreter.StatusPending || long.Progress != nil {
+		t.Errorf("long in the first snapshot: %+v, want found ready and not started", long)
+	}
+	long := snapshotOf(t, runs[2], "long")
+	if long.Progress == nil || long.Status != interpreter.StatusRunning || long.StartedAt == nil {
+		t.Errorf("long in the second snapshot: %+v, want parked", long)
+	}
+	if a := snapshotOf(t, runs[2], "a"); a.Output == nil || a.Status != interpreter.StatusCompleted {
+		t.Errorf("a's output (read by done) was not carried: %+v", a)
+	}
+	if big := snapshotOf(t, runs[2], "big"); big.Output != nil || big.Status != interpreter.StatusCompleted {
+		t.Errorf("big's output (read by nothing) was carried: %+v", big)
+	}
+	if tick := snapshotOf(t, runs[3], "tick"); tick.Status != interpreter.StatusCompleted {
+		t.Errorf("tick in the third snapshot: %+v", tick)
+	}
+	if again := snapshotOf(t, runs[3], "long"); again.Progress == nil || !again.StartedAt.Equal(*long.StartedAt) {
+		t.Errorf("long in the third snapshot: %+v, want parked again, started when it first started", again)
 	}
 
 	out := h.output()
@@ -229,7 +237,8 @@ func TestSignalTimeoutKeepsItsDeadline(t *testing.T) {
 	runs := h.runChain(h.input(nil), func(run int, env *testsuite.TestWorkflowEnvironment) {
 		if run == 1 {
 			start = env.Now()
-			env.SetContinueAsNewSuggested(true)
+			// tick ends at 30m: the first boundary after this.
+			env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 10*time.Minute)
 		}
 	})
 	if len(runs) != 2 {

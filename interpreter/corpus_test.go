@@ -45,6 +45,7 @@ func TestCorpusCoverage(t *testing.T) {
 		// snapshot and resumes its parked nodes.
 		if in.Resume != nil {
 			seen["run resumed from a snapshot"] = true
+			seen["signal carried across runs"] = seen["signal carried across runs"] || len(in.Resume.Signals) > 0
 		}
 		hasWait := slices.ContainsFunc(in.Definition.Nodes, func(n interpreter.Node) bool { return n.Type == "wait" })
 		hasRespond := interpreter.HasRespond(&in.Definition)
@@ -115,7 +116,7 @@ func TestCorpusCoverage(t *testing.T) {
 		"edge on "+interpreter.OutcomeError, "edge on "+interpreter.OutcomeTrue, "edge on "+interpreter.OutcomeFalse,
 		"edge on "+interpreter.OutcomeTimeout, "parallel branches", "signal", "cancel",
 		"scope by reads", "whole scope", "call with a failing child",
-		"continue-as-new boundary", "run resumed from a snapshot")
+		"continue-as-new boundary", "run resumed from a snapshot", "signal carried across runs")
 	for _, w := range want {
 		if !seen[w] {
 			t.Errorf("no recorded history covers %s", w)

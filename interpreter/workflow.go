@@ -174,8 +174,12 @@ func (r *run) execute(ctx workflow.Context) (any, error) {
 			case r.draining:
 				// Nodes found ready stay pending: the next run starts them.
 			default:
-				r.propagate(ctx)
+				// Decided before propagate: a draining run starts no
+				// node found ready at this boundary.
 				r.considerDrain(ctx)
+				if !r.draining {
+					r.propagate(ctx)
+				}
 			}
 		}
 		if !r.draining {
