@@ -116,7 +116,7 @@ type CarriedSignal struct {
 
 // parking is a workflow-side node's part in a continue-as-new boundary. A
 // node that may last long takes one; at its safe points (while a wait node
-// waits; between two iterations of a loop) it checks Requested, or selects
+// waits; between two iterations of a loop) it asks ShouldPark, or selects
 // on Ready, and then returns Park(progress). The next run starts the node
 // again with that progress, which it reads with Resume before doing
 // anything else. A node that never parks is simply waited for.
@@ -131,7 +131,9 @@ type CarriedSignal struct {
 //	var from loopProgress
 //	if _, err := park.Resume(&from); err != nil { return result, err }
 //	// in runLoop, at the top of each iteration:
-//	if park.Requested() { return p, park.Park(p) }
+//	if park.ShouldPark(ctx) { return p, park.Park(p) }
+//	// a delay between iterations: sleep with sleepUntil, and park when it
+//	// says so (carry the delay's deadline in the progress to keep it)
 //
 // A node that parks must not have changed the scope's outputs in ways the
 // progress does not hold: it is started again from the progress alone, with
@@ -141,9 +143,14 @@ type parking struct {
 	from json.RawMessage // the progress it was parked with; nil on a fresh start
 }
 
-// Requested reports whether the run is draining: the node should park at
-// this safe point.
-func (p *parking) Requested() bool { return p.r.draining }
+// ShouldPark reports whether the node should park at this safe point: the
+// run is draining, or its history is over the budget now (it then starts
+// draining). A node that runs many steps asks it between steps: while it
+// runs alone, no other node's completion makes a boundary.
+func (p *parking) ShouldPark(ctx workflow.Context) bool {
+	p.r.considerDrain(ctx)
+	return p.r.draining
+}
 
 // Ready is a future that becomes ready when the run starts draining, for
 // nodes that block in a selector.
