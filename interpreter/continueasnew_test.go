@@ -383,3 +383,43 @@ func TestResponseUpdateAcrossTheBoundary(t *testing.T) {
 	}
 	h.output()
 }
+
+// A cancel while the run drains (here: waiting for a call node's child)
+// abandons the drain: the parked wait resumes in the same run, is
+// interrupted and its error edge compensates; the run never continues as
+// new.
+func TestCancelDuringTheDrainCompensatesInTheSameRun(t *testing.T) {
+	h := newHarness(t, `{"id": "drain-cancel", "version": "1", "startNode": "start",
+		"nodes": [
+			{"id": "start", "type": "transform", "config": {"mapping": {"v": "1"}}},
+			{"id": "child", "type": "call", "config": {"definition": "slow", "version": "1.0.0"}},
+			{"id": "hold", "type": "wait", "config": {"signal": "go"}},
+			{"id": "undo", "type": "transform", "config": {"mapping": {"undone": "nodes.start.v"}}},
+			{"id": "tick", "type": "wait", "config": {"duration": "1m"}}
+		],
+		"edges": [
+			{"source": "start", "target": "child"},
+			{"source": "start", "target": "hold"},
+			{"source": "hold", "target": "undo", "on": "error"},
+			{"source": "start", "target": "tick"}
+		]}`)
+	in := h.input(nil)
+	in.Called = []interpreter.Definition{parseDef(t, calledWaits)}
+	runs := h.runChain(in, func(_ int, env *testsuite.TestWorkflowEnvironment) {
+		// tick ends at 1m: the drain parks hold and waits for the child
+		// (1h); the cancel comes during that wait.
+		env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 30*time.Second)
+		env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 10*time.Minute)
+	})
+	if len(runs) != 1 {
+		t.Fatalf("%d runs, want 1: a canceled run does not continue as new", len(runs))
+	}
+	var canceled *temporal.CanceledError
+	if err := h.env.GetWorkflowError(); !errors.As(err, &canceled) {
+		t.Fatalf("the execution ended with %v, want canceled", err)
+	}
+	h.wantStatus(map[string]string{
+		"tick": interpreter.StatusCompleted, "hold": interpreter.StatusFailed,
+		"undo": interpreter.StatusCompleted, "child": interpreter.StatusFailed,
+	})
+}
