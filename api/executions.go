@@ -280,6 +280,8 @@ func (s *Server) describe(ctx context.Context, who caller, executionID string) (
 	if !plausibleExecutionID(executionID) {
 		return nil, notFound
 	}
+	// No run id: the latest run. An execution that continued as new is
+	// read in its current run, which carries the earlier runs' state.
 	desc, err := s.opts.Client.DescribeWorkflow(ctx, executionID, "")
 	if err != nil {
 		if isNotFound(err) {
