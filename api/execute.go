@@ -145,11 +145,11 @@ func (ld *loadedDefinition) checkInput(input json.RawMessage) []fieldError {
 }
 
 // executionInput is what an execution of ld with input starts with: the
-// pinned definition, what each node reads and the definitions its call
-// nodes run. Executions started now (run) and by a schedule (schedules.go)
+// pinned definition, what each node reads, the definitions its call
+// nodes run and the history budget of each run (continue-as-new). Executions started now (run) and by a schedule (schedules.go)
 // start with the same.
-func (ld *loadedDefinition) executionInput(input json.RawMessage) interpreter.ExecutionInput {
-	return interpreter.ExecutionInput{Definition: ld.def, Input: input, Reads: ld.reads, Called: ld.called}
+func (ld *loadedDefinition) executionInput(input json.RawMessage, budget *interpreter.RunBudget) interpreter.ExecutionInput {
+	return interpreter.ExecutionInput{Definition: ld.def, Input: input, Reads: ld.reads, Called: ld.called, RunBudget: budget}
 }
 
 // summary is the Web UI's one-line summary of its executions.
@@ -212,7 +212,7 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 	if err := s.checkHistoryBudget(ld, req.Input); err != nil {
 		return err
 	}
-	input := ld.executionInput(req.Input)
+	input := ld.executionInput(req.Input, s.opts.RunBudget)
 	if wait > 0 && interpreter.HasRespond(&ld.def) {
 		answered, err := s.runResponding(c, opts, input, key, hash, wait, successStatus)
 		if answered || err != nil {
@@ -221,6 +221,9 @@ func (s *Server) run(c echo.Context, ld *loadedDefinition, req executeRequest, k
 		// The execution already exists and is closed (a keyed retry): it
 		// is answered as any other.
 	}
+	// The run's Get follows the execution across continue-as-new (the
+	// SDK reads each run's close event and moves on to the next run), so
+	// await answers with the last run's result.
 	run, err := s.opts.Client.ExecuteWorkflow(ctx, opts, interpreter.WorkflowName, input)
 	if err != nil {
 		return temporalError(err, "start execution")
@@ -285,7 +288,9 @@ func (s *Server) await(c echo.Context, ref executionRef, status string, deadline
 		return c.NoContent(statusClientClosedRequest)
 	}
 	if ae := failureError(err, ref); ae != nil {
-		return s.explainTermination(ctx, ae, ref.ExecutionID, ref.RunID)
+		// Get followed the execution to its last run (it may have
+		// continued as new): that run's close event says why.
+		return s.explainTermination(ctx, ae, ref.ExecutionID, "")
 	}
 	// The budget ran out. The SDK's long poll may give up with its own
 	// deadline error a moment before waitCtx ends; either way the

@@ -58,6 +58,9 @@ type Executions interface {
 	// Update-with-Start: executions of definitions with a respond node.
 	NewWithStartWorkflowOperation(options client.StartWorkflowOptions, workflow any, args ...any) client.WithStartWorkflowOperation
 	UpdateWithStartWorkflow(ctx context.Context, options client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	// UpdateWorkflow asks the ResponseUpdate again of the next run when the
+	// run Update-with-Start reached continued as new first.
+	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
 }
 
 var _ Executions = client.Client(nil)
@@ -119,7 +122,10 @@ type executionFailure struct {
 func (s *Server) listExecutions(c echo.Context) error {
 	q := c.QueryParams()
 	var bad []fieldError
-	conds := []string{fmt.Sprintf("WorkflowType = '%s'", interpreter.WorkflowName)}
+	conds := []string{fmt.Sprintf("WorkflowType = '%s'", interpreter.WorkflowName),
+		// Each run of an execution has its own visibility record; the
+		// runs that continued as new are not executions of their own.
+		"ExecutionStatus != 'ContinuedAsNew'"}
 	if who := callerOf(c); !who.admin {
 		// Names are checked against problem.CallerName (auth.go), so they
 		// are safe in the query.
@@ -285,6 +291,8 @@ func (s *Server) describe(ctx context.Context, who caller, executionID string) (
 	if !plausibleExecutionID(executionID) {
 		return nil, notFound
 	}
+	// No run id: the latest run. An execution that continued as new is
+	// read in its current run, which carries the earlier runs' state.
 	desc, err := s.opts.Client.DescribeWorkflow(ctx, executionID, "")
 	if err != nil {
 		if isNotFound(err) {
@@ -364,6 +372,17 @@ func (s *Server) getExecution(c echo.Context) error {
 		nodes = []interpreter.NodeState{}
 	}
 	out.Nodes = nodes
+	if slices.ContainsFunc(nodes, func(n interpreter.NodeState) bool {
+		return n.StartedAt != nil && n.StartedAt.Before(desc.WorkflowStartTime)
+	}) {
+		// A node started before this run: the execution continued as new,
+		// and started with its first run, which the interpreter carries.
+		// Asked only then: executions of one run need no second query.
+		var info interpreter.ExecutionInfo
+		if val, err := s.opts.Client.QueryWorkflow(qctx, ex.ID, ex.RunID, interpreter.ExecutionQuery); err == nil && val.Get(&info) == nil && !info.StartedAt.IsZero() {
+			out.StartedAt = info.StartedAt.UTC()
+		}
+	}
 	if slices.ContainsFunc(nodes, func(n interpreter.NodeState) bool { return n.Type == interpreter.RespondNodeType }) {
 		// Only executions with a respond node are asked: older ones have
 		// no such query.
@@ -433,7 +452,9 @@ func (s *Server) signal(c echo.Context) error {
 	if err := s.checkSignalName(ctx, desc, name); err != nil {
 		return err.about(ref)
 	}
-	if err := s.opts.Client.SignalWorkflow(ctx, ref.ExecutionID, ref.RunID, name, payload); err != nil {
+	// To the execution's current run (no run id): the run described may
+	// have continued as new since.
+	if err := s.opts.Client.SignalWorkflow(ctx, ref.ExecutionID, "", name, payload); err != nil {
 		return actionError(err, ref, "signal execution")
 	}
 	return accepted(c, ref, "signal", name)
@@ -482,7 +503,8 @@ func (s *Server) cancel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.opts.Client.CancelWorkflow(c.Request().Context(), ref.ExecutionID, ref.RunID); err != nil {
+	// To the current run, as signal does.
+	if err := s.opts.Client.CancelWorkflow(c.Request().Context(), ref.ExecutionID, ""); err != nil {
 		return actionError(err, ref, "cancel execution")
 	}
 	return accepted(c, ref, "status", "canceling")

@@ -155,6 +155,10 @@ func (f *fakeExecutions) UpdateWithStartWorkflow(context.Context, client.UpdateW
 	return nil, errors.New("fake: Update-with-Start is tested against the real server (api/e2e)")
 }
 
+func (f *fakeExecutions) UpdateWorkflow(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	return nil, errors.New("fake: updates are tested against the real server (api/e2e)")
+}
+
 func (f *fakeExecutions) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
 	return &client.CheckHealthResponse{}, nil
 }

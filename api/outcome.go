@@ -24,10 +24,14 @@ const (
 	statusTimedOut   = "timed_out"
 )
 
-// statusOf maps Temporal's execution status. A run that continued as new is
-// still going on (in its successor); the interpreter never does that today.
+// statusOf maps Temporal's execution status. A run that continued as new
+// is not the end of the execution: its next run (same execution id) goes
+// on, so it reads as running. The API describes the latest run, so it
+// sees that status only in a race with the next run's start.
 func statusOf(s enumspb.WorkflowExecutionStatus) string {
 	switch s {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		return statusRunning
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		return statusCompleted
 	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:

@@ -13,6 +13,11 @@ import (
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
+// continuedRetryPause spaces the ResponseUpdate's retries while a run
+// continues as new: the run that answered Continued may take a moment to
+// hand over.
+const continuedRetryPause = 50 * time.Millisecond
+
 // runResponding starts an execution of a definition that has a respond
 // node with Update-with-Start: the start and the interpreter's
 // ResponseUpdate travel in one request, and the update completes as soon as
@@ -50,6 +55,21 @@ func (s *Server) runResponding(c echo.Context, opts client.StartWorkflowOptions,
 	var res interpreter.ResponseResult
 	if uerr == nil {
 		uerr = handle.Get(waitCtx, &res)
+	}
+	for uerr == nil && res.Continued {
+		// The run continued as new before any respond node ran: ask the
+		// execution's current run (no run id), within the same budget.
+		res = interpreter.ResponseResult{}
+		select {
+		case <-waitCtx.Done():
+		case <-time.After(continuedRetryPause):
+		}
+		handle, uerr = s.opts.Client.UpdateWorkflow(waitCtx, client.UpdateWorkflowOptions{
+			WorkflowID: opts.ID, UpdateName: interpreter.ResponseUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if uerr == nil {
+			uerr = handle.Get(waitCtx, &res)
+		}
 	}
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if uerr != nil && errors.As(uerr, &started) {

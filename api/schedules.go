@@ -269,7 +269,7 @@ func (s *Server) scheduleOptions(ld *loadedDefinition, req scheduleRequest, call
 		Action: &client.ScheduleWorkflowAction{
 			ID:                    scheduleWorkflowID(ld.def.ID, id),
 			Workflow:              interpreter.WorkflowName,
-			Args:                  []any{ld.executionInput(req.Input)},
+			Args:                  []any{ld.executionInput(req.Input, s.opts.RunBudget)},
 			TaskQueue:             s.opts.TaskQueue,
 			TypedSearchAttributes: attrs,
 			StaticSummary:         ld.summary(),

@@ -125,6 +125,12 @@ type Options struct {
 	// estimated to need when it starts (see checkHistoryBudget); a larger
 	// input gets 413 history_budget_exceeded (HISTORY_BUDGET_BYTES).
 	HistoryBudget int
+	// RunBudget is carried in every execution's input: when one of its
+	// runs continues as new besides Temporal's own suggestion (see
+	// interpreter.RunBudget; RUN_HISTORY_EVENTS, RUN_HISTORY_BYTES).
+	// Optional: nil means the interpreter's defaults. Tests set it low to
+	// cross run boundaries quickly.
+	RunBudget *interpreter.RunBudget
 	// CacheSize is the number of parsed definitions (and compiled input
 	// schemas) kept, keyed by (id, version). Default 1024.
 	CacheSize int

@@ -183,7 +183,8 @@ func (s *Server) averageDuration(ctx context.Context, query string) (*float64, i
 	resp, err := s.opts.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: s.opts.Namespace,
 		PageSize:  durationSampleSize,
-		Query:     query + " AND ExecutionStatus != 'Running'",
+		// A run that continued as new is not a closed execution.
+		Query: query + " AND ExecutionStatus != 'Running' AND ExecutionStatus != 'ContinuedAsNew'",
 	})
 	if err != nil {
 		return nil, 0, err

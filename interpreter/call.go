@@ -99,7 +99,7 @@ func (r *run) call(ctx workflow.Context, req NodeRequest) (NodeResult, error) {
 		StaticSummary:         n.ID + ": " + def.ID + " " + def.Version,
 	})
 	var out any
-	err := workflow.ExecuteChildWorkflow(cctx, WorkflowName, ExecutionInput{Definition: def, Input: input, Called: r.called}).Get(ctx, &out)
+	err := workflow.ExecuteChildWorkflow(cctx, WorkflowName, ExecutionInput{Definition: def, Input: input, Called: r.called, RunBudget: r.budget}).Get(ctx, &out)
 	if err != nil {
 		return result, childError(err)
 	}

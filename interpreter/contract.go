@@ -20,6 +20,9 @@ const (
 	// ResponseQuery returns the response a respond node recorded (*Response,
 	// null when none ran), read by GET /api/executions/{id}.
 	ResponseQuery = "response"
+	// ExecutionQuery returns the ExecutionInfo of an execution: its start
+	// is the first run's, also in a run that continued as new.
+	ExecutionQuery = "execution"
 
 	// IOTaskQueueSuffix names the queue of the I/O node types (TASK_QUEUE + suffix),
 	// served only by the dedicated workers that hold the secrets.
@@ -70,6 +73,13 @@ type ExecutionInput struct {
 	// never reads the store and a replay sees the graphs the execution
 	// started with. A child execution carries the same list.
 	Called []Definition `json:"called,omitempty"`
+	// RunBudget is when a run continues as new besides Temporal's
+	// suggestion; nil: the defaults (see RunBudget). A child execution
+	// carries its parent's.
+	RunBudget *RunBudget `json:"runBudget,omitempty"`
+	// Resume is the state of the former run, in a run that continues an
+	// execution (continueasnew.go); nil in its first run.
+	Resume *Snapshot `json:"resume,omitempty"`
 }
 
 // ExecutionInfo is the `execution` variable of expressions.

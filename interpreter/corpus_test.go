@@ -17,7 +17,8 @@ import (
 // local activity or, for wait, a timer or signal; for call, a completed
 // child execution), and the definitions the
 // histories ran use each wait mode, each edge outcome and parallel
-// branches, with signals and a cancel among the events. A new node type or
+// branches, with signals and a cancel among the events, and an execution
+// continued as new (the run that drains, and one resumed from a snapshot). A new node type or
 // outcome fails here until a history of it is recorded (README, "Changing
 // the interpreter safely").
 func TestCorpusCoverage(t *testing.T) {
@@ -39,6 +40,12 @@ func TestCorpusCoverage(t *testing.T) {
 			seen["scope by reads"] = true
 		} else {
 			seen["whole scope"] = true
+		}
+		// A run that continues a former one rebuilds its state from the
+		// snapshot and resumes its parked nodes.
+		if in.Resume != nil {
+			seen["run resumed from a snapshot"] = true
+			seen["signal carried across runs"] = seen["signal carried across runs"] || len(in.Resume.Signals) > 0
 		}
 		hasWait := slices.ContainsFunc(in.Definition.Nodes, func(n interpreter.Node) bool { return n.Type == "wait" })
 		hasRespond := interpreter.HasRespond(&in.Definition)
@@ -68,6 +75,8 @@ func TestCorpusCoverage(t *testing.T) {
 				seen["node "+interpreter.RespondNodeType] = seen["node "+interpreter.RespondNodeType] || hasRespond
 			case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
 				seen["call with a failing child"] = true
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+				seen["continue-as-new boundary"] = true
 			}
 		}
 		for _, n := range in.Definition.Nodes {
@@ -106,7 +115,8 @@ func TestCorpusCoverage(t *testing.T) {
 	want = append(want, "wait duration", "wait until", "wait signal", "wait signal with timeout",
 		"edge on "+interpreter.OutcomeError, "edge on "+interpreter.OutcomeTrue, "edge on "+interpreter.OutcomeFalse,
 		"edge on "+interpreter.OutcomeTimeout, "parallel branches", "signal", "cancel",
-		"scope by reads", "whole scope", "call with a failing child")
+		"scope by reads", "whole scope", "call with a failing child",
+		"continue-as-new boundary", "run resumed from a snapshot", "signal carried across runs")
 	for _, w := range want {
 		if !seen[w] {
 			t.Errorf("no recorded history covers %s", w)

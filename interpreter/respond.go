@@ -49,12 +49,15 @@ type Response struct {
 }
 
 // ResponseResult is the result of the ResponseUpdate: the first response a
-// respond node recorded, or, when the execution ended (or was continued)
-// before any respond node ran, Responded false: the caller then reads the
-// execution's outcome as it would without the update.
+// respond node recorded, or, when the execution ended before any respond
+// node ran, Responded false: the caller then reads the execution's outcome
+// as it would without the update. When the run continued as new before any
+// respond node ran, Continued is true as well: the next run (same execution
+// id) answers the update.
 type ResponseResult struct {
 	Responded bool      `json:"responded"`
 	Response  *Response `json:"response,omitempty"`
+	Continued bool      `json:"continued,omitempty"`
 }
 
 // registerResponseHandlers registers the ResponseUpdate and the
@@ -65,10 +68,10 @@ func (r *run) registerResponseHandlers(ctx workflow.Context) error {
 		return err
 	}
 	return workflow.SetUpdateHandler(ctx, ResponseUpdate, func(ctx workflow.Context) (ResponseResult, error) {
-		if err := workflow.Await(ctx, func() bool { return r.response != nil || r.ended }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return r.response != nil || r.ended || r.continuing }); err != nil {
 			return ResponseResult{}, err
 		}
-		return ResponseResult{Responded: r.response != nil, Response: r.response}, nil
+		return ResponseResult{Responded: r.response != nil, Response: r.response, Continued: r.response == nil && r.continuing}, nil
 	})
 }
 

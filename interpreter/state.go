@@ -1,6 +1,7 @@
 package interpreter
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -22,6 +23,8 @@ type nodeRun struct {
 	output  any
 	errInfo map[string]any
 	fired   bool // at least one outgoing edge fired (not a leaf of the run)
+	// progress of a node parked for the next run (continueasnew.go).
+	progress json.RawMessage
 }
 
 // graph is the definition indexed for the scheduler.

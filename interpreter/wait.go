@@ -66,10 +66,19 @@ func checkWaitConfig(c WaitConfig, l *problem.List, exprs ExprChecker) {
 	l.Duration("timeout", c.Timeout)
 }
 
+// waitProgress is what a wait node parked at a continue-as-new boundary
+// carries into the next run: the instant its timer ends or its signal's
+// timeout passes, so the wait goes on to the same deadline.
+type waitProgress struct {
+	Deadline *time.Time `json:"deadline,omitempty"`
+}
+
 // wait carries out a wait node in the workflow: a durable timer, or a
 // signal with an optional timeout. It never sleeps in an activity. While it
-// waits for a signal, st says so (the nodes query shows "waiting").
-func wait(ctx workflow.Context, req NodeRequest, st *NodeState) (NodeResult, error) {
+// waits for a signal, st says so (the nodes query shows "waiting"). When
+// the run drains it parks with its deadline (see parking); a signal a
+// former run received and no wait consumed is taken first.
+func (r *run) wait(ctx workflow.Context, req NodeRequest, st *NodeState, park *parking) (NodeResult, error) {
 	n := req.Node
 	// Decoding JSON into a struct is deterministic. workflowcheck flags it
 	// only because the runtime's allocator, deep inside encoding/json, may
@@ -78,37 +87,63 @@ func wait(ctx workflow.Context, req NodeRequest, st *NodeState) (NodeResult, err
 	if bad != nil {
 		return NodeResult{}, temporal.NewNonRetryableApplicationError("wait config: "+bad.Error(), ErrConfiguration, nil)
 	}
+	var from waitProgress
+	resumed, err := park.Resume(&from)
+	if err != nil {
+		return NodeResult{}, err
+	}
 	timerOpts := workflow.TimerOptions{Summary: n.ID}
 	result := NodeResult{Outcome: OutcomeSuccess}
 	switch {
-	case cfg.Duration != "":
-		d, _ := time.ParseDuration(cfg.Duration)
-		if err := workflow.NewTimerWithOptions(ctx, d, timerOpts).Get(ctx, nil); err != nil {
-			return result, err
-		}
-		result.Output = map[string]any{"waited": cfg.Duration}
-	case cfg.Until != "":
-		until, err := time.Parse(time.RFC3339, cfg.Until)
-		if err != nil {
-			err = helperActivity(ctx, UntilActivity, n.ID+": until", UntilRequest{Expression: cfg.Until, Scope: req.Scope}).Get(ctx, &until)
+	case cfg.Duration != "" || cfg.Until != "":
+		var deadline time.Time
+		switch {
+		case resumed && from.Deadline != nil:
+			deadline = *from.Deadline
+		case cfg.Duration != "":
+			d, _ := time.ParseDuration(cfg.Duration)
+			deadline = workflow.Now(ctx).Add(d)
+		default:
+			until, err := time.Parse(time.RFC3339, cfg.Until)
 			if err != nil {
-				return result, err
+				err = helperActivity(ctx, UntilActivity, n.ID+": until", UntilRequest{Expression: cfg.Until, Scope: req.Scope}).Get(ctx, &until)
+				if err != nil {
+					return result, err
+				}
 			}
+			deadline = until
 		}
-		if d := until.Sub(workflow.Now(ctx)); d > 0 {
-			if err := workflow.NewTimerWithOptions(ctx, d, timerOpts).Get(ctx, nil); err != nil {
-				return result, err
-			}
-		}
-		result.Output = map[string]any{"until": until.UTC().Format(time.RFC3339Nano)}
-	default:
-		st.Status = StatusWaiting
-		payload, timedOut, err := receiveSignal(ctx, cfg, timerOpts)
+		parked, err := sleepUntil(ctx, deadline, timerOpts, park)
 		if err != nil {
 			return result, err
+		}
+		if parked {
+			return result, park.Park(waitProgress{Deadline: &deadline})
+		}
+		if cfg.Duration != "" {
+			result.Output = map[string]any{"waited": cfg.Duration}
+		} else {
+			result.Output = map[string]any{"until": deadline.UTC().Format(time.RFC3339Nano)}
+		}
+	default:
+		var deadline *time.Time
+		switch {
+		case resumed:
+			deadline = from.Deadline
+		case cfg.Timeout != "":
+			d, _ := time.ParseDuration(cfg.Timeout)
+			deadline = timePtr(workflow.Now(ctx).Add(d))
+		}
+		st.Status = StatusWaiting
+		payload, end, err := r.receiveSignal(ctx, cfg.Signal, deadline, timerOpts, park)
+		if err != nil {
+			return result, err
+		}
+		if end == waitParked {
+			return result, park.Park(waitProgress{Deadline: deadline})
 		}
 		st.Status = StatusRunning
-		if timedOut {
+		if end == waitTimedOut {
 			if len(EdgesOn(req.Edges, OutcomeTimeout)) == 0 {
 				return result, temporal.NewNonRetryableApplicationError(
 					fmt.Sprintf("no %q signal within %s", cfg.Signal, cfg.Timeout), ErrWaitTimeout, nil)
@@ -124,29 +159,75 @@ func wait(ctx workflow.Context, req NodeRequest, st *NodeState) (NodeResult, err
 	return result, err
 }
 
-// receiveSignal waits for the named signal, its timeout, or cancellation.
-// A signal sent before the wait began is buffered by Temporal and taken here.
-func receiveSignal(ctx workflow.Context, cfg WaitConfig, timerOpts workflow.TimerOptions) (payload any, timedOut bool, err error) {
+// sleepUntil waits on a durable timer until deadline (at once when it has
+// passed), or until the run drains (parked true).
+func sleepUntil(ctx workflow.Context, deadline time.Time, timerOpts workflow.TimerOptions, park *parking) (parked bool, err error) {
+	d := deadline.Sub(workflow.Now(ctx))
+	if d <= 0 {
+		return false, nil
+	}
 	sel := workflow.NewSelector(ctx)
-	received := false
-	sel.AddReceive(workflow.GetSignalChannel(ctx, cfg.Signal), func(c workflow.ReceiveChannel, _ bool) {
+	sel.AddFuture(workflow.NewTimerWithOptions(ctx, d, timerOpts), func(f workflow.Future) { err = f.Get(ctx, nil) })
+	// The timer is left as it is when the wait parks: the run ends with
+	// the next command, and the next run starts its own.
+	sel.AddFuture(park.Ready(), func(workflow.Future) { parked = true })
+	sel.Select(ctx)
+	return parked, err
+}
+
+// How a signal wait ended, unless canceled.
+type waitEnd int
+
+const (
+	waitSignaled waitEnd = iota + 1
+	waitTimedOut
+	waitParked
+)
+
+// receiveSignal waits for the named signal, its timeout (deadline; nil:
+// none), the run's drain, or cancellation. A signal a former run carried is
+// taken first; one sent before the wait began is buffered by Temporal and
+// taken here.
+func (r *run) receiveSignal(ctx workflow.Context, name string, deadline *time.Time, timerOpts workflow.TimerOptions, park *parking) (payload any, end waitEnd, err error) {
+	if payload, ok := r.takeCarried(name); ok {
+		return payload, waitSignaled, nil
+	}
+	ch := workflow.GetSignalChannel(ctx, name)
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
 		c.Receive(ctx, &payload)
-		received = true
+		end = waitSignaled
 	})
 	timerCtx, cancelTimer := workflow.WithCancel(ctx)
-	defer cancelTimer()
-	if cfg.Timeout != "" {
-		d, _ := time.ParseDuration(cfg.Timeout)
+	if deadline != nil {
+		d := deadline.Sub(workflow.Now(ctx))
+		if d <= 0 {
+			// The timeout passed while the execution moved to this run:
+			// only a signal already here counts.
+			cancelTimer()
+			if ch.ReceiveAsync(&payload) {
+				return payload, waitSignaled, nil
+			}
+			return nil, waitTimedOut, nil
+		}
 		sel.AddFuture(workflow.NewTimerWithOptions(timerCtx, d, timerOpts), func(f workflow.Future) {
-			timedOut = f.Get(timerCtx, nil) == nil
+			if f.Get(timerCtx, nil) == nil {
+				end = waitTimedOut
+			}
 		})
 	}
+	sel.AddFuture(park.Ready(), func(workflow.Future) { end = waitParked })
 	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 	sel.Select(ctx)
-	if !received && !timedOut {
-		return nil, false, temporal.NewCanceledError("wait canceled")
+	if end != waitParked {
+		// A parked wait leaves its timeout timer: the run ends with the
+		// next command.
+		cancelTimer()
 	}
-	return payload, timedOut, nil
+	if end == 0 {
+		return nil, 0, temporal.NewCanceledError("wait canceled")
+	}
+	return payload, end, nil
 }
 
 // waitConfigSchema is the JSON Schema of WaitConfig (DefinitionSchema).

@@ -1,6 +1,7 @@
 package interpreter
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -40,7 +41,16 @@ func (i *Interpreter) Register(r WorkflowRegistry) {
 func (i *Interpreter) Run(ctx workflow.Context, in ExecutionInput) (any, error) {
 	r := newRun(ctx, i.registry, in)
 	r.reorderReady = i.reorderReady
+	if in.Resume != nil {
+		// A run continued from a former one (continueasnew.go).
+		if err := r.restore(in.Resume); err != nil {
+			return nil, err
+		}
+	}
 	if err := workflow.SetQueryHandler(ctx, NodesQuery, r.states); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetQueryHandler(ctx, ExecutionQuery, func() (ExecutionInfo, error) { return r.info, nil }); err != nil {
 		return nil, err
 	}
 	if err := r.registerResponseHandlers(ctx); err != nil {
@@ -56,6 +66,9 @@ type completion struct {
 	Node   int
 	Result NodeResult
 	Err    error
+	// Parked is the progress of a node that parked for the next run
+	// (continueasnew.go); nil when the node finished.
+	Parked json.RawMessage
 }
 
 // run is the state of one execution.
@@ -73,6 +86,20 @@ type run struct {
 	comp     *compensation
 	response *Response // the first respond node's answer (respond.go)
 	ended    bool      // execute returned: a waiting ResponseUpdate answers Responded false
+
+	// Continuing as new (continueasnew.go).
+	in       ExecutionInput // what the next run is given, with a Snapshot
+	budget   *RunBudget
+	resumed  bool // the run continues a former one
+	draining bool // no node starts; long workflow-side nodes park
+	// continuing: the run is about to continue as new; a waiting
+	// ResponseUpdate answers Continued.
+	continuing bool
+	// parkReady is ready once the run drains (parking.Ready).
+	parkReady    workflow.Future
+	setParkReady workflow.Settable
+	// inbox holds signals a former run received and no wait node consumed.
+	inbox []CarriedSignal
 	// reorderReady: see Interpreter.
 	reorderReady func(ready []int)
 }
@@ -93,10 +120,16 @@ func newRun(ctx workflow.Context, registry *Registry, in ExecutionInput) *run {
 		},
 		nodes: make([]nodeRun, len(def.Nodes)),
 		edges: make([]int, len(def.Edges)),
-		// Each node sends at most one completion, so sends never block.
-		done: workflow.NewBufferedChannel(ctx, len(def.Nodes)),
-		comp: newCompensation(ctx, len(def.Nodes)),
+		// A node has at most one completion in flight (a parked node is
+		// started again only after its completion was received), so sends
+		// never block.
+		done:   workflow.NewBufferedChannel(ctx, len(def.Nodes)),
+		comp:   newCompensation(ctx, len(def.Nodes)),
+		in:     in,
+		budget: in.RunBudget,
 	}
+	r.in.Resume = nil
+	r.parkReady, r.setParkReady = workflow.NewFuture(ctx)
 	for i, n := range def.Nodes {
 		r.nodes[i].ID, r.nodes[i].Type, r.nodes[i].Status = n.ID, n.Type, StatusPending
 	}
@@ -106,24 +139,55 @@ func newRun(ctx workflow.Context, registry *Registry, in ExecutionInput) *run {
 	return r
 }
 
-// execute runs the definition: it starts the start node and then, as each
-// node completes, decides its edges and starts the nodes that became ready,
-// until no node runs. A cancel turns the rest of the run into compensation.
+// execute runs the definition: it starts the start node (or, in a run
+// continued from a former one, the parked nodes and those found ready) and
+// then, as each node completes, decides its edges and starts the nodes that
+// became ready, until no node runs. A cancel turns the rest of the run into
+// compensation. At a node boundary over the run's budget the run drains and
+// continues as new (continueasnew.go).
 func (r *run) execute(ctx workflow.Context) (any, error) {
-	start, ok := r.g.index[r.g.def.StartNode]
-	if !ok {
-		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("startNode %q is not a node of the definition", r.g.def.StartNode), ErrConfiguration, nil)
-	}
-	r.startNode(ctx, start)
-	for r.running > 0 {
-		var c completion
-		r.done.Receive(ctx, &c)
-		if err := r.complete(ctx, c); err != nil {
-			r.skipUndecided(ctx)
-			return nil, err
-		}
+	if r.resumed {
+		r.resumeParked(ctx)
 		r.propagate(ctx)
+	} else {
+		start, ok := r.g.index[r.g.def.StartNode]
+		if !ok {
+			return nil, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("startNode %q is not a node of the definition", r.g.def.StartNode), ErrConfiguration, nil)
+		}
+		r.startNode(ctx, start)
+	}
+	for {
+		for r.running > 0 {
+			var c completion
+			r.done.Receive(ctx, &c)
+			if c.Parked != nil {
+				r.running--
+				r.nodes[c.Node].progress = c.Parked
+			} else if err := r.complete(ctx, c); err != nil {
+				r.skipUndecided(ctx)
+				return nil, err
+			}
+			switch {
+			case r.draining && r.comp.canceled():
+				r.abandonDrain(ctx)
+			case r.draining:
+				// Nodes found ready stay pending: the next run starts them.
+			default:
+				// Decided before propagate: a draining run starts no
+				// node found ready at this boundary.
+				r.considerDrain(ctx)
+				if !r.draining {
+					r.propagate(ctx)
+				}
+			}
+		}
+		if !r.draining {
+			break
+		}
+		if r.finishDrain(ctx) {
+			return nil, r.continueAsNew(ctx)
+		}
 	}
 	r.skipUndecided(ctx)
 	if r.comp.canceled() {
@@ -136,21 +200,27 @@ func (r *run) execute(ctx workflow.Context) (any, error) {
 // r.done. Coroutines are scheduled deterministically by the SDK, so several
 // nodes started in one workflow task (parallel branches) begin together.
 func (r *run) startNode(ctx workflow.Context, i int) {
-	n := r.g.def.Nodes[i]
 	st := &r.nodes[i]
 	st.Status = StatusRunning
 	st.StartedAt = timePtr(workflow.Now(ctx))
-	req := NodeRequest{Node: n, Edges: r.g.outgoingEdges(i), Scope: r.nodeScope(i)}
+	r.goNode(ctx, i, &parking{r: r})
+}
+
+// goNode runs node i in its coroutine: a fresh start, or a parked node
+// resumed (its state, start time included, goes on).
+func (r *run) goNode(ctx workflow.Context, i int, park *parking) {
+	req := NodeRequest{Node: r.g.def.Nodes[i], Edges: r.g.outgoingEdges(i), Scope: r.nodeScope(i)}
 	r.running++
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		r.done.Send(ctx, r.runNode(ctx, i, req))
+		r.done.Send(ctx, r.runNode(ctx, i, req, park))
 	})
 }
 
-// runNode carries out node i in its coroutine: the wait node in the
-// workflow, every other node type as its activity. A failed node's error
-// edges are decided here too.
-func (r *run) runNode(ctx workflow.Context, i int, req NodeRequest) completion {
+// runNode carries out node i in its coroutine: the interpreter's own node
+// types in the workflow, every other node type as its activity. A failed
+// node's error edges are decided here too. A node that parks (see parking)
+// reports its progress instead.
+func (r *run) runNode(ctx workflow.Context, i int, req NodeRequest, park *parking) completion {
 	n := req.Node
 	c := completion{Node: i}
 	nt, known := r.registry.Lookup(n.Type)
@@ -163,12 +233,15 @@ func (r *run) runNode(ctx workflow.Context, i int, req NodeRequest) completion {
 	case nt.Kind == KindWorkflow && n.Type == RespondNodeType:
 		c.Result, c.Err = r.respond(ctx, req)
 	case nt.Kind == KindWorkflow:
-		c.Result, c.Err = wait(ctx, req, &r.nodes[i].NodeState)
+		c.Result, c.Err = r.wait(ctx, req, &r.nodes[i].NodeState, park)
 	default:
 		c.Err = nodeActivity(ctx, n, nt.Kind, req).Get(ctx, &c.Result)
 		if c.Err != nil {
 			c.Result.Attempt = failedAttempts(c.Err, retryPolicy(n, nt.Kind))
 		}
+	}
+	if progress, ok := parked(c.Err); ok {
+		return completion{Node: i, Parked: progress}
 	}
 	if c.Err != nil {
 		req.Scope.Errors[n.ID] = errorValue(c.Err)
@@ -235,15 +308,7 @@ func (r *run) propagate(ctx workflow.Context) {
 			if st.Status != StatusPending {
 				continue
 			}
-			decided, fired := true, false
-			for _, ei := range r.g.incoming[i] {
-				switch r.edges[ei] {
-				case edgeUndecided:
-					decided = false
-				case edgeFired:
-					fired = true
-				}
-			}
+			decided, fired := r.incomingDecided(i)
 			if !decided {
 				continue
 			}
@@ -256,6 +321,21 @@ func (r *run) propagate(ctx workflow.Context) {
 		}
 		r.startReady(ctx, ready)
 	}
+}
+
+// incomingDecided says whether every incoming edge of node i is decided,
+// and whether one of them fired.
+func (r *run) incomingDecided(i int) (decided, fired bool) {
+	decided = true
+	for _, ei := range r.g.incoming[i] {
+		switch r.edges[ei] {
+		case edgeUndecided:
+			decided = false
+		case edgeFired:
+			fired = true
+		}
+	}
+	return decided, fired
 }
 
 // startReady starts the nodes a pass of propagate found ready, in

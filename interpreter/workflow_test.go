@@ -23,6 +23,10 @@ type harness struct {
 	// reads is what the API would send with the definition: every test
 	// runs with each node given only what it reads.
 	reads *interpreter.Reads
+	// newEnv makes a test environment with the interpreter and the pure
+	// node activities registered (one per run of an execution that
+	// continues as new).
+	newEnv func() *testsuite.TestWorkflowEnvironment
 }
 
 func newHarness(t *testing.T, doc string) *harness {
@@ -32,15 +36,18 @@ func newHarness(t *testing.T, doc string) *harness {
 	if len(problems) != 0 {
 		t.Fatalf("definition problems: %+v", problems)
 	}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
-	interpreter.New(reg).Register(env)
-	(&activities.Activities{Expr: exprs, MaxOutputBytes: 64 << 10}).RegisterPure(env)
+	newEnv := func() *testsuite.TestWorkflowEnvironment {
+		var suite testsuite.WorkflowTestSuite
+		env := suite.NewTestWorkflowEnvironment()
+		interpreter.New(reg).Register(env)
+		(&activities.Activities{Expr: exprs, MaxOutputBytes: 64 << 10}).RegisterPure(env)
+		return env
+	}
 	reads, err := interpreter.PlanReads(&def, reg, exprs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, env: env, def: def, reads: reads}
+	return &harness{t: t, env: newEnv(), def: def, reads: reads, newEnv: newEnv}
 }
 
 func (h *harness) run(input any) {

@@ -263,6 +263,7 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		MaxWait:            c.Config.WaitMax,
 		BodyLimit:          c.Config.MaxBodyBytes,
 		HistoryBudget:      c.Config.HistoryBudget,
+		RunBudget:          c.Config.RunBudget(),
 		AllowedOrigins:     c.Config.AllowedOrigins,
 		Memory:             c.Memory,
 		Logger:             c.Logger,

@@ -16,6 +16,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/workflow-backend/workflow-backend/internal/codec"
+	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
 // Config is the configuration of the api, worker and dev processes. Each
@@ -108,6 +109,13 @@ type Config struct {
 	// default, 32 MiB, leaves room under Temporal's 50 MB limit for what the
 	// estimate cannot know: the nodes' outputs.
 	HistoryBudget int `env:"HISTORY_BUDGET_BYTES" envDefault:"33554432"`
+	// RunHistoryEvents and RunHistoryBytes: a run of an execution continues
+	// as new at the first node boundary where its history has this many
+	// events or bytes (besides Temporal's own suggestion). 0: the
+	// interpreter's defaults (8,000 events, 8 MiB). The API writes them
+	// into each execution it starts, so they apply to new executions only.
+	RunHistoryEvents int `env:"RUN_HISTORY_EVENTS" envDefault:"0"`
+	RunHistoryBytes  int `env:"RUN_HISTORY_BYTES" envDefault:"0"`
 
 	// I/O node types. Secrets (keys, webhook URLs) are read by the workers
 	// that serve the I/O task queue; the API needs none of them.
@@ -246,6 +254,9 @@ func (c Config) check() error {
 	if c.HistoryBudget <= 0 {
 		errs = append(errs, errors.New("HISTORY_BUDGET_BYTES must be positive"))
 	}
+	if c.RunHistoryEvents < 0 || c.RunHistoryBytes < 0 {
+		errs = append(errs, errors.New("RUN_HISTORY_EVENTS and RUN_HISTORY_BYTES must not be negative (0: the defaults)"))
+	}
 	if c.PaymentsProvider != PaymentsStripe && c.PaymentsProvider != PaymentsFake {
 		errs = append(errs, fmt.Errorf("PAYMENTS_PROVIDER %q must be stripe or fake", c.PaymentsProvider))
 	}
@@ -362,4 +373,13 @@ func Environ(kv []string) map[string]string {
 		}
 	}
 	return m
+}
+
+// RunBudget is the RunBudget the API writes into the executions it starts;
+// nil when both settings are 0 (the interpreter's defaults).
+func (c Config) RunBudget() *interpreter.RunBudget {
+	if c.RunHistoryEvents == 0 && c.RunHistoryBytes == 0 {
+		return nil
+	}
+	return &interpreter.RunBudget{Events: c.RunHistoryEvents, Bytes: c.RunHistoryBytes}
 }
