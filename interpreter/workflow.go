@@ -38,6 +38,11 @@ func (i *Interpreter) Register(r WorkflowRegistry) {
 
 // Run executes the definition carried in the input.
 func (i *Interpreter) Run(ctx workflow.Context, in ExecutionInput) (any, error) {
+	if in.Batch != nil {
+		// A batch of a map node's items (map.go), not a graph.
+		r := &run{registry: i.registry, called: in.Called, info: in.Batch.Scope.Execution}
+		return r.runBatch(ctx, in.Batch)
+	}
 	r := newRun(ctx, i.registry, in)
 	r.reorderReady = i.reorderReady
 	if err := workflow.SetQueryHandler(ctx, NodesQuery, r.states); err != nil {
@@ -147,8 +152,8 @@ func (r *run) startNode(ctx workflow.Context, i int) {
 	})
 }
 
-// runNode carries out node i in its coroutine: the wait node in the
-// workflow, every other node type as its activity. A failed node's error
+// runNode carries out node i in its coroutine: the interpreter's own node
+// types (wait, call, respond, loop, map) in the workflow, every other node type as its activity. A failed node's error
 // edges are decided here too.
 func (r *run) runNode(ctx workflow.Context, i int, req NodeRequest) completion {
 	n := req.Node
@@ -162,6 +167,10 @@ func (r *run) runNode(ctx workflow.Context, i int, req NodeRequest) completion {
 		c.Result, c.Err = r.call(ctx, req)
 	case nt.Kind == KindWorkflow && n.Type == RespondNodeType:
 		c.Result, c.Err = r.respond(ctx, req)
+	case nt.Kind == KindWorkflow && n.Type == LoopNodeType:
+		c.Result, c.Err = r.loop(ctx, req)
+	case nt.Kind == KindWorkflow && n.Type == MapNodeType:
+		c.Result, c.Err = r.mapNode(ctx, req)
 	case nt.Kind == KindWorkflow:
 		c.Result, c.Err = wait(ctx, req, &r.nodes[i].NodeState)
 	default:
