@@ -103,6 +103,7 @@ func TestLoopConfigIsChecked(t *testing.T) {
 	} {
 		wantProblem(t, `{"id": "l", "type": "loop", "config": `+tc.config+`}`, tc.path, tc.code)
 	}
+	wantProblem(t, `{"id": "l", "type": "loop", "retry": {"maximumAttempts": 2}, "config": {"until": "true", "maxIterations": 3, `+body+`}}`, "nodes[0]", interpreter.CodeInvalidConfig)
 }
 
 // wantProblem parses a one-node definition and wants a problem with code at path.

@@ -139,20 +139,25 @@ type MapBatch struct {
 // the events of a batch run divided by its items, workflow tasks and the
 // run's own start and end included): a local activity body 1.0 event per
 // item (one marker; several complete per workflow task), a remote or I/O
-// activity body 3.9 (scheduled, started, completed, plus a share of
-// workflow tasks), a definition body 5.8 (initiated, started, completed,
-// plus workflow tasks). eventsPerItem rounds them up to 2, 4 and 6, for
-// retries and slower workers (fewer completions per workflow task).
+// activity body 4.0 (scheduled, started, completed, plus a share of
+// workflow tasks; 3.96 to 4.01 per batch), a definition body 5.8
+// (initiated, started, completed, plus workflow tasks). eventsPerItem
+// rounds them up with at least 10% to spare, for retries and slower
+// workers (fewer completions per workflow task): 2, 5 and 7.
 //
 // A map node runs its items in its own run while they cost at most
-// inlineEventBudget events: up to 1,250 local, 625 remote or 416
+// inlineEventBudget events: up to 1,250 local, 500 remote or 357
 // definition bodies. Longer lists run as batch child executions of at most
-// batchEventBudget/eventsPerItem items each: 4,000 local, 2,000 remote or
-// 1,333 definition bodies; a batch runs its items inline, and the parent
+// batchEventBudget/eventsPerItem items each: 4,000 local, 1,600 remote or
+// 1,142 definition bodies; a batch runs its items inline, and the parent
 // runs at most concurrency batches at a time, about 6 events per batch
 // plus 16 for the node. For 10,000 items: 3 batches of at most ~4,000
-// events (local), 5 of ~7,800 (remote), 8 of ~7,750 (definition); the
-// parent stays under 100.
+// events (local; measured 4,005), 7 of ~6,400 (remote), 9 of ~6,650
+// (definition); the parent stays under 100 (measured 28 and 40).
+//
+// These numbers decide whether a running map's items run inline or in
+// batches, so they are part of how it schedules: a change to them, or to
+// eventsPerItem, goes behind workflow.GetVersion.
 const (
 	// inlineEventBudget is what one map node may add to its execution's
 	// run: a graph holds other nodes, and may hold several maps.
@@ -165,11 +170,11 @@ const (
 // rounded up.
 func (r *run) eventsPerItem(b Body) int {
 	if b.Node == nil {
-		return 6
+		return 7
 	}
 	nt, _ := r.registry.Lookup(b.Node.Type)
 	if scheduledRemotely(b.Node.node(""), nt.Kind) {
-		return 4
+		return 5
 	}
 	return 2
 }

@@ -280,6 +280,8 @@ func checkTimeouts(at *problem.List, n Node, nt NodeType) {
 			at.Add("", CodeInvalidConfig, "respond nodes are not activities: timeout and retry do not apply")
 		case CallNodeType:
 			at.Add("", CodeInvalidConfig, "call nodes are not activities: timeout and retry do not apply (a retried child would repeat its side effects)")
+		case LoopNodeType, MapNodeType:
+			at.Add("", CodeInvalidConfig, "%s nodes are not activities: timeout and retry go on the body node", n.Type)
 		default:
 			at.Add("", CodeInvalidConfig, "%s nodes are not activities: use the config's timeout instead of timeout/retry", n.Type)
 		}
