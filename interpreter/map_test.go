@@ -217,3 +217,29 @@ func TestMapConfigIsChecked(t *testing.T) {
 		wantProblem(t, `{"id": "l", "type": "map", "config": `+tc.config+`}`, tc.path, tc.code)
 	}
 }
+
+// With fail, the first failed child fails the node with its business
+// error, and the children still running are cancelled and waited for.
+func TestMapFailCancelsTheRunningChildren(t *testing.T) {
+	h := newHarness(t, mapDoc(`{"items": "input.xs", "maxItems": 20, "concurrency": 3,
+		"body": {"definition": "pick", "version": "1.0.0"}}`))
+	pick := parseDef(t, `{"id": "pick", "version": "1.0.0", "startNode": "check",
+		"nodes": [
+			{"id": "check", "type": "condition", "config": {"expression": "input.item == 'bad'"}},
+			{"id": "no", "type": "fail", "config": {"status": 409, "code": "bad_item", "message": "a bad item"}},
+			{"id": "w", "type": "wait", "config": {"duration": "1h"}}
+		],
+		"edges": [{"source": "check", "target": "no", "on": "true"}, {"source": "check", "target": "w", "on": "false"}]}`)
+	var canceled []string
+	h.env.SetOnChildWorkflowCanceledListener(func(info *workflow.Info) {
+		canceled = append(canceled, info.WorkflowExecution.ID)
+	})
+	h.runCalling(map[string]any{"xs": []string{"a", "bad", "c", "d"}, "catch": false}, pick)
+	if f := h.failure(); f.Type != interpreter.ErrBusiness || f.Code != "bad_item" || f.Status != 409 {
+		t.Errorf("failure = %+v, want the item's business error", f)
+	}
+	// Items 0 and 2 were running; item 3 never started.
+	if fmt.Sprint(canceled) != "[default-test-workflow-id.each.0 default-test-workflow-id.each.2]" {
+		t.Errorf("canceled %v", canceled)
+	}
+}

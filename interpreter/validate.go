@@ -421,7 +421,7 @@ func (v *validator) checkGraph(nodeIndex map[string]int) {
 					ids = append(ids, v.def.Nodes[j].ID)
 				}
 				ids = append(ids, v.def.Nodes[next].ID)
-				v.problems.Add(fmt.Sprintf("nodes[%d]", next), CodeCycle, "cycle %s: loops are not supported yet", strings.Join(ids, " -> "))
+				v.problems.Add(fmt.Sprintf("nodes[%d]", next), CodeCycle, "cycle %s: edges must not loop (repeat work with a loop node)", strings.Join(ids, " -> "))
 			case white:
 				visit(next)
 			}

@@ -39,7 +39,12 @@ func (i *Interpreter) Register(r WorkflowRegistry) {
 // Run executes the definition carried in the input.
 func (i *Interpreter) Run(ctx workflow.Context, in ExecutionInput) (any, error) {
 	if in.Batch != nil {
-		// A batch of a map node's items (map.go), not a graph.
+		// A batch of a map node's items (map.go), not a graph: it has no
+		// nodes of its own to show (the API reads it as any execution).
+		err := workflow.SetQueryHandler(ctx, NodesQuery, func() ([]NodeState, error) { return []NodeState{}, nil })
+		if err != nil {
+			return nil, err
+		}
 		r := &run{registry: i.registry, called: in.Called, info: in.Batch.Scope.Execution}
 		return r.runBatch(ctx, in.Batch)
 	}

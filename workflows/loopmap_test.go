@@ -233,6 +233,14 @@ func (e *flowEnv) mapBudget(t *testing.T, kind, body string, n int) {
 			t.Errorf("run %d (0 is the parent, then the batches) has %d events, over 10,240", i, events)
 		}
 	}
+	if len(runs) > 1 {
+		// A batch reads through the API as any execution, linked to its parent.
+		batch := e.do(t, http.MethodGet, "/api/executions/"+interpreter.CallChildID(id, "each")+".batch0", "")
+		if batch.Status != http.StatusOK || batch.Data.Status != "completed" || !strings.Contains(batch.Raw, `"parentExecutionId":"`+id+`"`) ||
+			strings.Contains(batch.Raw, "nodesError") {
+			t.Errorf("batch 0 through the API: %d %.400s", batch.Status, batch.Raw)
+		}
+	}
 	if kind == "local" && n < 5000 {
 		// The parent's side of a batched map (the batches' own histories
 		// are runs of the same code path as an inline map).
