@@ -103,6 +103,12 @@ func (r *run) loop(ctx workflow.Context, req NodeRequest) (NodeResult, error) {
 // then. Every decision (until, the next input) is the loop_step helper
 // activity's; between iterations it sleeps on a durable timer. An error is
 // the body's, a step's, or ErrLoopExhausted after maxIterations.
+//
+// Resuming is starting from a progress: a run continued as new at an
+// iteration boundary carries p (the loop's node request and p are all it
+// needs) and calls runLoop with it; the next run first decides until for
+// p, then sleeps the delay, then runs iteration p.Iteration+1, exactly as
+// the uninterrupted loop would.
 func (r *run) runLoop(ctx workflow.Context, req NodeRequest, cfg LoopConfig, from loopProgress) (loopProgress, error) {
 	n := req.Node
 	var def Definition
