@@ -68,7 +68,7 @@ bench: bench-map
 # embedded server: every run's history under 10,240 events (events per run
 # and per item are logged).
 bench-map:
-	MAP_BUDGET_ITEMS=10000 $(GO) test -count=1 -v -timeout 30m -run 'TestLoopAndMap/HistoryBudget' ./workflows/
+	MAP_BUDGET_ITEMS=10000 $(GO) test -count=1 -v -timeout 60m -run 'TestLoopAndMap/HistoryBudget' ./workflows/
 
 # Replay histories against this build's interpreter before deploying it:
 #   make replay QUERY="DefinitionId = 'order-processing'"   (TEMPORAL_* say where)

@@ -205,7 +205,7 @@ func (e *flowEnv) mapBudget(t *testing.T, kind, body string, n int) {
 	def := mapDefinition("map-budget-"+kind, `{"items": "lists.range(int(input.n))", "maxItems": 10000, "concurrency": 8, "body": `+body+`}`)
 	began := time.Now()
 	id := e.corpusRun(t, def, fmt.Sprintf(`{"input": {"n": %d}}`, n), http.StatusAccepted, "")
-	e.waitLong(t, id, 10*time.Minute)
+	e.waitLong(t, id, 30*time.Minute)
 	took := time.Since(began)
 	r := e.do(t, http.MethodGet, "/api/executions/"+id, "")
 	out, _ := r.Data.Output["out"].(map[string]any)
