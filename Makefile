@@ -17,7 +17,7 @@ NO_RACE_PKGS = $(SERVER_PKGS) ./internal/sqlpolicy/...
 PLAIN_PKGS = $(NO_RACE_PKGS) ./internal/expr/...
 RACE_PKGS = $(filter-out $(shell $(GO) list $(NO_RACE_PKGS)),$(shell $(GO) list ./...))
 
-.PHONY: dev test test-race test-server test-faults check build bench bench-scale bench-waiting fmt replay replay-corpus
+.PHONY: dev test test-race test-server test-faults check build bench bench-scale bench-waiting bench-map fmt replay replay-corpus
 
 dev:
 	$(GO) run ./cmd/dev
@@ -61,7 +61,7 @@ check:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-bench:
+bench: bench-map
 	$(GO) run ./cmd/bench
 
 # The production topology as processes: Temporal on Postgres, the API and
@@ -75,6 +75,12 @@ bench-scale:
 bench-waiting:
 	$(GO) run ./cmd/bench -waiting 10000
 	WORKER_STICKY_CACHE_SIZE=10000 $(GO) run ./cmd/bench -waiting 10000
+
+# map over 10,000 items with a local, a remote and a definition body on the
+# embedded server: every run's history under 10,240 events (events per run
+# and per item are logged).
+bench-map:
+	MAP_BUDGET_ITEMS=10000 $(GO) test -count=1 -v -timeout 60m -run 'TestLoopAndMap/HistoryBudget' ./workflows/
 
 # Replay histories against this build's interpreter before deploying it:
 #   make replay QUERY="DefinitionId = 'order-processing'"   (TEMPORAL_* say where)

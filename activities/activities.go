@@ -142,7 +142,7 @@ func (a *Activities) capOutput(what string, v any) (any, error) {
 // inputs arrive JSON-decoded, so numbers are float64 and absent maps are nil;
 // nil maps become empty ones so `has(nodes.x)` is false rather than an error.
 func scopeVars(s interpreter.Scope) map[string]any {
-	return map[string]any{
+	vars := map[string]any{
 		expr.VarInput:  s.Input,
 		expr.VarNodes:  orEmpty(s.Nodes),
 		expr.VarErrors: orEmpty(s.Errors),
@@ -153,6 +153,13 @@ func scopeVars(s interpreter.Scope) map[string]any {
 			"startedAt":    s.Execution.StartedAt, // a CEL timestamp
 		},
 	}
+	// A loop or map body's variables (item, index, iteration, last).
+	for _, name := range expr.BodyVariables {
+		if v, ok := s.Vars[name]; ok {
+			vars[name] = v
+		}
+	}
+	return vars
 }
 
 // withNode returns a copy of vars where nodes.<id> is output. The caller's

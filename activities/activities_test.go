@@ -219,7 +219,8 @@ func TestRegistration(t *testing.T) {
 			t.Errorf("node type %s has kind %v", nt.Name, nt.Kind)
 		}
 	}
-	helpers := []string{interpreter.EdgesActivity, interpreter.UntilActivity, interpreter.OutputActivity, interpreter.CallInputActivity}
+	helpers := []string{interpreter.EdgesActivity, interpreter.UntilActivity, interpreter.OutputActivity, interpreter.CallInputActivity,
+		interpreter.LoopStepActivity, interpreter.MapItemsActivity}
 	for _, name := range helpers {
 		if !pure[name] {
 			t.Errorf("helper %s not registered", name)
@@ -228,8 +229,9 @@ func TestRegistration(t *testing.T) {
 	if got, want := len(pure)+len(io), len(all)+len(helpers); got != want {
 		t.Errorf("registered %d activities, want %d (every node type and helper once)", got, want)
 	}
-	// The registry holds the list and the interpreter's own wait, call and respond.
-	if got, want := len(reg.Names()), len(all)+3; got != want {
+	// The registry holds the list and the interpreter's own wait, call,
+	// respond, loop and map.
+	if got, want := len(reg.Names()), len(all)+5; got != want {
 		t.Errorf("registry has %d node types, want %d", got, want)
 	}
 	if got := PureNodeTypes(); len(got) != len(pure)-len(helpers) {

@@ -25,7 +25,7 @@ func TestEveryNodeTypeIsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The registry adds the types the interpreter carries out (wait, call, respond).
+	// The registry adds the types the interpreter carries out (wait, call, respond, loop, map).
 	for _, name := range interpreter.NewRegistry(NodeTypes(IOOptions{})...).Names() {
 		if !regexp.MustCompile(fmt.Sprintf(pattern, regexp.QuoteMeta(name))).Match(data) {
 			t.Errorf("%s does not document node type %s", doc, name)

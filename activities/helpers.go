@@ -8,6 +8,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/workflow-backend/workflow-backend/internal/expr"
+	"github.com/workflow-backend/workflow-backend/internal/problem"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -56,9 +58,13 @@ func (a *Activities) Output(ctx context.Context, req interpreter.OutputRequest) 
 // inputSchema: else a ValidationError with every failing field, as the API
 // answers an execute request.
 func (a *Activities) CallInput(ctx context.Context, req interpreter.CallInputRequest) (map[string]any, error) {
-	out, err := a.evalMapping(ctx, req.Mapping, scopeVars(req.Scope), "call", "input.")
-	if err != nil {
-		return nil, err
+	var out any = req.Default
+	if req.Default == nil {
+		m, err := a.evalMapping(ctx, req.Mapping, scopeVars(req.Scope), "call", "input.")
+		if err != nil {
+			return nil, err
+		}
+		out = m
 	}
 	capped, err := a.capOutput("call input", out)
 	if err != nil {
@@ -85,4 +91,61 @@ func (a *Activities) CallInput(ctx context.Context, req interpreter.CallInputReq
 			fmt.Sprintf("the input does not match the inputSchema of %s", req.Definition), interpreter.ErrValidation, nil, fields)
 	}
 	return m, nil
+}
+
+// LoopStep decides, after req.Done iterations of a loop node, whether its
+// until holds (last = the last iteration's output, iteration = req.Done)
+// and, when it does not, evaluates the next iteration's input for a
+// definition body (iteration = req.Done+1), checked against the body
+// definition's inputSchema. Before the first iteration (Done 0) until is
+// not evaluated.
+func (a *Activities) LoopStep(ctx context.Context, req interpreter.LoopStepRequest) (interpreter.LoopStep, error) {
+	if req.Done > 0 {
+		req.Scope.Vars = map[string]any{expr.VarIteration: req.Done, expr.VarLast: req.Last}
+		done, err := a.Expr.EvalBool(ctx, req.Until, scopeVars(req.Scope))
+		if err != nil {
+			return interpreter.LoopStep{}, exprError("loop", "until", err)
+		}
+		if done {
+			return interpreter.LoopStep{Done: true}, nil
+		}
+	}
+	if req.Definition == "" {
+		return interpreter.LoopStep{}, nil
+	}
+	req.Scope.Vars = map[string]any{expr.VarIteration: req.Done + 1, expr.VarLast: req.Last}
+	var input map[string]any
+	if len(req.Input) == 0 {
+		input = map[string]any{expr.VarIteration: req.Done + 1, expr.VarLast: req.Last}
+	}
+	input, err := a.CallInput(ctx, interpreter.CallInputRequest{
+		Mapping: req.Input, Scope: req.Scope, Definition: req.Definition, InputSchema: req.InputSchema, Default: input,
+	})
+	if err != nil {
+		return interpreter.LoopStep{}, err
+	}
+	return interpreter.LoopStep{Input: input}, nil
+}
+
+// MapItems evaluates a map node's items: a list of at most req.MaxItems
+// elements, else a non-retryable ErrTooManyItems.
+func (a *Activities) MapItems(ctx context.Context, req interpreter.MapItemsRequest) ([]any, error) {
+	v, err := a.Expr.Eval(ctx, req.Expression, scopeVars(req.Scope))
+	if err != nil {
+		return nil, exprError("map", "items", err)
+	}
+	capped, err := a.capOutput("map items", v)
+	if err != nil {
+		return nil, err
+	}
+	items, ok := capped.([]any)
+	if !ok {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("map: items %q is %s, want a list", req.Expression, problem.ValueTypeName(capped)), interpreter.ErrExpression, nil)
+	}
+	if len(items) > req.MaxItems {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("map: items has %d elements; the node's maxItems is %d", len(items), req.MaxItems), interpreter.ErrTooManyItems, nil)
+	}
+	return items, nil
 }

@@ -92,6 +92,8 @@ func (a *Activities) RegisterPure(r Registrar) {
 		{interpreter.UntilActivity, a.Until},
 		{interpreter.OutputActivity, a.Output},
 		{interpreter.CallInputActivity, a.CallInput},
+		{interpreter.LoopStepActivity, a.LoopStep},
+		{interpreter.MapItemsActivity, a.MapItems},
 	} {
 		r.RegisterActivityWithOptions(helper.fn, activity.RegisterOptions{Name: helper.name})
 	}

@@ -10,7 +10,8 @@ import (
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
-// checkCalls checks the call nodes of a definition being registered, which
+// checkCalls checks the definitions a definition being registered runs as
+// child executions (call nodes, loop and map definition bodies: Calls), which
 // Parse cannot (they need the store): each names a registered definition,
 // and a call without a version is pinned to the latest version registered
 // now (its config is rewritten before the canonical document is stored);
@@ -18,10 +19,10 @@ import (
 func (s *Server) checkCalls(ctx context.Context, def *interpreter.Definition) ([]interpreter.Problem, error) {
 	var problems []interpreter.Problem
 	for _, ref := range interpreter.Calls(def) {
-		at := fmt.Sprintf("nodes[%d].config", ref.Node)
+		at := fmt.Sprintf("nodes[%d].%s", ref.Node, ref.Path)
 		if ref.ID == def.ID {
 			problems = append(problems, interpreter.Problem{Path: at + ".definition", Code: interpreter.CodeCycle,
-				Message: fmt.Sprintf("node %q calls its own definition %q: calls must not loop", def.Nodes[ref.Node].ID, def.ID)})
+				Message: fmt.Sprintf("node %q runs its own definition %q: calls must not loop", def.Nodes[ref.Node].ID, def.ID)})
 			continue
 		}
 		stored, err := s.opts.Store.Get(ctx, ref.ID, ref.Version)

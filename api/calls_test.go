@@ -80,3 +80,58 @@ func TestRegistrationChecksCalls(t *testing.T) {
 		t.Errorf("called = %v, want [top@1 leaf@2]", got)
 	}
 }
+
+// The definition bodies of loop and map nodes are checked like calls:
+// registered, pinned when unversioned, no loops back, and carried by the
+// executions.
+func TestRegistrationChecksBodyDefinitions(t *testing.T) {
+	o, fake := testOptions(t)
+	base := serve(t, o)
+	looping := func(id, version, body string) map[string]any {
+		return apitest.Definition(id, version, "l", []map[string]any{apitest.Node("l", "loop", map[string]any{
+			"maxIterations": 3, "until": "true", "body": map[string]any{"definition": body},
+		})}, nil)
+	}
+	mapping := func(id, version, body string) map[string]any {
+		return apitest.Definition(id, version, "m", []map[string]any{apitest.Node("m", "map", map[string]any{
+			"items": "input.xs", "maxItems": 10, "body": map[string]any{"definition": body},
+		})}, nil)
+	}
+
+	r := callAt(t, base, http.MethodPost, "/api/workflows", mapping("each", "1", "leaf"))
+	apitest.Expect(t, r, http.StatusBadRequest, "invalid_definition")
+	apitest.JSONEqual(t, r.Body.Error.Details, []map[string]string{{"path": "nodes[0].config.body.definition", "code": "unknown_definition",
+		"message": `definition "leaf" is not registered: register the called definition first`}})
+
+	register(t, base, apitest.Definition("leaf", "1", "a", []map[string]any{apitest.Transform("a", map[string]string{"v": "input.item"})}, nil), http.StatusCreated)
+	register(t, base, mapping("each", "1", "leaf"), http.StatusCreated)
+	register(t, base, looping("again", "1", "each"), http.StatusCreated)
+	r = callAt(t, base, http.MethodGet, "/api/workflows/each/versions/1", nil)
+	var d struct {
+		Definition interpreter.Definition `json:"definition"`
+	}
+	r.DecodeData(t, &d)
+	var c interpreter.MapConfig
+	if err := json.Unmarshal(d.Definition.Nodes[0].Config, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Body.Definition != "leaf" || c.Body.Version != "1" || c.MaxItems != 10 || c.Items != "input.xs" {
+		t.Errorf("stored map config %+v, want its body pinned to leaf 1", c)
+	}
+
+	// A loop whose body leads back to it is refused.
+	r = callAt(t, base, http.MethodPost, "/api/workflows", looping("leaf", "2", "again"))
+	apitest.Expect(t, r, http.StatusBadRequest, "invalid_definition")
+	apitest.JSONEqual(t, r.Body.Error.Details, []map[string]string{{"path": "nodes[0].config.body.definition", "code": "cycle",
+		"message": "calls loop: leaf -> again -> each -> leaf: calls must not loop"}})
+
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/workflows/again/execute", map[string]any{"input": map[string]any{}}), http.StatusOK, "")
+	in, _ := fake.inputs[len(fake.inputs)-1].(interpreter.ExecutionInput)
+	var got []string
+	for _, d := range in.Called {
+		got = append(got, d.ID+"@"+d.Version)
+	}
+	if len(got) != 2 || got[0] != "each@1" || got[1] != "leaf@1" {
+		t.Errorf("called = %v, want [each@1 leaf@1]", got)
+	}
+}

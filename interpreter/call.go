@@ -146,38 +146,64 @@ func childError(err error) error {
 	return err
 }
 
-// CallRef is the definition one call node of a definition runs.
+// CallRef is the definition one node of a definition runs as a child
+// execution: a call node's, or a loop or map node's definition body.
 type CallRef struct {
 	Node    int // index in Definition.Nodes
 	ID      string
 	Version string // "" until registration pins it
+	// Path is where the reference is in the node: "config" for a call,
+	// "config.body" for a loop or map body.
+	Path string
 }
 
-// Calls lists the call nodes of a valid definition, in definition order.
+// Calls lists the definitions a valid definition's nodes run as child
+// executions (call nodes, loop and map nodes with a definition body), in
+// definition order.
 func Calls(def *Definition) []CallRef {
 	var refs []CallRef
 	for i, n := range def.Nodes {
-		if n.Type != CallNodeType {
-			continue
+		switch n.Type {
+		case CallNodeType:
+			if c, err := decodeConfig[CallConfig](n.Config, "call"); err == nil {
+				refs = append(refs, CallRef{Node: i, ID: c.Definition, Version: c.Version, Path: "config"})
+			}
+		case LoopNodeType, MapNodeType:
+			if b, ok := nodeBody(n); ok && b.Definition != "" {
+				refs = append(refs, CallRef{Node: i, ID: b.Definition, Version: b.Version, Path: "config.body"})
+			}
 		}
-		c, err := decodeConfig[CallConfig](n.Config, "call")
-		if err != nil {
-			continue
-		}
-		refs = append(refs, CallRef{Node: i, ID: c.Definition, Version: c.Version})
 	}
 	return refs
 }
 
-// PinCall sets the version of call node i of def: registration pins a call
-// without a version to the then-latest version of the called definition.
-func PinCall(def *Definition, i int, version string) error {
-	c, bad := decodeConfig[CallConfig](def.Nodes[i].Config, "call")
-	if bad != nil {
-		return bad
+// nodeBody is the body of a loop or map node.
+func nodeBody(n Node) (Body, bool) {
+	switch n.Type {
+	case LoopNodeType:
+		c, err := decodeConfig[LoopConfig](n.Config, "loop")
+		return c.Body, err == nil
+	case MapNodeType:
+		c, err := decodeConfig[MapConfig](n.Config, "map")
+		return c.Body, err == nil
 	}
-	c.Version = version
-	raw, err := json.Marshal(c)
+	return Body{}, false
+}
+
+// PinCall sets the version of the definition node i of def runs (see
+// Calls): registration pins a reference without a version to the
+// then-latest version of the definition.
+func PinCall(def *Definition, i int, version string) error {
+	var raw []byte
+	var err error
+	switch n := def.Nodes[i]; n.Type {
+	case LoopNodeType:
+		raw, err = pinned(n.Config, "loop", func(c *LoopConfig) { c.Body.Version = version })
+	case MapNodeType:
+		raw, err = pinned(n.Config, "map", func(c *MapConfig) { c.Body.Version = version })
+	default:
+		raw, err = pinned(n.Config, "call", func(c *CallConfig) { c.Version = version })
+	}
 	if err != nil {
 		return err
 	}
@@ -196,3 +222,13 @@ const callConfigSchema = `{
 		"input": {"type": "object", "additionalProperties": {"type": "string", "description": "CEL"}}
 	}
 }`
+
+// pinned decodes a config, applies pin and encodes it again.
+func pinned[C any](raw json.RawMessage, typeName string, pin func(*C)) (json.RawMessage, error) {
+	c, bad := decodeConfig[C](raw, typeName)
+	if bad != nil {
+		return nil, bad
+	}
+	pin(&c)
+	return json.Marshal(c)
+}

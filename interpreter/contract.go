@@ -44,6 +44,12 @@ const (
 	// against the called definition's inputSchema (a CallInputRequest); a
 	// respond node's body is evaluated by it too (no schema).
 	CallInputActivity = "call_input"
+	// LoopStepActivity decides, after an iteration of a loop node, whether
+	// its until holds, and evaluates the next iteration's input (a
+	// LoopStepRequest).
+	LoopStepActivity = "loop_step"
+	// MapItemsActivity evaluates a map node's items (a MapItemsRequest).
+	MapItemsActivity = "map_items"
 )
 
 // Error types: the Type of the temporal.ApplicationError a node or the
@@ -56,6 +62,8 @@ const (
 	ErrPayloadTooBig = "PayloadTooLarge"    // a node output over the size cap; never retried
 	ErrNodeFailed    = "NodeFailed"         // the execution failed because a node failed with no error edge
 	ErrWaitTimeout   = "WaitTimeout"        // a signal wait timed out with no timeout edge
+	ErrLoopExhausted = "LoopExhausted"      // a loop reached maxIterations before its until held
+	ErrTooManyItems  = "TooManyItems"       // a map's items are more than its maxItems
 )
 
 // ExecutionInput is the workflow's input: the definition is a pinned snapshot,
@@ -80,6 +88,10 @@ type ExecutionInput struct {
 	// Resume is the state of the former run, in a run that continues an
 	// execution (continueasnew.go); nil in its first run.
 	Resume *Snapshot `json:"resume,omitempty"`
+	// Batch, when set, makes this execution one batch of a map node's
+	// items (map.go) instead of a run of Definition: the parent starts
+	// batches when its list is too long for one run's history.
+	Batch *MapBatch `json:"batch,omitempty"`
 }
 
 // ExecutionInfo is the `execution` variable of expressions.
@@ -96,6 +108,10 @@ type Scope struct {
 	Nodes     map[string]any `json:"nodes"`  // node id -> output of a completed node
 	Errors    map[string]any `json:"errors"` // node id -> error of a failed node
 	Execution ExecutionInfo  `json:"execution"`
+	// Vars are a loop or map body's variables (item, index, iteration,
+	// last). Absent everywhere else, so requests of other nodes are
+	// unchanged.
+	Vars map[string]any `json:"vars,omitempty"`
 }
 
 // NodeRequest is the input of a node type's activity.
@@ -128,6 +144,34 @@ type UntilRequest struct {
 	Scope      Scope  `json:"scope"`
 }
 
+// LoopStepRequest asks the loop_step activity, after Done iterations whose
+// last output is Last, whether Until holds (not asked when Done is 0), and
+// when it does not, for the next iteration's input: Input evaluated with
+// iteration = Done+1 and checked against InputSchema (a definition body's).
+type LoopStepRequest struct {
+	Until       string            `json:"until"`
+	Done        int               `json:"done"`
+	Last        any               `json:"last"`
+	Input       map[string]string `json:"input,omitempty"`
+	InputSchema json.RawMessage   `json:"inputSchema,omitempty"`
+	Definition  string            `json:"definition,omitempty"` // id@version, for messages
+	Scope       Scope             `json:"scope"`
+}
+
+// LoopStep is the loop_step activity's answer.
+type LoopStep struct {
+	Done  bool           `json:"done"`
+	Input map[string]any `json:"input,omitempty"`
+}
+
+// MapItemsRequest asks the map_items activity for a map node's list:
+// Expression evaluated over Scope, at most MaxItems long.
+type MapItemsRequest struct {
+	Expression string `json:"expression"`
+	MaxItems   int    `json:"maxItems"`
+	Scope      Scope  `json:"scope"`
+}
+
 // OutputRequest asks the output activity to build the execution result.
 type OutputRequest struct {
 	Mapping map[string]string `json:"mapping"`
@@ -143,6 +187,9 @@ type CallInputRequest struct {
 	Scope       Scope             `json:"scope"`
 	Definition  string            `json:"definition"` // id@version, for messages
 	InputSchema json.RawMessage   `json:"inputSchema,omitempty"`
+	// Default, when set, is the input as it is (a loop or map body's
+	// default input): Mapping is not evaluated, the schema still checks it.
+	Default map[string]any `json:"default,omitempty"`
 }
 
 // FieldError is one failed validation rule.

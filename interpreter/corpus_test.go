@@ -49,6 +49,9 @@ func TestCorpusCoverage(t *testing.T) {
 		}
 		hasWait := slices.ContainsFunc(in.Definition.Nodes, func(n interpreter.Node) bool { return n.Type == "wait" })
 		hasRespond := interpreter.HasRespond(&in.Definition)
+		hasCall := slices.ContainsFunc(in.Definition.Nodes, func(n interpreter.Node) bool { return n.Type == interpreter.CallNodeType })
+		markers := map[string]bool{}
+		childCompleted, failed := false, false
 		for _, e := range h.GetEvents() {
 			switch e.GetEventType() {
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
@@ -58,6 +61,7 @@ func TestCorpusCoverage(t *testing.T) {
 				if data := e.GetMarkerRecordedEventAttributes().GetDetails()["data"]; data != nil {
 					if err := converter.GetDefaultDataConverter().FromPayloads(data, &marker); err == nil && marker.ActivityType != "" {
 						seen["node "+marker.ActivityType] = true
+						markers[marker.ActivityType] = true
 					}
 				}
 			case enumspb.EVENT_TYPE_TIMER_FIRED:
@@ -67,8 +71,11 @@ func TestCorpusCoverage(t *testing.T) {
 			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
 				seen["cancel"] = true
 			case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
-				// A call node's child: only call nodes start children.
-				seen["node "+interpreter.CallNodeType] = true
+				// A call node's child (map and loop bodies start children too).
+				seen["node "+interpreter.CallNodeType] = seen["node "+interpreter.CallNodeType] || hasCall
+				childCompleted = true
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+				failed = true
 			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
 				// A respond node answered the ResponseUpdate (its body is a
 				// call_input marker; the update is what only respond does).
@@ -98,6 +105,9 @@ func TestCorpusCoverage(t *testing.T) {
 				seen["wait signal"] = true
 			}
 		}
+		for _, n := range in.Definition.Nodes {
+			coverLoopMap(t, seen, n, markers, childCompleted, failed)
+		}
 		fanOut := map[string]int{}
 		for _, e := range in.Definition.Edges {
 			seen["edge on "+e.EdgeOn()] = true
@@ -116,10 +126,50 @@ func TestCorpusCoverage(t *testing.T) {
 		"edge on "+interpreter.OutcomeError, "edge on "+interpreter.OutcomeTrue, "edge on "+interpreter.OutcomeFalse,
 		"edge on "+interpreter.OutcomeTimeout, "parallel branches", "signal", "cancel",
 		"scope by reads", "whole scope", "call with a failing child",
-		"continue-as-new boundary", "run resumed from a snapshot", "signal carried across runs")
+		"continue-as-new boundary", "run resumed from a snapshot", "signal carried across runs",
+		"loop with a delay", "map with a node body", "map with a definition body", "map collect", "map fail")
 	for _, w := range want {
 		if !seen[w] {
 			t.Errorf("no recorded history covers %s", w)
+		}
+	}
+}
+
+// coverLoopMap notes what a loop or map node n of a recorded history
+// covers: its node type once its helper activity ran (loop_step,
+// map_items), a loop's delay, a map's kind of body and its onItemError (a
+// map with "fail" counts when the execution failed).
+func coverLoopMap(t *testing.T, seen map[string]bool, n interpreter.Node, markers map[string]bool, childCompleted, failed bool) {
+	t.Helper()
+	switch n.Type {
+	case interpreter.LoopNodeType:
+		var cfg interpreter.LoopConfig
+		if err := json.Unmarshal(n.Config, &cfg); err != nil {
+			t.Fatalf("loop %s: %v", n.ID, err)
+		}
+		if markers[interpreter.LoopStepActivity] {
+			seen["node loop"] = true
+			seen["loop with a delay"] = seen["loop with a delay"] || cfg.Delay != ""
+		}
+	case interpreter.MapNodeType:
+		var cfg interpreter.MapConfig
+		if err := json.Unmarshal(n.Config, &cfg); err != nil {
+			t.Fatalf("map %s: %v", n.ID, err)
+		}
+		if !markers[interpreter.MapItemsActivity] {
+			return
+		}
+		seen["node map"] = true
+		if cfg.Body.Node != nil {
+			seen["map with a node body"] = true
+		} else if childCompleted {
+			seen["map with a definition body"] = true
+		}
+		switch cfg.OnItemError {
+		case "collect":
+			seen["map collect"] = true
+		default:
+			seen["map fail"] = seen["map fail"] || failed
 		}
 	}
 }

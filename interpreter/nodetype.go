@@ -15,7 +15,8 @@ const (
 	KindPure Kind = iota
 	// KindIO node types do I/O: regular activities on the I/O task queue.
 	KindIO
-	// KindWorkflow node types are carried out by the workflow itself (wait, call, respond).
+	// KindWorkflow node types are carried out by the workflow itself (wait,
+	// call, respond, loop, map).
 	KindWorkflow
 )
 
@@ -85,9 +86,12 @@ type Registry struct {
 }
 
 // NewRegistry returns a registry with the given types and the types the
-// interpreter implements itself (wait, call, respond).
+// interpreter implements itself (wait, call, respond, loop, map). Loop and
+// map check their body node with the registry's types.
 func NewRegistry(types ...NodeType) *Registry {
-	return &Registry{types: append([]NodeType{waitNodeType(), callNodeType(), respondNodeType()}, types...)}
+	r := &Registry{}
+	r.types = append([]NodeType{waitNodeType(), callNodeType(), respondNodeType(), loopNodeType(r), mapNodeType(r)}, types...)
+	return r
 }
 
 // Lookup finds a node type by name.

@@ -282,6 +282,8 @@ func checkTimeouts(at *problem.List, n Node, nt NodeType) {
 			at.Add("", CodeInvalidConfig, "respond nodes are not activities: timeout and retry do not apply")
 		case CallNodeType:
 			at.Add("", CodeInvalidConfig, "call nodes are not activities: timeout and retry do not apply (a retried child would repeat its side effects)")
+		case LoopNodeType, MapNodeType:
+			at.Add("", CodeInvalidConfig, "%s nodes are not activities: timeout and retry go on the body node", n.Type)
 		default:
 			at.Add("", CodeInvalidConfig, "%s nodes are not activities: use the config's timeout instead of timeout/retry", n.Type)
 		}
@@ -421,7 +423,7 @@ func (v *validator) checkGraph(nodeIndex map[string]int) {
 					ids = append(ids, v.def.Nodes[j].ID)
 				}
 				ids = append(ids, v.def.Nodes[next].ID)
-				v.problems.Add(fmt.Sprintf("nodes[%d]", next), CodeCycle, "cycle %s: loops are not supported yet", strings.Join(ids, " -> "))
+				v.problems.Add(fmt.Sprintf("nodes[%d]", next), CodeCycle, "cycle %s: edges must not loop (repeat work with a loop node)", strings.Join(ids, " -> "))
 			case white:
 				visit(next)
 			}

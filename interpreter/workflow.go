@@ -39,6 +39,16 @@ func (i *Interpreter) Register(r WorkflowRegistry) {
 
 // Run executes the definition carried in the input.
 func (i *Interpreter) Run(ctx workflow.Context, in ExecutionInput) (any, error) {
+	if in.Batch != nil {
+		// A batch of a map node's items (map.go), not a graph: it has no
+		// nodes of its own to show (the API reads it as any execution).
+		err := workflow.SetQueryHandler(ctx, NodesQuery, func() ([]NodeState, error) { return []NodeState{}, nil })
+		if err != nil {
+			return nil, err
+		}
+		r := &run{registry: i.registry, called: in.Called, info: in.Batch.Scope.Execution}
+		return r.runBatch(ctx, in.Batch)
+	}
 	r := newRun(ctx, i.registry, in)
 	r.reorderReady = i.reorderReady
 	if in.Resume != nil {
@@ -217,9 +227,9 @@ func (r *run) goNode(ctx workflow.Context, i int, park *parking) {
 }
 
 // runNode carries out node i in its coroutine: the interpreter's own node
-// types in the workflow, every other node type as its activity. A failed
-// node's error edges are decided here too. A node that parks (see parking)
-// reports its progress instead.
+// types (wait, call, respond, loop, map) in the workflow, every other node
+// type as its activity. A failed node's error edges are decided here too. A
+// node that parks (see parking) reports its progress instead.
 func (r *run) runNode(ctx workflow.Context, i int, req NodeRequest, park *parking) completion {
 	n := req.Node
 	c := completion{Node: i}
@@ -232,6 +242,10 @@ func (r *run) runNode(ctx workflow.Context, i int, req NodeRequest, park *parkin
 		c.Result, c.Err = r.call(ctx, req)
 	case nt.Kind == KindWorkflow && n.Type == RespondNodeType:
 		c.Result, c.Err = r.respond(ctx, req)
+	case nt.Kind == KindWorkflow && n.Type == LoopNodeType:
+		c.Result, c.Err = r.loop(ctx, req, park)
+	case nt.Kind == KindWorkflow && n.Type == MapNodeType:
+		c.Result, c.Err = r.mapNode(ctx, req)
 	case nt.Kind == KindWorkflow:
 		c.Result, c.Err = r.wait(ctx, req, &r.nodes[i].NodeState, park)
 	default:

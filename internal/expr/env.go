@@ -17,6 +17,12 @@
 //	execution  map(string, dyn)  id, definitionId, version, startedAt (timestamp)
 //	value      dyn               the field under test in a validation `expr` rule;
 //	                             null everywhere else
+//	item       dyn               the element a map body (or a database_query
+//	                             forEach statement) runs for
+//	index      dyn               its position in the list (0-based), in a map body
+//	iteration  dyn               in a loop body: the iteration running (1-based);
+//	                             in a loop's until: the iterations done
+//	last       dyn               in a loop: the previous iteration's output
 //
 // A variable the caller does not bind defaults to null (input, value) or to an
 // empty map (nodes, errors, execution), so `has(nodes.x)` is simply false.
@@ -111,9 +117,20 @@ const (
 	VarErrors    = "errors"
 	VarExecution = "execution"
 	VarValue     = "value"
-	// VarItem is the element a database_query node with forEach is running for.
+	// VarItem is the element a map body or a database_query node with
+	// forEach is running for.
 	VarItem = "item"
+	// VarIndex is the position of the element a map body runs for.
+	VarIndex = "index"
+	// VarIteration is a loop's iteration number (1-based).
+	VarIteration = "iteration"
+	// VarLast is a loop's previous iteration's output.
+	VarLast = "last"
 )
+
+// BodyVariables are the variables a loop or map node binds for its body
+// (interpreter.Scope.Vars), in a fixed order.
+var BodyVariables = []string{VarItem, VarIndex, VarIteration, VarLast}
 
 // Env compiles and evaluates expressions. It is safe for concurrent use; build
 // one per process and share it.
@@ -165,6 +182,9 @@ func newWith(l Limits, extra ...cel.EnvOption) (*Env, error) {
 		cel.Variable(VarExecution, cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable(VarValue, cel.DynType),
 		cel.Variable(VarItem, cel.DynType),
+		cel.Variable(VarIndex, cel.DynType),
+		cel.Variable(VarIteration, cel.DynType),
+		cel.Variable(VarLast, cel.DynType),
 		cel.ParserRecursionLimit(parserRecursionLimit),
 		cel.ParserExpressionSizeLimit(l.MaxLength),
 		cel.ExpressionNodeLimit(expressionNodeLimit),
@@ -196,6 +216,9 @@ func newWith(l Limits, extra ...cel.EnvOption) (*Env, error) {
 			VarExecution: map[string]any{},
 			VarValue:     nil,
 			VarItem:      nil,
+			VarIndex:     nil,
+			VarIteration: nil,
+			VarLast:      nil,
 		},
 		cache: expirable.NewLRU[string, cel.Program](l.CacheSize, nil, l.CacheTTL),
 	}, nil
