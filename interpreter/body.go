@@ -174,3 +174,29 @@ func (r *run) bodyDefinition(b Body, owner string) (Definition, error) {
 	}
 	return def, nil
 }
+
+// bodySchema is the JSON Schema of a loop's or map's body (their
+// ConfigSchema): a node without id, whose config its own type checks at
+// registration, or a registered definition.
+const bodySchema = `{
+		"type": "object",
+		"additionalProperties": false,
+		"properties": {
+			"node": {
+				"type": "object",
+				"additionalProperties": false,
+				"required": ["type"],
+				"properties": {
+					"type": {"type": "string", "description": "A node type (not wait, call, respond, loop or map: use a definition body)"},
+					"label": {"type": "string"},
+					"config": {"type": "object", "description": "The node type's config"},
+					"retry": {"type": "object"},
+					"timeout": {"type": "string"},
+					"execution": {"enum": ["", "local", "remote"]}
+				}
+			},
+			"definition": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$", "description": "The id of a registered definition, run as a child execution per element or iteration"},
+			"version": {"type": "string"}
+		},
+		"oneOf": [{"required": ["node"]}, {"required": ["definition"]}]
+	}`

@@ -38,8 +38,9 @@ const MaxLoopIterations = 10_000
 
 func loopNodeType(reg *Registry) NodeType {
 	return NodeType{
-		Name: LoopNodeType,
-		Kind: KindWorkflow,
+		Name:         LoopNodeType,
+		Kind:         KindWorkflow,
+		ConfigSchema: json.RawMessage(loopConfigSchema),
 		CheckConfig: configCheck("loop", func(c LoopConfig, l *problem.List, exprs ExprChecker) {
 			checkLoopConfig(reg, c, l, exprs)
 		}),
@@ -186,3 +187,17 @@ func (r *run) loopStep(ctx workflow.Context, req NodeRequest, cfg LoopConfig, de
 	}
 	return step, err
 }
+
+// loopConfigSchema is the JSON Schema of LoopConfig (DefinitionSchema).
+var loopConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["body", "until", "maxIterations"],
+	"properties": {
+		"body": ` + bodySchema + `,
+		"input": {"type": "object", "additionalProperties": {"type": "string", "description": "CEL"}},
+		"until": {"type": "string", "description": "CEL over last and iteration"},
+		"maxIterations": {"type": "integer", "minimum": 1, "maximum": ` + fmt.Sprint(MaxLoopIterations) + `},
+		"delay": {"type": "string", "description": "Go duration between iterations"}
+	}
+}`

@@ -56,8 +56,9 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 func mapNodeType(reg *Registry) NodeType {
 	return NodeType{
-		Name: MapNodeType,
-		Kind: KindWorkflow,
+		Name:         MapNodeType,
+		Kind:         KindWorkflow,
+		ConfigSchema: json.RawMessage(mapConfigSchema),
 		CheckConfig: configCheck("map", func(c MapConfig, l *problem.List, exprs ExprChecker) {
 			checkMapConfig(reg, c, l, exprs)
 		}),
@@ -378,3 +379,18 @@ func window(ctx workflow.Context, n, size int, collect bool, offset int, run fun
 	slices.SortFunc(out.Errors, func(a, b ItemError) int { return a.Index - b.Index })
 	return out, nil
 }
+
+// mapConfigSchema is the JSON Schema of MapConfig (DefinitionSchema).
+var mapConfigSchema = `{
+	"type": "object",
+	"additionalProperties": false,
+	"required": ["items", "body", "maxItems"],
+	"properties": {
+		"items": {"type": "string", "description": "CEL: a list"},
+		"as": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+		"body": ` + bodySchema + `,
+		"concurrency": {"type": "integer", "minimum": 1, "maximum": ` + fmt.Sprint(MaxMapConcurrency) + `},
+		"maxItems": {"type": "integer", "minimum": 1, "maximum": ` + fmt.Sprint(MaxMapItems) + `},
+		"onItemError": {"enum": ["fail", "collect"]}
+	}
+}`
