@@ -130,30 +130,35 @@ type scheduleRequest struct {
 	Paused  bool            `json:"paused,omitempty"`
 }
 
-// scheduleView is a schedule in responses. Input is only in a read (and
-// the answer to a create): a list shows what Temporal's list gives.
-type scheduleView struct {
+// scheduleSummary is a schedule in GET /api/workflows/{id}/schedules:
+// what Temporal's list gives.
+type scheduleSummary struct {
 	ScheduleID   string `json:"scheduleId"`
 	DefinitionID string `json:"definitionId"`
 	Version      string `json:"version"`
 	Cron         string `json:"cron,omitempty"`
 	Every        string `json:"every,omitempty"`
-	// Overlap is absent from list items (Temporal's list does not give it).
-	Overlap string          `json:"overlap,omitempty"`
-	Paused  bool            `json:"paused"`
-	Note    string          `json:"note,omitempty"`
-	Input   json.RawMessage `json:"input,omitempty"`
+	Paused       bool   `json:"paused"`
+	Note         string `json:"note,omitempty"`
 	// NextRunTimes are the next times its spec names (Temporal lists them
 	// while it is paused too: paused, it starts nothing at those times).
 	NextRunTimes []time.Time `json:"nextRunTimes"`
 	// RecentExecutions are the last executions it started (Temporal keeps
 	// ten; a list item shows five), oldest first, triggered ones too.
 	RecentExecutions []scheduledExecution `json:"recentExecutions"`
-	// RunningExecutions and Actions (how many it started) are in reads.
-	RunningExecutions []scheduledExecution `json:"runningExecutions,omitempty"`
-	Actions           *int                 `json:"actions,omitempty"`
-	CreatedAt         *time.Time           `json:"createdAt,omitempty"`
-	UIURL             string               `json:"uiUrl,omitempty"`
+	UIURL            string               `json:"uiUrl,omitempty"`
+}
+
+// scheduleView is a schedule read (and the answer to a create): the
+// summary and what only a description gives, always present.
+type scheduleView struct {
+	scheduleSummary
+	Overlap           string               `json:"overlap"`
+	Input             json.RawMessage      `json:"input"`
+	RunningExecutions []scheduledExecution `json:"runningExecutions"`
+	// Actions is how many runs it started.
+	Actions   int        `json:"actions"`
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
 }
 
 // scheduledExecution is an execution a schedule started.
@@ -206,9 +211,11 @@ func (s *Server) createSchedule(c echo.Context) error {
 		return scheduleCreateError(err, opts.ID)
 	}
 	view := scheduleView{
-		ScheduleID: opts.ID, DefinitionID: ld.def.ID, Version: ld.def.Version, Cron: req.Cron, Every: req.Every,
-		Overlap: overlapName(opts.Overlap), Paused: req.Paused, Input: req.Input,
-		NextRunTimes: []time.Time{}, RecentExecutions: []scheduledExecution{}, UIURL: s.scheduleUIURL(opts.ID),
+		scheduleSummary: scheduleSummary{
+			ScheduleID: opts.ID, DefinitionID: ld.def.ID, Version: ld.def.Version, Cron: req.Cron, Every: req.Every,
+			Paused: req.Paused, NextRunTimes: []time.Time{}, RecentExecutions: []scheduledExecution{}, UIURL: s.scheduleUIURL(opts.ID),
+		},
+		Overlap: overlapName(opts.Overlap), Input: req.Input, RunningExecutions: []scheduledExecution{},
 	}
 	// The description adds the next run times; the schedule exists
 	// whether or not it can be read back at once.
@@ -331,7 +338,7 @@ func (s *Server) listSchedules(c echo.Context) error {
 	if err != nil {
 		return temporalError(err, "list schedules")
 	}
-	out := []scheduleView{}
+	out := []scheduleSummary{}
 	for iter.HasNext() && len(out) < maxListedSchedules {
 		e, err := iter.Next()
 		if err != nil {
@@ -342,8 +349,8 @@ func (s *Server) listSchedules(c echo.Context) error {
 	return ok(c, http.StatusOK, map[string]any{"schedules": out})
 }
 
-func (s *Server) scheduleListItem(e *client.ScheduleListEntry) scheduleView {
-	return scheduleView{
+func (s *Server) scheduleListItem(e *client.ScheduleListEntry) scheduleSummary {
+	return scheduleSummary{
 		ScheduleID:       e.ID,
 		DefinitionID:     keywordOf(e.SearchAttributes, interpreter.SearchAttrDefinitionID),
 		Version:          keywordOf(e.SearchAttributes, interpreter.SearchAttrDefinitionVersion),
@@ -370,16 +377,19 @@ func (s *Server) getSchedule(c echo.Context) error {
 // scheduleViewOf renders a schedule's description.
 func (s *Server) scheduleViewOf(id string, d *client.ScheduleDescription) scheduleView {
 	v := scheduleView{
-		ScheduleID:        id,
-		DefinitionID:      keywordOf(d.SearchAttributes, interpreter.SearchAttrDefinitionID),
-		Version:           keywordOf(d.SearchAttributes, interpreter.SearchAttrDefinitionVersion),
-		Cron:              s.memoString(d.Memo, memoCron),
-		Every:             s.memoString(d.Memo, memoEvery),
-		NextRunTimes:      utcTimes(d.Info.NextActionTimes),
-		RecentExecutions:  s.scheduledExecutions(d.Info.RecentActions),
+		scheduleSummary: scheduleSummary{
+			ScheduleID:       id,
+			DefinitionID:     keywordOf(d.SearchAttributes, interpreter.SearchAttrDefinitionID),
+			Version:          keywordOf(d.SearchAttributes, interpreter.SearchAttrDefinitionVersion),
+			Cron:             s.memoString(d.Memo, memoCron),
+			Every:            s.memoString(d.Memo, memoEvery),
+			NextRunTimes:     utcTimes(d.Info.NextActionTimes),
+			RecentExecutions: s.scheduledExecutions(d.Info.RecentActions),
+			UIURL:            s.scheduleUIURL(id),
+		},
+		Overlap:           overlapName(enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED),
 		RunningExecutions: []scheduledExecution{},
-		Actions:           &d.Info.NumActions,
-		UIURL:             s.scheduleUIURL(id),
+		Actions:           d.Info.NumActions,
 	}
 	if p := d.Schedule.Policy; p != nil {
 		v.Overlap = overlapName(p.Overlap)

@@ -18,6 +18,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/client"
 
+	"github.com/workflow-backend/workflow-backend/api/apitest"
 	"github.com/workflow-backend/workflow-backend/internal/app"
 	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/config"
@@ -219,6 +220,8 @@ func (e *flowEnv) do(t *testing.T, method, path, body string) reply {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	// The shipped routes answer as the API's OpenAPI document says.
+	apitest.CheckResponse(t, req, resp.StatusCode, resp.Header, raw)
 	r := reply{Status: resp.StatusCode, Raw: string(raw)}
 	var env struct {
 		Data  json.RawMessage `json:"data"`
