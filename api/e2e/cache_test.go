@@ -51,4 +51,11 @@ func TestResultCacheAnswersWithoutStarting(t *testing.T) {
 	if got != 2 {
 		t.Errorf("%d executions of %s, want 2", got, id)
 	}
+	var stats struct {
+		CacheStats struct{ Hits, Size int } `json:"cacheStats"`
+	}
+	call(t, http.MethodGet, "/api/workflows/statistics", nil).DecodeData(t, &stats)
+	if stats.CacheStats.Hits < 1 || stats.CacheStats.Size < 2 {
+		t.Errorf("cacheStats %+v: want the hit and the two results counted", stats.CacheStats)
+	}
 }

@@ -162,6 +162,7 @@ func runTests(m *testing.M) (int, error) {
 		Registry:     reg,
 		Exprs:        exprs,
 		ExprCache:    exprs,
+		Evaluator:    exprs,
 		Metrics:      meters,
 		TaskQueue:    testTaskQueue,
 		Namespace:    testNamespace,

@@ -22,14 +22,16 @@ type statsView struct {
 		TotalBytes  uint64 `json:"totalBytes"`
 		GCGoalBytes uint64 `json:"gcGoalBytes"`
 	} `json:"memoryUsage"`
-	CacheStats *struct {
+	// ExpressionCache is the CEL program cache (cacheStats is the result
+	// cache: see cache_test.go).
+	ExpressionCache *struct {
 		HitRate     float64 `json:"hitRate"`
 		Size        int     `json:"size"`
 		MemoryUsage *uint64 `json:"memoryUsage"`
 		Hits        uint64  `json:"hits"`
 		Misses      uint64  `json:"misses"`
 		MaxSize     int     `json:"maxSize"`
-	} `json:"cacheStats"`
+	} `json:"expressionCache"`
 	WorkflowType string `json:"workflowType"`
 	DefinitionID string `json:"definitionId"`
 }
@@ -62,10 +64,10 @@ func TestStatistics(t *testing.T) {
 		before.WorkflowType != interpreter.WorkflowName {
 		t.Fatalf("statistics of a definition that never ran: %+v", before)
 	}
-	if before.CacheStats == nil {
-		t.Fatal("no cacheStats")
+	if before.ExpressionCache == nil {
+		t.Fatal("no expressionCache")
 	}
-	cacheBefore := *before.CacheStats
+	cacheBefore := *before.ExpressionCache
 
 	// One route per mode: "ok" completes, "fail" fails, "wait" waits.
 	register(t, apitest.Definition(id, "1", "route", []map[string]any{
@@ -132,13 +134,13 @@ func TestStatistics(t *testing.T) {
 
 	// The registration compiled the new expressions (misses, now cached) and
 	// the executions evaluated them (hits, in this process's worker).
-	mem, cache := end.MemoryUsage, end.CacheStats
+	mem, cache := end.MemoryUsage, end.ExpressionCache
 	if mem.HeapBytes == 0 || mem.TotalBytes < mem.HeapBytes || mem.GCGoalBytes == 0 {
 		t.Errorf("memoryUsage %+v", mem)
 	}
 	if cache.Misses <= cacheBefore.Misses || cache.Hits <= cacheBefore.Hits || cache.Size <= cacheBefore.Size ||
 		cache.MaxSize != env.exprs.Limits().CacheSize || cache.MemoryUsage != nil {
-		t.Errorf("cacheStats before %+v, after %+v", cacheBefore, *cache)
+		t.Errorf("expressionCache before %+v, after %+v", cacheBefore, *cache)
 	}
 	if want := float64(cache.Hits) / float64(cache.Hits+cache.Misses); math.Abs(cache.HitRate-want) > 1e-9 {
 		t.Errorf("hitRate %v, want %v", cache.HitRate, want)
