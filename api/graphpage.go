@@ -16,6 +16,10 @@ import (
 // data, which the page's script reads through the API's routes with the
 // key the user enters, so every access rule still applies.
 func (s *Server) graphPageRoutes() {
+	s.echo.GET("/ui", func(c echo.Context) error {
+		// Relative, so that it works behind a path prefix too.
+		return c.Redirect(http.StatusMovedPermanently, "ui/")
+	})
 	s.echo.GET("/ui/", s.graphPage(0))
 	s.echo.GET("/ui/workflows/:id", s.graphPage(1))
 	s.echo.GET("/ui/executions/:executionId", s.graphPage(1))

@@ -49,6 +49,17 @@ func TestGraphPageRoutes(t *testing.T) {
 		}
 	}
 
+	// /ui redirects, relatively, to /ui/.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.Get(base + "/ui")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "ui/" {
+		t.Errorf("/ui: %d to %q, want 301 to ui/", res.StatusCode, res.Header.Get("Location"))
+	}
+
 	for name, contentType := range map[string]string{
 		"graph.js": "text/javascript", "graph.css": "text/css", "dagre.min.js": "text/javascript",
 	} {
