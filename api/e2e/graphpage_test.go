@@ -64,7 +64,7 @@ func TestGraphPage(t *testing.T) {
 			"edge to_wait": "none", "edge on_approve": "none", "edge on_timeout": "none", "edge on_cancel": "none",
 		})
 		labels := b.string(t, `[...document.querySelectorAll(".edge-label")].map(e => e.textContent).sort().join("|")`)
-		if labels != "24 h passed|approve signal|canceled" {
+		if labels != "24 h passed · on timeout|approve signal|canceled · on error" {
 			t.Errorf("edge labels %q", labels)
 		}
 		// Left to right: the start node is left of the wait, the wait left of its targets.

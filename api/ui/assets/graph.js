@@ -119,14 +119,14 @@
     return e.id || e.source + "->" + e.target;
   }
 
-  // edgeLabel is what an edge is drawn with: its label, else its outcome
-  // (when not the default success) and condition.
+  // edgeLabel is what an edge is drawn with: its label, its outcome (when
+  // not the default success) and its condition.
   function edgeLabel(e) {
-    if (e.label) return e.label;
     const parts = [];
+    if (e.label) parts.push(e.label);
     if (e.on && e.on !== "success") parts.push("on " + e.on);
     if (e.condition) parts.push("if " + e.condition);
-    return parts.join(" ");
+    return parts.join(" · ");
   }
 
   const ran = new Set(["running", "waiting", "completed", "failed"]);
@@ -159,7 +159,7 @@
     for (const e of def.edges) {
       const label = edgeLabel(e);
       g.setEdge(e.source, e.target,
-        { label, width: label ? Math.min(label.length, 40) * 6.5 + 8 : 0, height: label ? 16 : 0, labelpos: "c" },
+        { label, width: label ? Math.min(label.length, 40) * 6.2 + 10 : 0, height: label ? 16 : 0, labelpos: "c" },
         edgeID(e));
     }
     dagre.layout(g);
@@ -182,8 +182,10 @@
         svg("path", { d, "marker-end": "url(#arrow)" }));
       const label = edgeLabel(e);
       if (label) {
-        group.append(svg("text", { x: laid.x, y: laid.y + 4, "text-anchor": "middle", class: "edge-label" },
-          label.length > 40 ? label.slice(0, 39) + "…" : label));
+        // A background the width dagre reserved for the label, so that the
+        // edge's line does not run through its text.
+        group.append(svg("rect", { x: laid.x - laid.width / 2, y: laid.y - 8, width: laid.width, height: 16, rx: 3, class: "edge-label-bg" }),
+          svg("text", { x: laid.x, y: laid.y + 4, "text-anchor": "middle", class: "edge-label" }, clip(label, 40)));
       }
       drawing.append(group);
       edges.set(id, { def: e, el: group });
