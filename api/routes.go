@@ -90,6 +90,10 @@ func (s *Server) routes() {
 	// The API described: GET /api/openapi.json, /api/schema/definition.json
 	// and /docs (describe.go), public.
 	s.describeRoutes()
+
+	// The graph page: GET /ui/… (graphpage.go), public HTML that reads its
+	// data through the routes above.
+	s.graphPageRoutes()
 }
 
 // defaultPublicRoutes are PUBLIC_ROUTES' default entries that may name no
