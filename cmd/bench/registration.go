@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -96,20 +95,8 @@ func (b *bench) registration(respond bool) func(context.Context) error {
 		if !respond {
 			url, body, want = b.eagerAPI.URL+"/api/workflows/"+waitingRegistration+"/execute", map[string]any{"input": input}, http.StatusOK
 		}
-		raw, _ := json.Marshal(body)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
-		if err != nil {
+		if err := postJSON(ctx, b.http, url, body, want); err != nil {
 			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := b.http.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		answer, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			return fmt.Errorf("HTTP %d: %s", resp.StatusCode, answer)
 		}
 		b.completed.Add(1)
 		return nil

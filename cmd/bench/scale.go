@@ -121,6 +121,40 @@ func (c *child) usage() (cpu time.Duration, rss uint64) {
 	return cpu, rss
 }
 
+// startTemporal starts the Temporal server as a child process (-serve
+// temporal) with env and returns it and its frontend address, which it
+// prints on its first line once it serves.
+func startTemporal(env map[string]string) (*child, string, error) {
+	pr, pw := io.Pipe()
+	c, err := startChild("temporal", "temporal", env, pw)
+	if err != nil {
+		return nil, "", err
+	}
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		c.stop()
+		return nil, "", fmt.Errorf("the Temporal server process: %w", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	return c, strings.TrimSpace(line), nil
+}
+
+// dialCore loads the configuration from environ and returns it, the core
+// built from it (quiet logs) and a Temporal client.
+func dialCore(ctx context.Context, environ map[string]string) (config.Config, *app.Core, client.Client, error) {
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	core, err := app.NewCore(cfg, quiet)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	tc, err := process.DialTemporal(ctx, cfg, environ, quiet, core.Codec)
+	return cfg, core, tc, err
+}
+
 // serveRole runs this process as one part of the scale run (-serve role),
 // configured by its environment, until it is interrupted.
 func serveRole(ctx context.Context, role string, environ map[string]string, out, stderr io.Writer) error {
@@ -140,16 +174,7 @@ func serveRole(ctx context.Context, role string, environ map[string]string, out,
 // serveHandWritten runs a worker of the hand-written workflow and the pure
 // activities on handWrittenQueue.
 func serveHandWritten(ctx context.Context, environ map[string]string) error {
-	cfg, err := config.Load(environ)
-	if err != nil {
-		return err
-	}
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	core, err := app.NewCore(cfg, quiet)
-	if err != nil {
-		return err
-	}
-	tc, err := process.DialTemporal(ctx, cfg, environ, quiet, core.Codec)
+	_, core, tc, err := dialCore(ctx, environ)
 	if err != nil {
 		return err
 	}
@@ -224,18 +249,11 @@ func runScale(ctx context.Context, n int, pgBase string, out io.Writer) error {
 	sendgrid := slowSendGrid(0)
 	defer sendgrid.Close()
 
-	pr, pw := io.Pipe()
-	temporal, err := startChild("temporal", "temporal", map[string]string{"BENCH_TEMPORAL_DIR": dir, "TEMPORAL_DB_URL": temporalURL}, pw)
+	temporal, temporalAddr, err := startTemporal(map[string]string{"BENCH_TEMPORAL_DIR": dir, "TEMPORAL_DB_URL": temporalURL})
 	if err != nil {
 		return err
 	}
 	defer temporal.stop()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("the Temporal server process: %w", err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	temporalAddr := strings.TrimSpace(line)
 
 	st, err := store.Open(ctx, appURL)
 	if err != nil {
@@ -277,16 +295,7 @@ func runScale(ctx context.Context, n int, pgBase string, out io.Writer) error {
 		}
 		return env
 	}
-	cfg, err := config.Load(with(nil))
-	if err != nil {
-		return err
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	core, err := app.NewCore(cfg, quiet)
-	if err != nil {
-		return err
-	}
-	tc, err := process.DialTemporal(ctx, cfg, with(nil), quiet, core.Codec)
+	cfg, core, tc, err := dialCore(ctx, with(nil))
 	if err != nil {
 		return err
 	}

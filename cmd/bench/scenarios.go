@@ -199,23 +199,10 @@ func (b *bench) visibilitySettled(ctx context.Context) error {
 }
 
 func (b *bench) rest(base string) func(context.Context) error {
-	body, _ := json.Marshal(map[string]any{"input": benchInput})
+	body := map[string]any{"input": benchInput}
 	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/workflows/bench-six/execute", bytes.NewReader(body))
-		if err != nil {
+		if err := postJSON(ctx, b.http, base+"/api/workflows/bench-six/execute", body, http.StatusOK); err != nil {
 			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := b.http.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("HTTP %d", resp.StatusCode)
 		}
 		b.completed.Add(1)
 		return nil

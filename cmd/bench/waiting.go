@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
@@ -22,7 +20,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/workflow-backend/workflow-backend/internal/app"
-	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/devserver"
 	"github.com/workflow-backend/workflow-backend/interpreter"
@@ -74,47 +71,17 @@ func serveTemporal(ctx context.Context, dir, postgresURL string, out io.Writer) 
 	return nil
 }
 
-// startTemporalChild starts this binary with -serve-temporal and returns
-// the server's address and a function that stops it.
-func startTemporalChild(dir string) (string, func(), error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command(self, "-serve", "temporal")
-	cmd.Env = append(os.Environ(), "BENCH_TEMPORAL_DIR="+dir)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() { _ = stdin.Close(); _ = cmd.Wait() }
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		stop()
-		return "", nil, fmt.Errorf("the Temporal server process: %w", err)
-	}
-	return strings.TrimSpace(line), stop, nil
-}
-
 func runWaiting(ctx context.Context, n int, environ map[string]string, out io.Writer) error {
 	dir, err := os.MkdirTemp("", "workflow-backend-bench-waiting")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	addr, stop, err := startTemporalChild(dir)
+	temporal, addr, err := startTemporal(map[string]string{"BENCH_TEMPORAL_DIR": dir})
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer temporal.stop()
 
 	env := map[string]string{"TEMPORAL_ADDRESS": addr, "DATA_DIR": dir, "LOG_LEVEL": "error"}
 	for _, k := range []string{"WORKER_STICKY_CACHE_SIZE", "MAX_MEMORY"} {
@@ -122,16 +89,7 @@ func runWaiting(ctx context.Context, n int, environ map[string]string, out io.Wr
 			env[k] = v
 		}
 	}
-	cfg, err := config.Load(env)
-	if err != nil {
-		return err
-	}
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	core, err := app.NewCore(cfg, quiet)
-	if err != nil {
-		return err
-	}
-	tc, err := process.DialTemporal(ctx, cfg, env, quiet, core.Codec)
+	cfg, core, tc, err := dialCore(ctx, env)
 	if err != nil {
 		return err
 	}
