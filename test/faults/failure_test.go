@@ -70,20 +70,13 @@ func databaseStopped(t *testing.T, s *system) result {
 
 	ids := s.startMany(t, defID, n, func(int) any { return orderInput(product) })
 	s.waitCharges(t, ids, n/4)
-	if err := s.pg.stop(); err != nil {
-		t.Fatal(err)
-	}
-	stoppedAt := time.Now()
-	// The API reports the outage.
-	status, body, err := s.apiCall(http.MethodGet, "/health", nil, nil)
-	if err != nil || status != http.StatusServiceUnavailable {
-		t.Errorf("%s: /health with the database down: %d %s %v, want 503", r.scenario, status, body, err)
-	}
-	time.Sleep(outage)
-	if err := s.pg.start(); err != nil {
-		t.Fatal(err)
-	}
-	down := time.Since(stoppedAt)
+	down := stopFor(t, s.pg, outage, func() {
+		// The API reports the outage.
+		status, body, err := s.apiCall(http.MethodGet, "/health", nil, nil)
+		if err != nil || status != http.StatusServiceUnavailable {
+			t.Errorf("%s: /health with the database down: %d %s %v, want 503", r.scenario, status, body, err)
+		}
+	})
 	ends := s.waitClosed(t, ids, 3*time.Minute)
 
 	s.countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
@@ -119,6 +112,24 @@ func databaseStopped(t *testing.T, s *system) result {
 	return r
 }
 
+// stopFor stops pg, runs during (when set) while it is down, starts it
+// again after outage and returns how long it was down.
+func stopFor(t *testing.T, pg *postgres, outage time.Duration, during func()) time.Duration {
+	t.Helper()
+	if err := pg.stop(); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt := time.Now()
+	if during != nil {
+		during()
+	}
+	time.Sleep(outage)
+	if err := pg.start(); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(stoppedAt)
+}
+
 // temporalDatabaseStopped: the Temporal server's Postgres stops while
 // orders run and starts again. The server cannot record anything while it
 // is down (workers' polls and completions fail and are retried by the
@@ -136,15 +147,7 @@ func temporalDatabaseStopped(t *testing.T, s *system) result {
 
 	ids := s.startMany(t, defID, n, func(int) any { return orderInput(product) })
 	s.waitCharges(t, ids, n/4)
-	if err := s.temporalPG.stop(); err != nil {
-		t.Fatal(err)
-	}
-	stoppedAt := time.Now()
-	time.Sleep(outage)
-	if err := s.temporalPG.start(); err != nil {
-		t.Fatal(err)
-	}
-	down := time.Since(stoppedAt)
+	down := stopFor(t, s.temporalPG, outage, nil)
 	ends := s.waitClosed(t, ids, 3*time.Minute)
 
 	s.countEnds(t, &r, ends, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
