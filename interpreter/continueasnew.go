@@ -121,8 +121,10 @@ type CarriedSignal struct {
 // again with that progress, which it reads with Resume before doing
 // anything else. A node that never parks is simply waited for.
 //
-// Wiring a node type that runs from a progress (a loop's {iteration, last},
-// a map's next item) takes three lines:
+// Wiring a node type that runs from a progress takes three lines; the loop
+// node (loop.go, {iteration, last}) is wired so, parking only after at
+// least one iteration in the run. A map keeps its runs short by batching
+// instead (map.go) and is waited for:
 //
 //	// in runNode:
 //	case nt.Kind == KindWorkflow && n.Type == LoopNodeType:
