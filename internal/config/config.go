@@ -194,11 +194,12 @@ func Load(environ map[string]string) (Config, error) {
 	return c, c.check()
 }
 
-// Sizing of the sticky cache from MAX_MEMORY: a quarter of the budget, at
+// Sizing of the sticky cache from MAX_MEMORY: an eighth of the budget, at
 // stickyEntryBytes per cached execution, between the bounds. A cached
-// execution of a small graph waiting for a signal holds ~12 KiB of heap
-// (docs/benchmarks.md, "Memory per waiting execution"); a graph with more
-// nodes and larger outputs holds more, hence the margin. Executions beyond
+// execution of a small graph waiting for a signal costs the worker ~17 KiB
+// of live heap and 50 to 65 KiB of RSS (docs/benchmarks.md, "Memory per
+// waiting execution"); a graph with more nodes and larger outputs holds
+// more. Executions beyond
 // the cache cost the worker nothing while they wait: their next task
 // replays their history instead (a few ms for a short history).
 const (
@@ -208,9 +209,9 @@ const (
 )
 
 // stickyCacheFromMemory is the default sticky cache size for a memory
-// budget: 4096 for the default 1 GiB.
+// budget: 2048 for the default 1 GiB.
 func stickyCacheFromMemory(maxMemory ByteSize) int {
-	return min(max(int(uint64(maxMemory)/4/stickyEntryBytes), stickyCacheMin), stickyCacheMax)
+	return min(max(int(uint64(maxMemory)/8/stickyEntryBytes), stickyCacheMin), stickyCacheMax)
 }
 
 func (c Config) check() error {

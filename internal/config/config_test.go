@@ -149,10 +149,10 @@ func TestStickyCacheSize(t *testing.T) {
 		env  map[string]string
 		want int
 	}{
-		{map[string]string{}, 4096},
-		{map[string]string{"MAX_MEMORY": "256MiB"}, 1024},
+		{map[string]string{}, 2048},
+		{map[string]string{"MAX_MEMORY": "256MiB"}, 512},
 		{map[string]string{"MAX_MEMORY": "16MiB"}, 100},
-		{map[string]string{"MAX_MEMORY": "64GiB"}, 10000},
+		{map[string]string{"MAX_MEMORY": "128GiB"}, 10000},
 		{map[string]string{"MAX_MEMORY": "64GiB", "WORKER_STICKY_CACHE_SIZE": "500"}, 500},
 	} {
 		cfg, err := Load(c.env)
