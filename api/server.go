@@ -38,8 +38,10 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/workflow-backend/workflow-backend/internal/config"
+	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/metrics"
 	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/internal/testmode"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -77,6 +79,10 @@ type Options struct {
 	// nil skips expression checks (tests only: a definition with a broken
 	// expression would then fail at run time).
 	Exprs interpreter.ExprChecker
+	// Tester runs POST /api/workflows/test (testmode.go). Default: a
+	// testmode.Engine on Registry when Exprs is an *expr.Env; nil
+	// otherwise, and the route answers 503.
+	Tester Tester
 	// ExprCache is the compiled-expression cache GET
 	// /api/workflows/statistics reports on (the *expr.Env of this process);
 	// nil reports cacheStats as null.
@@ -180,6 +186,9 @@ func (o Options) withDefaults() (Options, error) {
 		if c, ok := o.Client.(interface{ ScheduleClient() client.ScheduleClient }); ok {
 			o.Schedules = c.ScheduleClient()
 		}
+	}
+	if env, ok := o.Exprs.(*expr.Env); ok && o.Tester == nil {
+		o.Tester = &testmode.Engine{Registry: o.Registry, Exprs: env}
 	}
 	if o.Schedules == nil {
 		return o, errors.New("api: Schedules is required when Client is not a client.Client")

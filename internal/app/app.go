@@ -28,6 +28,7 @@ import (
 	"github.com/workflow-backend/workflow-backend/api"
 	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/codec"
+	"github.com/workflow-backend/workflow-backend/internal/testmode"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/mail"
@@ -251,6 +252,7 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		Registry:           c.Registry,
 		Exprs:              c.Exprs,
 		ExprCache:          c.Exprs,
+		Tester:             &testmode.Engine{Registry: c.Registry, Exprs: c.Exprs, MaxOutputBytes: c.Config.NodeOutputMax},
 		Metrics:            c.Metrics,
 		TaskQueue:          c.Config.TaskQueue,
 		Namespace:          c.Config.TemporalNamespace,

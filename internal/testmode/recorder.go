@@ -115,4 +115,3 @@ func (rec *recorder) mocked(a *activities.Activities) nodeActivity {
 		return interpreter.NodeResult{Output: answer.Output, Outcome: interpreter.OutcomeSuccess, Fired: fired, Attempt: attempt}, nil
 	}
 }
-
