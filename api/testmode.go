@@ -39,11 +39,15 @@ type testResult struct {
 	Error        *executionFailure `json:"error,omitempty"`
 	Nodes        []testmode.Node   `json:"nodes"`
 	Path         []string          `json:"path"`
+	// Mismatches lists how the run differs from the request's "expect"
+	// (a test-case file's); present, possibly empty, only with one.
+	Mismatches *[]string `json:"mismatches,omitempty"`
 }
 
 // testWorkflow is POST /api/workflows/test: it runs an inline definition
 // (400 with every problem, as at registration) or a registered one (id,
-// version?) on the input, with the mocks, in test mode. 400 lists every
+// version?) on the input, with the mocks, in test mode; with an "expect"
+// (a test-case file) it lists how the run differs from it. 400 lists every
 // I/O node without a mock (and every mock test mode cannot use) at once;
 // 422 when the run does not finish within the test timeout.
 func (s *Server) testWorkflow(c echo.Context) error {
@@ -57,11 +61,13 @@ func (s *Server) testWorkflow(c echo.Context) error {
 	if !json.Valid(body) {
 		return newError(http.StatusBadRequest, codeInvalidJSON, "the body is not well-formed JSON")
 	}
-	var req testmode.Request
-	if derr := problem.Decode(body, &req, "the request"); derr != nil {
+	// A test-case file (a request with "expect") is a request too.
+	var tc testmode.Case
+	if derr := problem.Decode(body, &tc, "the request"); derr != nil {
 		return newError(http.StatusBadRequest, codeInvalidRequest, "invalid test request").
 			withDetails([]problem.Problem{{Path: derr.Path, Code: problem.CodeInvalidJSON, Message: derr.Message}})
 	}
+	req := tc.Request
 	ctx := c.Request().Context()
 	ld, err := s.testDefinition(ctx, req)
 	if err != nil {
@@ -94,6 +100,13 @@ func (s *Server) testWorkflow(c echo.Context) error {
 			ae = causeError(res.Err)
 		}
 		out.Error = &executionFailure{HTTPStatus: ae.Status, Code: ae.Code, Message: ae.Message, Details: ae.detailsList(), Failure: ae.Failure}
+	}
+	if tc.Expect != nil {
+		m := tc.Expect.Mismatches(res)
+		if m == nil {
+			m = []string{}
+		}
+		out.Mismatches = &m
 	}
 	return ok(c, http.StatusOK, out)
 }

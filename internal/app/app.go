@@ -28,7 +28,6 @@ import (
 	"github.com/workflow-backend/workflow-backend/api"
 	"github.com/workflow-backend/workflow-backend/internal/app/process"
 	"github.com/workflow-backend/workflow-backend/internal/codec"
-	"github.com/workflow-backend/workflow-backend/internal/testmode"
 	"github.com/workflow-backend/workflow-backend/internal/config"
 	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/mail"
@@ -38,6 +37,7 @@ import (
 	"github.com/workflow-backend/workflow-backend/internal/outbound"
 	"github.com/workflow-backend/workflow-backend/internal/payments"
 	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/internal/testmode"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 	"github.com/workflow-backend/workflow-backend/worker"
 )

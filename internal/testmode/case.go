@@ -25,7 +25,7 @@ func (e *Engine) Parse(doc []byte) (interpreter.Definition, []problem.Problem) {
 // its run must give.
 type Case struct {
 	Request
-	Expect *Expect `json:"expect"`
+	Expect *Expect `json:"expect,omitempty"`
 }
 
 // Expect is what a case's run must give. Status is required; the other

@@ -1,9 +1,11 @@
 package testmode
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
 	failurepb "go.temporal.io/api/failure/v1"
@@ -24,10 +26,11 @@ const NotRunError = "NotRunInRecordedExecution"
 // retried becomes a retryable error mock before it, read from the last
 // failure Temporal recorded) and each signal wait's signal. Payloads must
 // be decoded already (codec.DecodeMessage).
-func FromHistory(executionID string, h *historypb.History, registry *interpreter.Registry) (Request, error) {
+func FromHistory(executionID string, h *historypb.History, registry *interpreter.Registry) (Case, error) {
 	dc := converter.GetDefaultDataConverter()
 	var (
-		req       Request
+		tc        Case
+		req       = &tc.Request
 		def       interpreter.Definition
 		scheduled = map[int64]string{} // scheduled event id -> I/O node id
 		started   = map[int64]*historypb.ActivityTaskStartedEventAttributes{}
@@ -39,10 +42,10 @@ func FromHistory(executionID string, h *historypb.History, registry *interpreter
 		case ev.GetWorkflowExecutionStartedEventAttributes() != nil:
 			var in interpreter.ExecutionInput
 			if err := decode(dc, ev.GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
-				return req, fmt.Errorf("execution input: %w", err)
+				return tc, fmt.Errorf("execution input: %w", err)
 			}
 			def = in.Definition
-			req.ID, req.Version, req.Input = def.ID, def.Version, in.Input
+			req.ID, req.Version, req.Input = def.ID, def.Version, redact(in.Input)
 		case ev.GetActivityTaskScheduledEventAttributes() != nil:
 			a := ev.GetActivityTaskScheduledEventAttributes()
 			if nt, ok := registry.Lookup(a.GetActivityType().GetName()); !ok || nt.Kind != interpreter.KindIO {
@@ -50,7 +53,7 @@ func FromHistory(executionID string, h *historypb.History, registry *interpreter
 			}
 			var nr interpreter.NodeRequest
 			if err := decode(dc, a.GetInput(), &nr); err != nil {
-				return req, fmt.Errorf("input of activity %s: %w", a.GetActivityId(), err)
+				return tc, fmt.Errorf("input of activity %s: %w", a.GetActivityId(), err)
 			}
 			scheduled[ev.GetEventId()] = nr.Node.ID
 		case ev.GetActivityTaskStartedEventAttributes() != nil:
@@ -64,7 +67,7 @@ func FromHistory(executionID string, h *historypb.History, registry *interpreter
 			}
 			var res interpreter.NodeResult
 			if err := decode(dc, a.GetResult(), &res); err != nil {
-				return req, fmt.Errorf("result of node %s: %w", id, err)
+				return tc, fmt.Errorf("result of node %s: %w", id, err)
 			}
 			req.Mocks[id] = withRetries(started[a.GetScheduledEventId()], Attempt{Output: res.Output})
 		case ev.GetActivityTaskFailedEventAttributes() != nil:
@@ -77,17 +80,25 @@ func FromHistory(executionID string, h *historypb.History, registry *interpreter
 			if id, ok := scheduled[a.GetScheduledEventId()]; ok {
 				req.Mocks[id] = withRetries(started[a.GetScheduledEventId()], Attempt{Error: mockError(a.GetFailure())})
 			}
+		case ev.GetWorkflowExecutionCompletedEventAttributes() != nil:
+			var out json.RawMessage
+			if err := decode(dc, ev.GetWorkflowExecutionCompletedEventAttributes().GetResult(), &out); err != nil {
+				return tc, fmt.Errorf("execution result: %w", err)
+			}
+			tc.Expect = &Expect{Status: StatusCompleted, Output: out}
+		case ev.GetWorkflowExecutionFailedEventAttributes() != nil:
+			tc.Expect = &Expect{Status: StatusFailed, Error: expectedError(dc, ev.GetWorkflowExecutionFailedEventAttributes().GetFailure())}
 		case ev.GetWorkflowExecutionSignaledEventAttributes() != nil:
 			a := ev.GetWorkflowExecutionSignaledEventAttributes()
 			var payload any
 			if err := decode(dc, a.GetInput(), &payload); err != nil {
-				return req, fmt.Errorf("signal %s: %w", a.GetSignalName(), err)
+				return tc, fmt.Errorf("signal %s: %w", a.GetSignalName(), err)
 			}
 			signals[a.GetSignalName()] = append(signals[a.GetSignalName()], payload)
 		}
 	}
 	if req.ID == "" {
-		return req, fmt.Errorf("the history has no start event")
+		return tc, fmt.Errorf("the history has no start event")
 	}
 	for _, n := range def.Nodes {
 		nt, _ := registry.Lookup(n.Type)
@@ -105,7 +116,56 @@ func FromHistory(executionID string, h *historypb.History, registry *interpreter
 			}
 		}
 	}
-	return req, nil
+	return tc, nil
+}
+
+// expectedError is what a case expects of the error an execution failed
+// with: its type and code, and the HTTP status a fail node declared.
+func expectedError(dc converter.DataConverter, f *failurepb.Failure) map[string]any {
+	var ee interpreter.ExecutionError
+	if details := f.GetApplicationFailureInfo().GetDetails(); details != nil {
+		_ = decode(dc, details, &ee)
+	}
+	out := map[string]any{"type": ee.Type, "code": ee.Code}
+	if ee.Type == "" {
+		out = map[string]any{"type": cmp.Or(f.GetApplicationFailureInfo().GetType(), "Error")}
+	}
+	if ee.Status != 0 {
+		out["status"] = ee.Status
+	}
+	return out
+}
+
+// RedactedSecret replaces, in a test case's input, every string field
+// whose name says it holds a secret (password, secret): the test case is
+// an API response, and passwords never leave the history in plain text.
+// It has a letter and a digit and fits the usual length rules, so a
+// recorded run that passed a password check still passes it.
+const RedactedSecret = "Redacted-secret-1"
+
+// redact returns v with the string values of secret-named fields, at any
+// depth, replaced by RedactedSecret.
+func redact(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			name := strings.ToLower(k)
+			if _, isString := val.(string); isString && (strings.Contains(name, "password") || strings.Contains(name, "secret")) {
+				out[k] = RedactedSecret
+				continue
+			}
+			out[k] = redact(val)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = redact(val)
+		}
+		return out
+	}
+	return v
 }
 
 // withRetries puts before the last attempt's answer one retryable error
