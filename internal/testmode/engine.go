@@ -77,7 +77,7 @@ func (e *Engine) Check(r Run) []problem.Problem {
 		case n.Type == interpreter.CallNodeType:
 			l.Add(fmt.Sprintf("definition.nodes[%d]", i), problem.CodeInvalidMock,
 				"node %s is a call node: test mode does not run child executions; test the called definition on its own", n.ID)
-		case n.Type == "wait" && signalOf(n) != "":
+		case n.Type == interpreter.WaitNodeType && signalOf(n) != "":
 			var cfg interpreter.WaitConfig
 			_ = json.Unmarshal(n.Config, &cfg)
 			switch {
@@ -164,7 +164,7 @@ func (e *Engine) Execute(ctx context.Context, r Run) (*Result, []problem.Problem
 	// A signal wait's mock is the signal, sent as the run starts: Temporal
 	// buffers a signal until its wait node takes it.
 	for _, n := range def.Nodes {
-		if s := signalOf(n); n.Type == "wait" && s != "" {
+		if s := signalOf(n); n.Type == interpreter.WaitNodeType && s != "" {
 			if mock, ok := r.Mocks[n.ID]; ok {
 				payload := mock[0].Output
 				rec.signalled(n.ID, payload)

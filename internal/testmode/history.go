@@ -108,7 +108,7 @@ func FromHistory(executionID string, h *historypb.History, registry *interpreter
 				req.Mocks[n.ID] = Mock{{Error: &MockError{Type: NotRunError,
 					Message: fmt.Sprintf("node %s did not run in execution %s: this run left its path", n.ID, executionID)}}}
 			}
-		case n.Type == "wait" && signalOf(n) != "":
+		case n.Type == interpreter.WaitNodeType && signalOf(n) != "":
 			// Signal waits take the signals of their name in definition order.
 			if ps := signals[signalOf(n)]; len(ps) > 0 {
 				req.Mocks[n.ID] = Mock{{Output: ps[0]}}

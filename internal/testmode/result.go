@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -183,23 +182,4 @@ func earlier(a, b string, startedAt func(string) time.Time, seq func(string) int
 		return c < 0
 	}
 	return index[a] < index[b]
-}
-
-// Summary is one line about r: its status, and its error's type and code.
-func (r *Result) Summary() string {
-	s := r.Status
-	if r.Error != nil {
-		s += " (" + strings.Join(nonEmpty(r.Error.Type, r.Error.Code, r.Error.Message), ", ") + ")"
-	}
-	return s
-}
-
-func nonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
