@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -244,6 +245,8 @@ type Server struct {
 	// version RegisterShippedDefinitions registered; their routes answer
 	// 503 until then.
 	shippedVersions map[string]string
+	// testRuns bounds the test-mode runs in progress (testmode.go).
+	testRuns chan struct{}
 }
 
 // New checks o, fills its defaults and builds the routes.
@@ -275,6 +278,7 @@ func New(o Options) (*Server, error) {
 		limiter:         newRateLimiter(o.RateLimitMax, o.RateLimitWindow),
 		codec:           newCodecAccess(o),
 		shippedVersions: map[string]string{},
+		testRuns:        make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true

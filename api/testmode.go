@@ -80,6 +80,14 @@ func (s *Server) testWorkflow(c echo.Context) error {
 	if fields := ld.checkInput(input); len(fields) > 0 {
 		return newError(http.StatusBadRequest, codeInvalidInput, "the input does not match the definition's inputSchema").withDetails(fields)
 	}
+	// A test run takes CPU in this process (up to the test timeout):
+	// a few at a time, the rest refused rather than queued.
+	select {
+	case s.testRuns <- struct{}{}:
+		defer func() { <-s.testRuns }()
+	default:
+		return newError(http.StatusServiceUnavailable, codeServiceUnavailable, "too many test runs at once: retry shortly")
+	}
 	res, problems, err := s.opts.Tester.Execute(ctx, testmode.Run{Definition: ld.def, Input: req.Input, Mocks: req.Mocks})
 	switch {
 	case len(problems) > 0:

@@ -190,3 +190,43 @@ func TestExecutionTestCaseAccess(t *testing.T) {
 	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/executions/nope/testcase", nil, bearer(aliceKey)...), http.StatusNotFound, "execution_not_found")
 	apitest.Expect(t, callAt(t, base, http.MethodGet, "/api/executions/bobs/testcase", nil, bearer(bobKey)...), http.StatusConflict, "execution_running")
 }
+
+// blockingTester holds every run until release is closed.
+type blockingTester struct {
+	*testmode.Engine
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b blockingTester) Execute(ctx context.Context, r testmode.Run) (*testmode.Result, []problem.Problem, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.Engine.Execute(ctx, r)
+}
+
+// Test runs take CPU in the API process: a few at a time, the next one
+// refused with 503.
+func TestWorkflowTestRunsAreBounded(t *testing.T) {
+	o, _ := testOptions(t)
+	s0 := newServer(t, o) // for the bound
+	n := cap(s0.testRuns)
+	// entered has room for the run after the held ones.
+	bt := blockingTester{&testmode.Engine{Registry: o.Registry, Exprs: testExprs()}, make(chan struct{}, n+1), make(chan struct{})}
+	o.Tester = bt
+	s := newServer(t, o)
+	base := serveServer(t, s)
+	body := map[string]any{"definition": apitest.Definition("t", "1", "a", []map[string]any{apitest.Transform("a", map[string]string{"v": "1"})}, nil)}
+	results := make(chan int, n)
+	for range n {
+		go func() { results <- callAt(t, base, http.MethodPost, "/api/workflows/test", body).Status }()
+		<-bt.entered
+	}
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/workflows/test", body), http.StatusServiceUnavailable, "service_unavailable")
+	close(bt.release)
+	for range n {
+		if status := <-results; status != http.StatusOK {
+			t.Errorf("a held run answered %d", status)
+		}
+	}
+	apitest.Expect(t, callAt(t, base, http.MethodPost, "/api/workflows/test", body), http.StatusOK, "")
+}
