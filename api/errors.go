@@ -42,6 +42,10 @@ const (
 	codeMemoryPressure       = "memory_pressure"
 	codeUnknownSignal        = "unknown_signal"
 	codeDefinitionOutdated   = "definition_outdated"
+	// Test mode (testmode.go).
+	codeTestNotRunnable  = "test_not_runnable"
+	codeTestTimeout      = "test_timeout"
+	codeExecutionRunning = "execution_running"
 )
 
 // appError is an error a handler returns to be rendered as the error

@@ -52,17 +52,21 @@ func (s *Server) routes() {
 	route(http.MethodPost, "/api/workflows", s.registerDefinition, accessAdmin)
 	route(http.MethodGet, "/api/workflows", s.listDefinitions, accessClient)
 	// Counts every caller's executions, so admin only (the definition id
-	// "statistics" is reserved, so this static route shadows no definition).
+	// "statistics" and "test" are reserved, so these static routes shadow no definition).
 	route(http.MethodGet, "/api/workflows/statistics", s.statistics, accessAdmin)
 	route(http.MethodGet, "/api/workflows/:id", s.getDefinition, accessClient)
 	route(http.MethodGet, "/api/workflows/:id/versions/:version", s.getDefinitionVersion, accessClient)
 	route(http.MethodPost, "/api/workflows/:id/execute", s.execute, accessClient, s.memoryGate())
+	// Test mode (testmode.go): no side effects, nothing started on
+	// Temporal. The definition id "test" is reserved for this static route.
+	route(http.MethodPost, "/api/workflows/test", s.testWorkflow, accessClient, s.memoryGate())
 
 	// Clients see only the executions they started (executions.go).
 	route(http.MethodGet, "/api/executions", s.listExecutions, accessClient)
 	route(http.MethodGet, "/api/executions/:executionId", s.getExecution, accessClient)
 	route(http.MethodPost, "/api/executions/:executionId/signals/:name", s.signal, accessClient)
 	route(http.MethodPost, "/api/executions/:executionId/cancel", s.cancel, accessClient)
+	route(http.MethodGet, "/api/executions/:executionId/testcase", s.executionTestCase, accessClient)
 
 	// Schedules (schedules.go): clients see and manage only the schedules
 	// they created, as with executions.

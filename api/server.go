@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -38,9 +39,11 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/workflow-backend/workflow-backend/internal/config"
+	"github.com/workflow-backend/workflow-backend/internal/expr"
 	"github.com/workflow-backend/workflow-backend/internal/metrics"
 	"github.com/workflow-backend/workflow-backend/internal/resultcache"
 	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/internal/testmode"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 )
 
@@ -78,6 +81,10 @@ type Options struct {
 	// nil skips expression checks (tests only: a definition with a broken
 	// expression would then fail at run time).
 	Exprs interpreter.ExprChecker
+	// Tester runs POST /api/workflows/test (testmode.go). Default: a
+	// testmode.Engine on Registry when Exprs is an *expr.Env; nil
+	// otherwise, and the route answers 503.
+	Tester Tester
 	// ExprCache is the compiled-expression cache GET
 	// /api/workflows/statistics reports on (the *expr.Env of this process);
 	// nil reports cacheStats as null.
@@ -195,6 +202,9 @@ func (o Options) withDefaults() (Options, error) {
 			o.Schedules = c.ScheduleClient()
 		}
 	}
+	if env, ok := o.Exprs.(*expr.Env); ok && o.Tester == nil {
+		o.Tester = &testmode.Engine{Registry: o.Registry, Exprs: env}
+	}
 	if o.Schedules == nil {
 		return o, errors.New("api: Schedules is required when Client is not a client.Client")
 	}
@@ -261,6 +271,8 @@ type Server struct {
 	// (describe.go).
 	guarded    map[string]access
 	openAPIDoc []byte
+	// testRuns bounds the test-mode runs in progress (testmode.go).
+	testRuns chan struct{}
 }
 
 // New checks o, fills its defaults and builds the routes.
@@ -299,6 +311,7 @@ func New(o Options) (*Server, error) {
 		codec:           newCodecAccess(o),
 		shippedVersions: map[string]string{},
 		guarded:         map[string]access{},
+		testRuns:        make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true

@@ -35,7 +35,7 @@ const (
 )
 
 // reservedIDs are definition ids that collide with API routes.
-var reservedIDs = []string{"statistics"}
+var reservedIDs = []string{"statistics", "test"}
 
 // Parse decodes a definition document, derives missing edge ids and
 // validates the graph. It returns every problem found, not just the first

@@ -20,14 +20,17 @@ type WaitConfig struct {
 	Timeout  string `json:"timeout,omitempty"`  // with Signal: `on: timeout` edges fire when it passes
 }
 
+// WaitNodeType is the name of the wait node type.
+const WaitNodeType = "wait"
+
 func waitNodeType() NodeType {
 	return NodeType{
-		Name:         "wait",
+		Name:         WaitNodeType,
 		Kind:         KindWorkflow,
 		Outcomes:     []string{OutcomeTimeout},
 		OutcomesOf:   waitOutcomes,
 		ConfigSchema: json.RawMessage(waitConfigSchema),
-		CheckConfig:  configCheck("wait", checkWaitConfig),
+		CheckConfig:  configCheck(WaitNodeType, checkWaitConfig),
 	}
 }
 

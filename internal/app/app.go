@@ -37,6 +37,7 @@ import (
 	"github.com/workflow-backend/workflow-backend/internal/outbound"
 	"github.com/workflow-backend/workflow-backend/internal/payments"
 	"github.com/workflow-backend/workflow-backend/internal/store"
+	"github.com/workflow-backend/workflow-backend/internal/testmode"
 	"github.com/workflow-backend/workflow-backend/interpreter"
 	"github.com/workflow-backend/workflow-backend/worker"
 )
@@ -254,6 +255,7 @@ func (c *Core) NewAPI(tc client.Client, st *store.Store, eager bool) (*api.Serve
 		Evaluator:          c.Exprs,
 		ResultCacheEntries: c.Config.ResultCacheEntries,
 		ResultCacheBytes:   int64(c.Config.ResultCacheBytes),
+		Tester:             &testmode.Engine{Registry: c.Registry, Exprs: c.Exprs, MaxOutputBytes: c.Config.NodeOutputMax},
 		Metrics:            c.Metrics,
 		TaskQueue:          c.Config.TaskQueue,
 		Namespace:          c.Config.TemporalNamespace,

@@ -54,6 +54,13 @@ const (
 	// CodeInvalidInput: an input does not match its definition's
 	// inputSchema (the path is input.<field>).
 	CodeInvalidInput = "invalid_input"
+	// CodeMissingMock: test mode (internal/testmode) found an I/O node (or
+	// a signal wait without a timeout) that its request gives no mock.
+	CodeMissingMock = "missing_mock"
+	// CodeInvalidMock: a test-mode mock names no node, a node that runs
+	// for real, or has no attempt; or the definition has a node test mode
+	// cannot run.
+	CodeInvalidMock = "invalid_mock"
 )
 
 // Join appends a relative path to a prefix: Join("nodes[1].config",
