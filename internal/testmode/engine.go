@@ -77,6 +77,28 @@ func (e *Engine) Check(r Run) []problem.Problem {
 		case n.Type == interpreter.CallNodeType:
 			l.Add(fmt.Sprintf("definition.nodes[%d]", i), problem.CodeInvalidMock,
 				"node %s is a call node: test mode does not run child executions; test the called definition on its own", n.ID)
+		case n.Type == interpreter.LoopNodeType || n.Type == interpreter.MapNodeType:
+			// A body that runs a definition is a child execution; an I/O
+			// body would need a mock per element or iteration, which
+			// mocks by node id cannot name.
+			var cfg struct {
+				Body struct {
+					Node       *struct{ Type string } `json:"node"`
+					Definition string                 `json:"definition"`
+				} `json:"body"`
+			}
+			_ = json.Unmarshal(n.Config, &cfg)
+			ioBody := false
+			if cfg.Body.Node != nil {
+				bt, ok := e.Registry.Lookup(cfg.Body.Node.Type)
+				ioBody = ok && bt.Kind == interpreter.KindIO
+			}
+			if cfg.Body.Definition != "" || ioBody {
+				l.Add(fmt.Sprintf("definition.nodes[%d]", i), problem.CodeInvalidMock,
+					"node %s is a %s whose body runs a definition or an I/O node: test mode runs only pure bodies; test the body on its own", n.ID, n.Type)
+			} else if mocked {
+				l.Add(path, problem.CodeInvalidMock, "node %s (%s) runs for real in test mode: it takes no mock", n.ID, n.Type)
+			}
 		case n.Type == interpreter.WaitNodeType && signalOf(n) != "":
 			var cfg interpreter.WaitConfig
 			_ = json.Unmarshal(n.Config, &cfg)

@@ -249,6 +249,29 @@ func TestCallNodesAreRefused(t *testing.T) {
 	}
 }
 
+// A loop or map runs in test mode when its body is a pure node, and is
+// refused when its body runs a definition or an I/O node.
+func TestLoopAndMapBodies(t *testing.T) {
+	e := newEngine(t)
+	res, problems := run(t, e, `{"id": "m", "version": "1", "startNode": "each",
+		"nodes": [{"id": "each", "type": "map", "config": {"items": "input.xs", "maxItems": 10,
+			"body": {"node": {"type": "transform", "config": {"mapping": {"twice": "item * 2"}}}}}}], "edges": []}`, `{"xs": [1, 2, 3]}`, `{}`)
+	if len(problems) != 0 || res == nil || res.Status != "completed" {
+		t.Fatalf("a pure map body: %+v %+v", res, problems)
+	}
+	for _, doc := range []string{
+		`{"id": "m", "version": "1", "startNode": "each", "nodes": [{"id": "each", "type": "map", "config": {"items": "input.xs", "maxItems": 10,
+			"body": {"definition": "inner", "version": "1"}}}], "edges": []}`,
+		`{"id": "l", "version": "1", "startNode": "poll", "nodes": [{"id": "poll", "type": "loop", "config": {"until": "true", "maxIterations": 3,
+			"body": {"node": {"type": "api_call", "config": {"method": "GET", "url": "'https://example.com'"}}}}}], "edges": []}`,
+	} {
+		_, problems := run(t, e, doc, `{"xs": [1]}`, `{}`)
+		if len(problems) != 1 || problems[0].Code != problem.CodeInvalidMock || !strings.Contains(problems[0].Message, "only pure bodies") {
+			t.Errorf("problems %+v", problems)
+		}
+	}
+}
+
 // The shipped order definition, declined at the charge: the stock is
 // released and the execution ends at the 402 fail node.
 func TestOrderProcessingDeclinedPayment(t *testing.T) {
