@@ -42,6 +42,10 @@ const (
 	codeMemoryPressure       = "memory_pressure"
 	codeUnknownSignal        = "unknown_signal"
 	codeDefinitionOutdated   = "definition_outdated"
+	codeExecutionRunning     = "execution_running"
+	codeExecutionCompleted   = "execution_completed"
+	codeNotRedrivable        = "execution_not_redrivable"
+	codeRerunRefused         = "rerun_refused"
 )
 
 // appError is an error a handler returns to be rendered as the error

@@ -98,6 +98,8 @@ type executionDetail struct {
 	Response   *interpreter.Response   `json:"response,omitempty"`
 	Nodes      []interpreter.NodeState `json:"nodes"`
 	NodesError string                  `json:"nodesError,omitempty"`
+	// RerunOf is the execution this one reruns (POST .../rerun).
+	RerunOf string `json:"rerunOf,omitempty"`
 }
 
 // executionFailure is how a closed execution's failure is shown: the same
@@ -338,6 +340,7 @@ func (s *Server) getExecution(c echo.Context) error {
 	out.DefinitionID, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionID)
 	out.Version, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionVersion)
 	out.ScheduleID, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrScheduledBy)
+	out.RerunOf = s.memoString(desc.Memo, memoRerunOf)
 	if desc.WorkflowCloseTime != nil {
 		t := desc.WorkflowCloseTime.UTC()
 		out.ClosedAt = &t

@@ -63,6 +63,9 @@ func (s *Server) routes() {
 	route(http.MethodGet, "/api/executions/:executionId", s.getExecution, accessClient)
 	route(http.MethodPost, "/api/executions/:executionId/signals/:name", s.signal, accessClient)
 	route(http.MethodPost, "/api/executions/:executionId/cancel", s.cancel, accessClient)
+	// Redrive and rerun (redrive.go).
+	route(http.MethodPost, "/api/executions/:executionId/redrive", s.redrive, accessClient)
+	route(http.MethodPost, "/api/executions/:executionId/rerun", s.rerun, accessClient, s.memoryGate())
 
 	// Schedules (schedules.go): clients see and manage only the schedules
 	// they created, as with executions.

@@ -374,7 +374,9 @@ func (r *run) restore(s *Snapshot) error {
 			"the snapshot of the former run has %d nodes and %d edges; the definition has %d and %d",
 			len(s.Nodes), len(s.Edges), len(r.nodes), len(r.edges)), ErrConfiguration, nil)
 	}
-	r.info.StartedAt = s.StartedAt
+	if !s.StartedAt.IsZero() { // zero in a rerun: a new execution
+		r.info.StartedAt = s.StartedAt
+	}
 	for i, ns := range s.Nodes {
 		r.nodes[i] = nodeRun{NodeState: ns.NodeState, output: ns.Output, errInfo: ns.ErrorValue, fired: ns.Fired, progress: ns.Progress,
 			endSkipped: ns.EndSkipped}

@@ -101,7 +101,7 @@ func RerunSnapshot(old *Definition, s *Snapshot, def *Definition, fromNode strin
 	}
 	downstream := g.downstreamOf(from)
 	oldGraph := newGraph(old)
-	out := &Snapshot{StartedAt: s.StartedAt, Nodes: make([]NodeSnapshot, len(def.Nodes)), Edges: make([]int, len(def.Edges))}
+	out := &Snapshot{Nodes: make([]NodeSnapshot, len(def.Nodes)), Edges: make([]int, len(def.Edges))}
 	var problems []string
 	reset := make([]bool, len(def.Nodes))
 	for i, n := range def.Nodes {
