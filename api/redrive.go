@@ -110,6 +110,11 @@ type rerunRequest struct {
 // another one (only nodes and edges found in both can be reused).
 func (s *Server) rerun(c echo.Context) error {
 	ctx := c.Request().Context()
+	// Another caller's execution is 404 whatever the body.
+	desc, err := s.describe(ctx, callerOf(c), c.Param("executionId"))
+	if err != nil {
+		return err
+	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return newError(http.StatusBadRequest, codeBadRequest, "the body could not be read")
@@ -121,10 +126,6 @@ func (s *Server) rerun(c echo.Context) error {
 	if strings.TrimSpace(req.FromNode) == "" {
 		return newError(http.StatusBadRequest, codeInvalidRequest, "fromNode is required").
 			withDetails([]fieldError{{Field: "fromNode", Message: "required: the node to run again from"}})
-	}
-	desc, err := s.describe(ctx, callerOf(c), c.Param("executionId"))
-	if err != nil {
-		return err
 	}
 	ex := desc.WorkflowExecution
 	ref := s.ref(ex.ID, ex.RunID)
