@@ -42,26 +42,40 @@ func (s *Server) redrive(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	runID, err := s.redriveExecution(ctx, desc)
+	if err != nil {
+		return err
+	}
+	ex := desc.WorkflowExecution
+	return ok(c, http.StatusAccepted, map[string]any{
+		"executionId": ex.ID, "runId": runID, "previousRunId": ex.RunID, "status": statusRunning,
+		"statusUrl": "/api/executions/" + url.PathEscape(ex.ID), "uiUrl": s.uiURL(ex.ID, runID),
+	})
+}
+
+// redriveExecution starts the new run of the execution desc describes (its
+// latest run) and returns its run id.
+func (s *Server) redriveExecution(ctx context.Context, desc *client.WorkflowExecutionDescription) (string, error) {
 	ex := desc.WorkflowExecution
 	ref := s.ref(ex.ID, ex.RunID)
 	switch status := statusOf(desc.Status); status {
 	case statusRunning:
-		return newError(http.StatusConflict, codeExecutionRunning, "the execution is running: only a failed, timed-out or terminated execution can be redriven").about(ref)
+		return "", newError(http.StatusConflict, codeExecutionRunning, "the execution is running: only a failed, timed-out or terminated execution can be redriven").about(ref)
 	case statusCompleted:
-		return newError(http.StatusConflict, codeExecutionCompleted, "the execution completed: there is nothing to redrive (rerun it from a node instead)").about(ref)
+		return "", newError(http.StatusConflict, codeExecutionCompleted, "the execution completed: there is nothing to redrive (rerun it from a node instead)").about(ref)
 	case statusCanceled:
-		return newError(http.StatusConflict, codeNotRedrivable, "the execution was canceled and ran its compensation: rerun it from a node instead").about(ref)
+		return "", newError(http.StatusConflict, codeNotRedrivable, "the execution was canceled and ran its compensation: rerun it from a node instead").about(ref)
 	}
 	if desc.ParentWorkflowExecution != nil {
-		return newError(http.StatusConflict, codeNotRedrivable, "a child execution is redriven by redriving its parent").about(ref)
+		return "", newError(http.StatusConflict, codeNotRedrivable, "a child execution is redriven by redriving its parent").about(ref)
 	}
 	in, err := s.endState(ctx, ref)
 	if err != nil {
-		return err
+		return "", err
 	}
 	snap, err := interpreter.RedriveSnapshot(&in.Definition, in.Resume)
 	if err != nil {
-		return internalError(err, "build redrive snapshot")
+		return "", internalError(err, "build redrive snapshot")
 	}
 	in.Resume = snap
 	opts := client.StartWorkflowOptions{
@@ -85,13 +99,69 @@ func (s *Server) redrive(c echo.Context) error {
 	if err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
-			return newError(http.StatusConflict, codeExecutionRunning, "the execution was redriven meanwhile: it is running").about(ref)
+			return "", newError(http.StatusConflict, codeExecutionRunning, "the execution was redriven meanwhile: it is running").about(ref)
 		}
-		return temporalError(err, "start redrive").about(ref)
+		return "", temporalError(err, "start redrive").about(ref)
 	}
-	return ok(c, http.StatusAccepted, map[string]any{
-		"executionId": ex.ID, "runId": run.GetRunID(), "previousRunId": ex.RunID, "status": statusRunning,
-		"statusUrl": "/api/executions/" + url.PathEscape(ex.ID), "uiUrl": s.uiURL(ex.ID, run.GetRunID()),
+	return run.GetRunID(), nil
+}
+
+// bulkRedrivePause spaces the redrives of one bulk request: each starts a
+// run and replays a closed one on a worker, which a burst of hundreds would
+// crowd out live executions with.
+const bulkRedrivePause = 50 * time.Millisecond
+
+// redriveMany is POST /api/executions/redrive: one page of the executions
+// GET /api/executions lists with the same query parameters (status
+// required: failed, terminated or timed_out) is redriven, one after
+// another; the answer counts those redriven, says why each other one was
+// not, and gives the next page's token.
+func (s *Server) redriveMany(c echo.Context) error {
+	ctx := c.Request().Context()
+	switch c.QueryParam("status") {
+	case statusFailed, statusTerminated, statusTimedOut:
+	default:
+		return newError(http.StatusBadRequest, codeInvalidQuery, "invalid query parameters").
+			withDetails([]fieldError{{Field: "status", Message: "required: failed, terminated or timed_out"}})
+	}
+	page, err := s.executionPage(c)
+	if err != nil {
+		return err
+	}
+	type skipped struct {
+		ExecutionID string `json:"executionId"`
+		Code        string `json:"code"`
+		Message     string `json:"message"`
+	}
+	redriven := []executionRef{}
+	notRedriven := []skipped{}
+	for i, info := range page.GetExecutions() {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(bulkRedrivePause):
+			}
+		}
+		id := info.GetExecution().GetWorkflowId()
+		// The latest run: visibility keeps a failed run's record after a
+		// redrive started the next one.
+		desc, err := s.describe(ctx, callerOf(c), id)
+		if err == nil {
+			var runID string
+			if runID, err = s.redriveExecution(ctx, desc); err == nil {
+				redriven = append(redriven, s.ref(id, runID))
+				continue
+			}
+		}
+		var ae *appError
+		if !errors.As(err, &ae) || ae.Status >= 500 {
+			return err
+		}
+		notRedriven = append(notRedriven, skipped{ExecutionID: id, Code: ae.Code, Message: ae.Message})
+	}
+	return ok(c, http.StatusOK, map[string]any{
+		"count": len(redriven), "redriven": redriven, "notRedriven": notRedriven, "nextPageToken": nextPageToken(page),
 	})
 }
 

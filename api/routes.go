@@ -60,6 +60,7 @@ func (s *Server) routes() {
 
 	// Clients see only the executions they started (executions.go).
 	route(http.MethodGet, "/api/executions", s.listExecutions, accessClient)
+	route(http.MethodPost, "/api/executions/redrive", s.redriveMany, accessClient)
 	route(http.MethodGet, "/api/executions/:executionId", s.getExecution, accessClient)
 	route(http.MethodPost, "/api/executions/:executionId/signals/:name", s.signal, accessClient)
 	route(http.MethodPost, "/api/executions/:executionId/cancel", s.cancel, accessClient)

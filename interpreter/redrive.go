@@ -33,7 +33,8 @@ func (r *run) snapshotQuery() (ExecutionInput, error) {
 // decided, and every node still running when the run was terminated or
 // timed out goes back to pending, and its outgoing edges back to
 // undecided. The edges that made them ready stay fired, so the new run
-// starts them at once; everything else is kept.
+// starts them at once; everything else is kept. It returns nil when the
+// start node runs again: the redrive is then a fresh run.
 func RedriveSnapshot(def *Definition, s *Snapshot) (*Snapshot, error) {
 	if len(s.Nodes) != len(def.Nodes) || len(s.Edges) != len(def.Edges) {
 		return nil, fmt.Errorf("the snapshot has %d nodes and %d edges; the definition has %d and %d",
@@ -42,9 +43,15 @@ func RedriveSnapshot(def *Definition, s *Snapshot) (*Snapshot, error) {
 	out := cloneSnapshot(s)
 	g := newGraph(def)
 	for i, ns := range out.Nodes {
-		if redrives(ns) {
-			resetNode(g, out, i)
+		if !redrives(ns) {
+			continue
 		}
+		if ns.ID == def.StartNode {
+			// Nothing ran after it: a fresh run (a resumed run never
+			// starts the start node, which has no edge to make it ready).
+			return nil, nil
+		}
+		resetNode(g, out, i)
 	}
 	return out, nil
 }

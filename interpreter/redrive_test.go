@@ -146,3 +146,14 @@ func TestRerunFromNode(t *testing.T) {
 		t.Errorf("rerun from an unknown node: problems %v", problems)
 	}
 }
+
+// A run that failed at its start node is redriven as a fresh run.
+func TestRedriveFromTheStartNodeIsAFreshRun(t *testing.T) {
+	h := newHarness(t, `{"id": "first", "version": "1", "startNode": "b",
+		"nodes": [{"id": "b", "type": "validation", "config": {"rules": [{"field": "email", "operator": "email"}]}}]}`)
+	in := endState(t, h, map[string]any{"email": "nope"})
+	snap, err := interpreter.RedriveSnapshot(&in.Definition, in.Resume)
+	if err != nil || snap != nil {
+		t.Errorf("redrive snapshot %+v, %v; want none (a fresh run)", snap, err)
+	}
+}

@@ -753,3 +753,59 @@ func TestRedriveTerminatedExecution(t *testing.T) {
 	}
 	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/redrive", nil), http.StatusConflict, "execution_completed")
 }
+
+// POST /api/executions/redrive redrives the page of executions the filter
+// selects; executions whose latest run was already redriven are listed
+// with the reason, not redriven twice.
+func TestBulkRedrive(t *testing.T) {
+	id := uniqueID("t-bulk-redrive")
+	register(t, apitest.Definition(id, "1", "approval", []map[string]any{
+		apitest.Node("approval", "wait", map[string]any{"signal": "approve"}),
+	}, nil), http.StatusCreated)
+	var ids []string
+	for range 2 {
+		r := execute(t, id, "", nil, "Prefer", "respond-async")
+		apitest.Expect(t, r, http.StatusAccepted, "")
+		var res executeResponse
+		r.DecodeData(t, &res)
+		waitFor(t, res.ExecutionID, func(v executionView) bool { return len(v.Nodes) == 1 && v.Nodes[0].Status == interpreter.StatusWaiting })
+		if err := env.client.TerminateWorkflow(t.Context(), res.ExecutionID, res.RunID, "test"); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.ExecutionID)
+	}
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/redrive?definitionId="+id, nil), http.StatusBadRequest, "invalid_query")
+
+	type bulk struct {
+		Count       int `json:"count"`
+		NotRedriven []struct {
+			ExecutionID string `json:"executionId"`
+			Code        string `json:"code"`
+		} `json:"notRedriven"`
+	}
+	// Visibility catches up with the terminations.
+	first := poll(t, "bulk redrive", func() bulk {
+		r := call(t, http.MethodPost, "/api/executions/redrive?status=terminated&definitionId="+id, nil)
+		apitest.Expect(t, r, http.StatusOK, "")
+		var b bulk
+		r.DecodeData(t, &b)
+		return b
+	}, func(b bulk) bool { return b.Count+len(b.NotRedriven) == 2 })
+	// Both were redriven, by this call or an earlier poll of it.
+	for _, x := range ids {
+		if v := getExecution(t, x); v.Status != "running" {
+			t.Errorf("%s is %s after the bulk redrive", x, v.Status)
+		}
+	}
+	for _, n := range first.NotRedriven {
+		if n.Code != "execution_running" {
+			t.Errorf("not redriven: %+v", n)
+		}
+	}
+	r := call(t, http.MethodPost, "/api/executions/redrive?status=terminated&definitionId="+id, nil)
+	var again bulk
+	r.DecodeData(t, &again)
+	if again.Count != 0 || len(again.NotRedriven) != 2 {
+		t.Errorf("a second bulk redrive: %s", r.Raw)
+	}
+}
