@@ -43,9 +43,14 @@ const (
 	codeUnknownSignal        = "unknown_signal"
 	codeDefinitionOutdated   = "definition_outdated"
 	// Test mode (testmode.go).
-	codeTestNotRunnable  = "test_not_runnable"
-	codeTestTimeout      = "test_timeout"
-	codeExecutionRunning = "execution_running"
+	codeTestNotRunnable = "test_not_runnable"
+	codeTestTimeout     = "test_timeout"
+	// A test case of a running execution, a redrive or rerun of one in
+	// that state (testmode.go, redrive.go).
+	codeExecutionRunning   = "execution_running"
+	codeExecutionCompleted = "execution_completed"
+	codeNotRedrivable      = "execution_not_redrivable"
+	codeRerunRefused       = "rerun_refused"
 )
 
 // appError is an error a handler returns to be rendered as the error

@@ -98,6 +98,8 @@ type executionDetail struct {
 	Response   *interpreter.Response   `json:"response,omitempty"`
 	Nodes      []interpreter.NodeState `json:"nodes"`
 	NodesError string                  `json:"nodesError,omitempty"`
+	// RerunOf is the execution this one reruns (POST .../rerun).
+	RerunOf string `json:"rerunOf,omitempty"`
 }
 
 // executionFailure is how a closed execution's failure is shown: the same
@@ -120,6 +122,43 @@ type executionFailure struct {
 // parameter is reported at once (400 invalid_query, details [{field,
 // message}]).
 func (s *Server) listExecutions(c echo.Context) error {
+	page, err := s.executionPage(c)
+	if err != nil {
+		return err
+	}
+	out := make([]executionSummary, 0, len(page.GetExecutions()))
+	for _, info := range page.GetExecutions() {
+		ex := executionSummary{
+			ExecutionID:  info.GetExecution().GetWorkflowId(),
+			RunID:        info.GetExecution().GetRunId(),
+			DefinitionID: keywordOf(info.GetSearchAttributes(), interpreter.SearchAttrDefinitionID),
+			Version:      keywordOf(info.GetSearchAttributes(), interpreter.SearchAttrDefinitionVersion),
+			Status:       statusOf(info.GetStatus()),
+			StartedAt:    info.GetStartTime().AsTime().UTC(),
+			// A call node's child.
+			ParentExecutionID: info.GetParentExecution().GetWorkflowId(),
+			ScheduleID:        keywordOf(info.GetSearchAttributes(), searchAttrNameScheduledBy),
+		}
+		if info.GetCloseTime() != nil {
+			t := info.GetCloseTime().AsTime().UTC()
+			ex.ClosedAt = &t
+		}
+		ex.UIURL = s.uiURL(ex.ExecutionID, ex.RunID)
+		out = append(out, ex)
+	}
+	return ok(c, http.StatusOK, map[string]any{"executions": out, "nextPageToken": nextPageToken(page)})
+}
+
+func nextPageToken(page *workflowservice.ListWorkflowExecutionsResponse) string {
+	if len(page.GetNextPageToken()) > 0 {
+		return encodePageToken(page.GetNextPageToken())
+	}
+	return ""
+}
+
+// executionPage reads one page of the executions the caller may see that
+// match the request's query parameters (those of GET /api/executions).
+func (s *Server) executionPage(c echo.Context) (*workflowservice.ListWorkflowExecutionsResponse, error) {
 	q := c.QueryParams()
 	var bad []fieldError
 	conds := []string{fmt.Sprintf("WorkflowType = '%s'", interpreter.WorkflowName),
@@ -183,7 +222,7 @@ func (s *Server) listExecutions(c echo.Context) error {
 		}
 	}
 	if len(bad) > 0 {
-		return newError(http.StatusBadRequest, codeInvalidQuery, "invalid query parameters").withDetails(bad)
+		return nil, newError(http.StatusBadRequest, codeInvalidQuery, "invalid query parameters").withDetails(bad)
 	}
 
 	resp, err := s.opts.Client.ListWorkflow(c.Request().Context(), &workflowservice.ListWorkflowExecutionsRequest{
@@ -196,36 +235,12 @@ func (s *Server) listExecutions(c echo.Context) error {
 		var inv *serviceerror.InvalidArgument
 		if errors.As(err, &inv) && token != nil {
 			// Most likely a forged or stale page token.
-			return newError(http.StatusBadRequest, codeInvalidQuery, "invalid query parameters").
+			return nil, newError(http.StatusBadRequest, codeInvalidQuery, "invalid query parameters").
 				withDetails([]fieldError{{Field: "pageToken", Message: "is not a token returned by this endpoint"}})
 		}
-		return temporalError(err, "list executions")
+		return nil, temporalError(err, "list executions")
 	}
-	out := make([]executionSummary, 0, len(resp.GetExecutions()))
-	for _, info := range resp.GetExecutions() {
-		ex := executionSummary{
-			ExecutionID:  info.GetExecution().GetWorkflowId(),
-			RunID:        info.GetExecution().GetRunId(),
-			DefinitionID: keywordOf(info.GetSearchAttributes(), interpreter.SearchAttrDefinitionID),
-			Version:      keywordOf(info.GetSearchAttributes(), interpreter.SearchAttrDefinitionVersion),
-			Status:       statusOf(info.GetStatus()),
-			StartedAt:    info.GetStartTime().AsTime().UTC(),
-			// A call node's child.
-			ParentExecutionID: info.GetParentExecution().GetWorkflowId(),
-			ScheduleID:        keywordOf(info.GetSearchAttributes(), searchAttrNameScheduledBy),
-		}
-		if info.GetCloseTime() != nil {
-			t := info.GetCloseTime().AsTime().UTC()
-			ex.ClosedAt = &t
-		}
-		ex.UIURL = s.uiURL(ex.ExecutionID, ex.RunID)
-		out = append(out, ex)
-	}
-	next := ""
-	if len(resp.GetNextPageToken()) > 0 {
-		next = encodePageToken(resp.GetNextPageToken())
-	}
-	return ok(c, http.StatusOK, map[string]any{"executions": out, "nextPageToken": next})
+	return resp, nil
 }
 
 // pageTokenCheckLength is the length of the checksum a page token starts with.
@@ -338,6 +353,7 @@ func (s *Server) getExecution(c echo.Context) error {
 	out.DefinitionID, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionID)
 	out.Version, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrDefinitionVersion)
 	out.ScheduleID, _ = desc.TypedSearchAttributes.GetKeyword(searchAttrScheduledBy)
+	out.RerunOf = s.memoString(desc.Memo, memoRerunOf)
 	if desc.WorkflowCloseTime != nil {
 		t := desc.WorkflowCloseTime.UTC()
 		out.ClosedAt = &t

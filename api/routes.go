@@ -63,10 +63,14 @@ func (s *Server) routes() {
 
 	// Clients see only the executions they started (executions.go).
 	route(http.MethodGet, "/api/executions", s.listExecutions, accessClient)
+	route(http.MethodPost, "/api/executions/redrive", s.redriveMany, accessClient)
 	route(http.MethodGet, "/api/executions/:executionId", s.getExecution, accessClient)
 	route(http.MethodPost, "/api/executions/:executionId/signals/:name", s.signal, accessClient)
 	route(http.MethodPost, "/api/executions/:executionId/cancel", s.cancel, accessClient)
 	route(http.MethodGet, "/api/executions/:executionId/testcase", s.executionTestCase, accessClient)
+	// Redrive and rerun (redrive.go).
+	route(http.MethodPost, "/api/executions/:executionId/redrive", s.redrive, accessClient)
+	route(http.MethodPost, "/api/executions/:executionId/rerun", s.rerun, accessClient, s.memoryGate())
 
 	// Schedules (schedules.go): clients see and manage only the schedules
 	// they created, as with executions.

@@ -105,6 +105,9 @@ type NodeSnapshot struct {
 	Fired bool `json:"fired,omitempty"`
 	// Progress of a parked node: what it resumes from (see parking).
 	Progress json.RawMessage `json:"progress,omitempty"`
+	// EndSkipped: skipped because the run ended (failed, canceled) before
+	// the node was decided, not on a dead path (see RedriveSnapshot).
+	EndSkipped bool `json:"endSkipped,omitempty"`
 }
 
 // CarriedSignal is a signal received by a run that ended before a wait
@@ -314,8 +317,11 @@ func countParked(s *Snapshot) int {
 
 // snapshot is the run's state for the next run, outputs pruned to what can
 // still be read.
-func (r *run) snapshot() *Snapshot {
-	keep := r.stillRead()
+func (r *run) snapshot() *Snapshot { return r.snapshotKeeping(r.stillRead()) }
+
+// snapshotKeeping is the run's state with the outputs keep holds (nil:
+// every output whole).
+func (r *run) snapshotKeeping(keep *scopeTries) *Snapshot {
 	s := &Snapshot{
 		StartedAt: r.info.StartedAt,
 		Nodes:     make([]NodeSnapshot, len(r.nodes)),
@@ -324,7 +330,7 @@ func (r *run) snapshot() *Snapshot {
 		Signals:   r.inbox,
 	}
 	for i, n := range r.nodes {
-		ns := NodeSnapshot{NodeState: n.NodeState, Fired: n.fired, Progress: n.progress}
+		ns := NodeSnapshot{NodeState: n.NodeState, Fired: n.fired, Progress: n.progress, EndSkipped: n.endSkipped}
 		switch n.Status {
 		case StatusCompleted:
 			switch {
@@ -370,9 +376,12 @@ func (r *run) restore(s *Snapshot) error {
 			"the snapshot of the former run has %d nodes and %d edges; the definition has %d and %d",
 			len(s.Nodes), len(s.Edges), len(r.nodes), len(r.edges)), ErrConfiguration, nil)
 	}
-	r.info.StartedAt = s.StartedAt
+	if !s.StartedAt.IsZero() { // zero in a rerun: a new execution
+		r.info.StartedAt = s.StartedAt
+	}
 	for i, ns := range s.Nodes {
-		r.nodes[i] = nodeRun{NodeState: ns.NodeState, output: ns.Output, errInfo: ns.ErrorValue, fired: ns.Fired, progress: ns.Progress}
+		r.nodes[i] = nodeRun{NodeState: ns.NodeState, output: ns.Output, errInfo: ns.ErrorValue, fired: ns.Fired, progress: ns.Progress,
+			endSkipped: ns.EndSkipped}
 	}
 	copy(r.edges, s.Edges)
 	r.response = s.Response

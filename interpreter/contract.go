@@ -23,6 +23,10 @@ const (
 	// ExecutionQuery returns the ExecutionInfo of an execution: its start
 	// is the first run's, also in a run that continued as new.
 	ExecutionQuery = "execution"
+	// SnapshotQuery returns the run's ExecutionInput with Resume set to the
+	// run's current state, outputs whole (a closed run is queried by
+	// replay): what a redrive or a rerun starts from (redrive.go).
+	SnapshotQuery = "snapshot"
 
 	// IOTaskQueueSuffix names the queue of the I/O node types (TASK_QUEUE + suffix),
 	// served only by the dedicated workers that hold the secrets.

@@ -25,6 +25,9 @@ type nodeRun struct {
 	fired   bool // at least one outgoing edge fired (not a leaf of the run)
 	// progress of a node parked for the next run (continueasnew.go).
 	progress json.RawMessage
+	// endSkipped: skipped because the run ended before the node was
+	// decided (skipUndecided), not on a dead path: a redrive runs it.
+	endSkipped bool
 }
 
 // graph is the definition indexed for the scheduler.

@@ -63,6 +63,9 @@ func (i *Interpreter) Run(ctx workflow.Context, in ExecutionInput) (any, error) 
 	if err := workflow.SetQueryHandler(ctx, ExecutionQuery, func() (ExecutionInfo, error) { return r.info, nil }); err != nil {
 		return nil, err
 	}
+	if err := workflow.SetQueryHandler(ctx, SnapshotQuery, r.snapshotQuery); err != nil {
+		return nil, err
+	}
 	if err := r.registerResponseHandlers(ctx); err != nil {
 		return nil, err
 	}
@@ -380,6 +383,7 @@ func (r *run) skipUndecided(ctx workflow.Context) {
 	for i := range r.nodes {
 		if r.nodes[i].Status == StatusPending {
 			r.skip(ctx, i)
+			r.nodes[i].endSkipped = true
 		}
 	}
 }

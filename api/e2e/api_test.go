@@ -700,3 +700,112 @@ func TestOtherWorkflowTypeIsNotFound(t *testing.T) {
 	apitest.Expect(t, call(t, http.MethodGet, "/api/executions/"+other, nil), http.StatusNotFound, "execution_not_found")
 	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+other+"/cancel", nil), http.StatusNotFound, "execution_not_found")
 }
+
+// A terminated execution is redriven in a new run of the same id: the
+// node that was waiting waits again, the completed one keeps its state
+// and output (it does not run again), and the execution completes once
+// signaled. A running or completed execution is refused.
+func TestRedriveTerminatedExecution(t *testing.T) {
+	id := uniqueID("t-redrive")
+	register(t, apitest.Definition(id, "1", "prep", []map[string]any{
+		apitest.Transform("prep", map[string]string{"v": "input.n * 2"}),
+		apitest.Node("approval", "wait", map[string]any{"signal": "approve"}),
+		apitest.Transform("done", map[string]string{"v": "nodes.prep.v + 1"}),
+	}, []map[string]any{apitest.Edge("prep", "approval"), apitest.Edge("approval", "done")}), http.StatusCreated)
+
+	r := execute(t, id, "", map[string]any{"input": map[string]any{"n": 20}}, "Prefer", "respond-async")
+	apitest.Expect(t, r, http.StatusAccepted, "")
+	var res executeResponse
+	r.DecodeData(t, &res)
+	before := waitFor(t, res.ExecutionID, func(v executionView) bool {
+		return len(v.Nodes) == 3 && v.Nodes[1].Status == interpreter.StatusWaiting
+	})
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/redrive", nil), http.StatusConflict, "execution_running")
+	if err := env.client.TerminateWorkflow(t.Context(), res.ExecutionID, res.RunID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, res.ExecutionID, statusIs("terminated"))
+
+	redrive := call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/redrive", nil)
+	apitest.Expect(t, redrive, http.StatusAccepted, "")
+	var rd struct {
+		ExecutionID   string `json:"executionId"`
+		RunID         string `json:"runId"`
+		PreviousRunID string `json:"previousRunId"`
+	}
+	redrive.DecodeData(t, &rd)
+	if rd.ExecutionID != res.ExecutionID || rd.PreviousRunID != res.RunID || rd.RunID == res.RunID {
+		t.Fatalf("redrive answered %s", redrive.Raw)
+	}
+	after := waitFor(t, res.ExecutionID, func(v executionView) bool {
+		return v.RunID == rd.RunID && len(v.Nodes) == 3 && v.Nodes[1].Status == interpreter.StatusWaiting
+	})
+	if p, q := before.Nodes[0], after.Nodes[0]; q.Status != interpreter.StatusCompleted || !q.StartedAt.Equal(*p.StartedAt) || !q.FinishedAt.Equal(*p.FinishedAt) {
+		t.Errorf("prep before %+v, after the redrive %+v: it must not run again", p, q)
+	}
+	if !after.StartedAt.Equal(before.StartedAt) {
+		t.Errorf("startedAt %v after the redrive, want the first run's %v", after.StartedAt, before.StartedAt)
+	}
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/signals/approve", nil), http.StatusAccepted, "")
+	final := waitFor(t, res.ExecutionID, statusIs("completed"))
+	if string(final.Output) != `{"done":{"v":41}}` {
+		t.Errorf("output %s, want done reading prep's recorded output", final.Output)
+	}
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/"+res.ExecutionID+"/redrive", nil), http.StatusConflict, "execution_completed")
+}
+
+// POST /api/executions/redrive redrives the page of executions the filter
+// selects; executions whose latest run was already redriven are listed
+// with the reason, not redriven twice.
+func TestBulkRedrive(t *testing.T) {
+	id := uniqueID("t-bulk-redrive")
+	register(t, apitest.Definition(id, "1", "approval", []map[string]any{
+		apitest.Node("approval", "wait", map[string]any{"signal": "approve"}),
+	}, nil), http.StatusCreated)
+	var ids []string
+	for range 2 {
+		r := execute(t, id, "", nil, "Prefer", "respond-async")
+		apitest.Expect(t, r, http.StatusAccepted, "")
+		var res executeResponse
+		r.DecodeData(t, &res)
+		waitFor(t, res.ExecutionID, func(v executionView) bool { return len(v.Nodes) == 1 && v.Nodes[0].Status == interpreter.StatusWaiting })
+		if err := env.client.TerminateWorkflow(t.Context(), res.ExecutionID, res.RunID, "test"); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.ExecutionID)
+	}
+	apitest.Expect(t, call(t, http.MethodPost, "/api/executions/redrive?definitionId="+id, nil), http.StatusBadRequest, "invalid_query")
+
+	type bulk struct {
+		Count       int `json:"count"`
+		NotRedriven []struct {
+			ExecutionID string `json:"executionId"`
+			Code        string `json:"code"`
+		} `json:"notRedriven"`
+	}
+	// Visibility catches up with the terminations.
+	first := poll(t, "bulk redrive", func() bulk {
+		r := call(t, http.MethodPost, "/api/executions/redrive?status=terminated&definitionId="+id, nil)
+		apitest.Expect(t, r, http.StatusOK, "")
+		var b bulk
+		r.DecodeData(t, &b)
+		return b
+	}, func(b bulk) bool { return b.Count+len(b.NotRedriven) == 2 })
+	// Both were redriven, by this call or an earlier poll of it.
+	for _, x := range ids {
+		if v := getExecution(t, x); v.Status != "running" {
+			t.Errorf("%s is %s after the bulk redrive", x, v.Status)
+		}
+	}
+	for _, n := range first.NotRedriven {
+		if n.Code != "execution_running" {
+			t.Errorf("not redriven: %+v", n)
+		}
+	}
+	r := call(t, http.MethodPost, "/api/executions/redrive?status=terminated&definitionId="+id, nil)
+	var again bulk
+	r.DecodeData(t, &again)
+	if again.Count != 0 || len(again.NotRedriven) != 2 {
+		t.Errorf("a second bulk redrive: %s", r.Raw)
+	}
+}

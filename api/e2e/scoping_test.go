@@ -55,6 +55,8 @@ func TestExecutionScoping(t *testing.T) {
 		{http.MethodGet, "/api/executions/" + alices},
 		{http.MethodPost, "/api/executions/" + alices + "/signals/approve"},
 		{http.MethodPost, "/api/executions/" + alices + "/cancel"},
+		{http.MethodPost, "/api/executions/" + alices + "/redrive"},
+		{http.MethodPost, "/api/executions/" + alices + "/rerun"},
 		{http.MethodGet, "/api/executions/" + anons},
 	} {
 		r := callAt(t, base, probe.method, probe.path, nil, bearer(bobKey)...)
